@@ -1,0 +1,1 @@
+namespace NativeNet; /// <summary>x</summary> public static class Placeholder {}
