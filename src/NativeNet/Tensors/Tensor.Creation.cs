@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.Text;
+using NativeNet.Backends;
+
+namespace NativeNet;
+
+public sealed partial class Tensor
+{
+    // ---- creation ----
+
+    /// <summary>An uninitialised tensor (contents unspecified) on <paramref name="device"/> (default CPU).</summary>
+    public static Tensor Empty(int[] shape, DType dtype = DType.Float32, Device? device = null) => Allocate(shape, dtype, device ?? Device.Cpu, zeroed: false);
+
+    /// <summary>A Float32 tensor of zeros on the CPU.</summary>
+    public static Tensor Zeros(params int[] shape) => Zeros(shape, DType.Float32);
+
+    /// <summary>A tensor of zeros.</summary>
+    public static Tensor Zeros(int[] shape, DType dtype, Device? device = null) => Allocate(shape, dtype, device ?? Device.Cpu, zeroed: true);
+
+    /// <summary>A Float32 tensor of ones on the CPU.</summary>
+    public static Tensor Ones(params int[] shape) => Full(shape, 1.0);
+
+    /// <summary>A tensor of ones.</summary>
+    public static Tensor Ones(int[] shape, DType dtype, Device? device = null) => Full(shape, 1.0, dtype, device);
+
+    /// <summary>A tensor filled with <paramref name="value"/>.</summary>
+    public static Tensor Full(int[] shape, double value, DType dtype = DType.Float32, Device? device = null)
+    {
+        var t = Allocate(shape, dtype, device ?? Device.Cpu, zeroed: false);
+        t.Backend.Fill(t, value);
+        return t;
+    }
+
+    /// <summary>A scalar (rank 0) tensor.</summary>
+    public static Tensor Scalar(double value, DType dtype = DType.Float32, Device? device = null) => Full([], value, dtype, device);
+
+    /// <summary>Zeros shaped, typed and placed like <paramref name="t"/>.</summary>
+    public static Tensor ZerosLike(Tensor t) => Zeros(t._shape, t.DType, t.Device);
+
+    /// <summary>Ones shaped, typed and placed like <paramref name="t"/>.</summary>
+    public static Tensor OnesLike(Tensor t) => Full(t._shape, 1.0, t.DType, t.Device);
+
+    /// <summary>[start, start+step, ...) below <paramref name="stop"/> (rank 1).</summary>
+    public static Tensor Arange(double start, double stop, double step = 1, DType dtype = DType.Float32)
+    {
+        if (step == 0 || double.IsNaN(step)) throw new ArgumentException($"Arange: step must be non-zero, got {step}");
+        int n = Math.Max(0, (int)Math.Ceiling((stop - start) / step));
+        var values = new double[n];
+        for (int i = 0; i < n; i++) values[i] = start + i * step;
+        return FromArray(values, [n]).To(dtype);
+    }
+
+    /// <summary>[0, 1, ..., n-1] as Float32.</summary>
+    public static Tensor Arange(int n) => Arange(0, n);
+
+    /// <summary>Wraps a copy of <paramref name="data"/> with <paramref name="shape"/> (default: rank 1).</summary>
+    public static Tensor FromArray(float[] data, params int[] shape) => FromHost((float[])data.Clone(), shape);
+
+    /// <summary>Wraps a copy of <paramref name="data"/> with <paramref name="shape"/> (default: rank 1).</summary>
+    public static Tensor FromArray(double[] data, params int[] shape) => FromHost((double[])data.Clone(), shape);
+
+    /// <summary>Wraps a copy of <paramref name="data"/> (e.g. class labels) with <paramref name="shape"/> (default: rank 1).</summary>
+    public static Tensor FromArray(int[] data, params int[] shape) => FromHost((int[])data.Clone(), shape);
+
+    /// <summary>A 2-D Float32 tensor from a rectangular array.</summary>
+    public static Tensor FromArray(float[,] data)
+    {
+        var flat = new float[data.Length];
+        int cols = data.GetLength(1), k = 0;
+        for (int i = 0; i < data.GetLength(0); i++) for (int j = 0; j < cols; j++) flat[k++] = data[i, j];
+        return FromHost(flat, [data.GetLength(0), cols]);
+    }
+
+    /// <summary>A 2-D Float64 tensor from a rectangular array.</summary>
+    public static Tensor FromArray(double[,] data)
+    {
+        var flat = new double[data.Length];
+        int cols = data.GetLength(1), k = 0;
+        for (int i = 0; i < data.GetLength(0); i++) for (int j = 0; j < cols; j++) flat[k++] = data[i, j];
+        return FromHost(flat, [data.GetLength(0), cols]);
+    }
+
+    /// <summary>Takes ownership of <paramref name="data"/> without copying (the caller must not keep writing to it).</summary>
+    internal static Tensor FromHost<T>(T[] data, int[] shape) where T : unmanaged
+    {
+        shape = shape.Length == 0 && data.Length != 1 ? [data.Length] : shape;
+        CheckShape("FromArray", shape);
+        if (ShapeUtil.Numel(shape) != data.Length)
+            throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeUtil.Format(shape)} ({ShapeUtil.Numel(shape)} elements)");
+        return new Tensor(new CpuStorage<T>(data), (int[])shape.Clone());
+    }
+
+    /// <summary>Uniform samples in [low, high).</summary>
+    public static Tensor Uniform(int[] shape, double low = 0, double high = 1, Generator? generator = null, DType dtype = DType.Float32, Device? device = null)
+    {
+        var g = generator ?? Generator.Default;
+        return Sampled(shape, () => low + (high - low) * g.NextDouble(), dtype, device);
+    }
+
+    /// <summary>Normal samples with the given mean and standard deviation.</summary>
+    public static Tensor Normal(int[] shape, double mean = 0, double std = 1, Generator? generator = null, DType dtype = DType.Float32, Device? device = null)
+    {
+        var g = generator ?? Generator.Default;
+        return Sampled(shape, () => mean + std * g.NextNormal(), dtype, device);
+    }
+
+    private static Tensor Sampled(int[] shape, Func<double> sample, DType dtype, Device? device)
+    {
+        CheckShape("random", shape);
+        var values = new double[ShapeUtil.Numel(shape)];
+        for (int i = 0; i < values.Length; i++) values[i] = sample();
+        using var host = FromHost(values, shape);
+        return host.To(dtype).To(device ?? Device.Cpu);
+    }
+
+    private static Tensor Allocate(int[] shape, DType dtype, Device device, bool zeroed)
+    {
+        CheckShape("allocate", shape);
+        var storage = Backend.For(device).Allocate(dtype, ShapeUtil.Numel(shape), zeroed);
+        return new Tensor(storage, (int[])shape.Clone());
+    }
+
+    internal static Tensor EmptyLike(Tensor t) => Allocate(t._shape, t.DType, t.Device, zeroed: false);
+
+    private static void CheckShape(string op, int[] shape)
+    {
+        foreach (int d in shape)
+            if (d < 0) throw new ArgumentException($"{op}: negative dimension in shape {ShapeUtil.Format(shape)}");
+    }
+
+    // ---- conversion and access ----
+
+    /// <summary>A contiguous tensor with the same values: this tensor's data if already contiguous (a new view), else a copy. Differentiable.</summary>
+    public Tensor Contiguous() => Ops.Contiguous(this);
+
+    /// <summary>A copy in new storage. Differentiable.</summary>
+    public Tensor Clone() => Ops.Clone(this);
+
+    /// <summary>This tensor converted to <paramref name="dtype"/> (a new view when already of that type). Differentiable between float types.</summary>
+    public Tensor To(DType dtype) => Ops.Cast(this, dtype);
+
+    /// <summary>This tensor on <paramref name="device"/> (a new view when already there). Not recorded on the tape.</summary>
+    public Tensor To(Device device)
+    {
+        ThrowIfDisposed();
+        if (device == Device) return Detach().RequireGradLike(this);
+        if (Device.Kind == DeviceKind.Cpu)
+        {
+            using var dense = Raw.Contiguous(this);
+            return new Tensor(Backend.For(device).Upload(dense), ShapeArray).RequireGradLike(this);
+        }
+        using var onDevice = Raw.Contiguous(this);
+        var host = new Tensor(Backend.Download(onDevice), ShapeArray);
+        return device.Kind == DeviceKind.Cpu ? host.RequireGradLike(this) : host.To(device);
+    }
+
+    private Tensor RequireGradLike(Tensor other)
+    {
+        RequiresGrad = other.RequiresGrad && other.IsLeaf;
+        return this;
+    }
+
+    /// <summary>This tensor on the CPU.</summary>
+    public Tensor ToCpu() => To(Device.Cpu);
+
+    /// <summary>The elements in row-major order, copied to a new host array of <typeparamref name="T"/> (converting dtype when needed).</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        ThrowIfDisposed();
+        var wanted = DTypeExtensions.Of<T>();
+        using var host = Device.Kind == DeviceKind.Cpu ? Detach() : ToCpu();
+        using var converted = Raw.CastTo(host, wanted, forceCopy: true, Backends.Naive.NaiveBackend.Instance);
+        return converted.HostData<T>();
+    }
+
+    /// <summary>The elements as float (row-major copy).</summary>
+    public float[] ToArray() => ToArray<float>();
+
+    /// <summary>The value of a one-element tensor.</summary>
+    public double Item()
+    {
+        if (Numel != 1) throw new InvalidOperationException($"Item: tensor {Describe()} has {Numel} elements, not 1");
+        return ToArray<double>()[0];
+    }
+
+    /// <summary>Element at <paramref name="index"/> (one index per dimension, negative counts from the end).</summary>
+    [System.Runtime.CompilerServices.IndexerName("Element")]
+    public double this[params int[] index]
+    {
+        get
+        {
+            using var one = ElementView(index);
+            return one.Item();
+        }
+        set
+        {
+            using var one = ElementView(index);
+            one.Backend.Fill(one, value);
+        }
+    }
+
+    private Tensor ElementView(int[] index)
+    {
+        ThrowIfDisposed();
+        if (index.Length != Rank) throw new ArgumentException($"indexer: {index.Length} indices for a tensor of rank {Rank} {ShapeUtil.Format(_shape)}");
+        int offset = Offset;
+        for (int d = 0; d < Rank; d++)
+        {
+            int i = index[d] < 0 ? index[d] + _shape[d] : index[d];
+            if (i < 0 || i >= _shape[d]) throw new IndexOutOfRangeException($"indexer: index {index[d]} is out of range for dimension {d} of size {_shape[d]}");
+            offset += i * _strides[d];
+        }
+        return new Tensor(Storage, [], [], offset);
+    }
+
+    // ---- text ----
+
+    /// <summary>NumPy-like text of the values (summarised with "..." beyond 1000 elements).</summary>
+    public override string ToString()
+    {
+        if (_disposed) return $"tensor(disposed, {DType}{ShapeUtil.Format(_shape)})";
+        var values = ToArray<double>();
+        bool summarize = Numel > 1000;
+        var sb = new StringBuilder("tensor(");
+        bool integral = DType == DType.Int32 || values.All(v => double.IsFinite(v) && v == Math.Floor(v) && Math.Abs(v) < 1e15);
+        string Fmt(double v) => DType == DType.Int32 ? ((long)v).ToString(CultureInfo.InvariantCulture)
+            : double.IsNaN(v) ? "nan" : double.IsPositiveInfinity(v) ? "inf" : double.IsNegativeInfinity(v) ? "-inf"
+            : integral ? v.ToString("0", CultureInfo.InvariantCulture) + "."
+            : v.ToString(Math.Abs(v) >= 1e4 || (Math.Abs(v) < 1e-4 && v != 0) ? "0.####e+00" : "0.####", CultureInfo.InvariantCulture);
+        int indent = "tensor(".Length;
+        void Write(int dim, int offset)
+        {
+            if (Rank == 0) { sb.Append(Fmt(values[0])); return; }
+            sb.Append('[');
+            int stride = 1;
+            for (int d = dim + 1; d < Rank; d++) stride *= _shape[d];
+            int n = _shape[dim];
+            for (int i = 0; i < n; i++)
+            {
+                if (summarize && n > 6 && i == 3) { sb.Append(dim == Rank - 1 ? "..., " : "...,\n" + new string(' ', indent + dim + 1)); i = n - 4; continue; }
+                if (dim == Rank - 1) sb.Append(Fmt(values[offset + i]));
+                else Write(dim + 1, offset + i * stride);
+                if (i < n - 1) sb.Append(dim == Rank - 1 ? ", " : "," + new string('\n', Rank - dim - 1) + new string(' ', indent + dim + 1));
+            }
+            sb.Append(']');
+        }
+        Write(0, 0);
+        if (DType != DType.Float32) sb.Append(", dtype=").Append(DType);
+        if (Device.Kind != DeviceKind.Cpu) sb.Append(", device=").Append(Device);
+        return sb.Append(')').ToString();
+    }
+}

@@ -1,1 +1,0 @@
-namespace NativeNet; /// <summary>x</summary> public static class Placeholder {}
