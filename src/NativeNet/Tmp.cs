@@ -1,1 +1,4 @@
-namespace NativeNet; /// <summary>x</summary> public static class Placeholder {}
+namespace NativeNet;
+
+/// <summary>Placeholder type until the core API lands.</summary>
+public static class Placeholder { }
