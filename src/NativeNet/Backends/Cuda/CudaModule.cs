@@ -75,6 +75,8 @@ internal sealed class CudaModule : IDisposable
     /// <param name="sharedBytes">Dynamic shared memory in bytes.</param>
     /// <param name="stream">The CUstream.</param>
     /// <param name="args">Pointers to each argument value, in the kernel's parameter order.</param>
+    // SAFETY: callers pass `args` pointing to one live pointer per kernel parameter, each to a value
+    // of the parameter's exact type and size, as cuLaunchKernel requires.
     public unsafe void Launch(string entryPoint, uint grid, uint block, uint sharedBytes, nint stream, void** args)
     {
         nint f = GetFunction(entryPoint);

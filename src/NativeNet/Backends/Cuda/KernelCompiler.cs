@@ -211,9 +211,10 @@ public sealed class KernelCompiler
         if (!string.IsNullOrWhiteSpace(env))
             return env;
         string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        string baseDir = !string.IsNullOrWhiteSpace(xdg)
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        string baseDir = !string.IsNullOrWhiteSpace(xdg) ? xdg
+            : !string.IsNullOrWhiteSpace(home) ? Path.Combine(home, ".cache")
+            : Path.GetTempPath();
         return Path.Combine(baseDir, "nativenet", "kernels");
     }
 
