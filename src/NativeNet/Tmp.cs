@@ -1,1 +1,4 @@
-namespace NativeNet; /// <summary>x</summary> public static class Placeholder {}
+namespace NativeNet;
+
+/// <summary>x</summary>
+public static class Placeholder {}
