@@ -297,7 +297,7 @@ Task("Test")
 });
 
 Task("Bench")
-    .Description("Runs BenchmarkDotNet (--bench-filter=..., default *); results in BenchmarkDotNet.Artifacts/results.")
+    .Description("Runs BenchmarkDotNet (--bench-filter=..., default *); markdown, CSV and HTML reports in BenchmarkDotNet.Artifacts/results.")
     .Does(() =>
 {
     var args = new ProcessArgumentBuilder()
@@ -305,7 +305,6 @@ Task("Bench")
         .Append("-c").Append("Release")
         .Append("--")
         .Append("--filter").AppendQuoted(benchFilter)
-        .Append("--exporters").Append("github").Append("csv")
         .Append("--artifacts").AppendQuoted(root.Combine("BenchmarkDotNet.Artifacts").FullPath);
     if (!string.IsNullOrWhiteSpace(benchArgs)) args.Append(benchArgs);
     var code = StartProcess("dotnet", new ProcessSettings { Arguments = args, WorkingDirectory = root });
@@ -377,8 +376,6 @@ Task("GpuBundle")
         ["ILLinkTreatWarningsAsErrors"] = "false",
         ["SatelliteResourceLanguages"] = "en",
         ["InvariantGlobalization"] = "true",          // no libicu needed on the GPU machine
-        ["DebugType"] = "none",
-        ["GenerateDocumentationFile"] = "false",
     };
     foreach (var (project, name) in new[] { (testProject, "tests"), (cliProject, "cli") })
     {
@@ -398,6 +395,9 @@ Task("GpuBundle")
         // Runtime pieces only needed for debugging, dumps, tracing or alternative GCs.
         foreach (var f in new[] { "createdump", "libmscordaccore.so", "libmscordbi.so", "libcoreclrtraceptprovider.so", "libclrgc.so", "libclrgcexp.so" })
             DeleteFiles(bundle.Combine(name).CombineWithFilePath(f).FullPath);
+        // Symbols and XML docs (kept out via file deletion, not via global properties: those would
+        // rebuild the shared src/NativeNet output that Pack uses).
+        DeleteFiles(bundle.Combine(name).FullPath + "/*.pdb");
         DeleteFiles(bundle.Combine(name).FullPath + "/*.xml");
     }
     CopyFile(runSettings, bundle.CombineWithFilePath("nunit.runsettings"));
@@ -407,7 +407,8 @@ Task("GpuBundle")
 
     // Smoke check: the trimmed, self-contained test app starts and discovers its tests without the SDK.
     var (code, listing) = BashCapture($"'{bundle.FullPath}/tests/NativeNet.Tests' --list-tests --no-ansi");
-    var discovered = listing.Split('\n').Count(l => l.StartsWith("  "));
+    var found = Regex.Match(listing, @"found (\d+) test");
+    var discovered = found.Success ? found.Groups[1].Value : "?";
     if (code != 0) throw new Exception("Bundled test app failed to list its tests:\n" + listing);
 
     var size = DirectorySize(bundle);
