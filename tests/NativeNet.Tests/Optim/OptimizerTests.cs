@@ -209,7 +209,7 @@ public class OptimizerTests
         var ps = shapes.Select(s => Tensor.Zeros(s, DType.Float32)).ToArray();
         foreach (var p in ps) p.Grad = Tensor.Full(p.ShapeArray, 0.01);
         using var opt = new Adam(ps, 1e-3);
-        opt.Step();
+        for (int i = 0; i < 40; i++) opt.Step(); // past tiered-JIT warm-up
         long before = GC.GetAllocatedBytesForCurrentThread();
         var sw = System.Diagnostics.Stopwatch.StartNew();
         const int steps = 20;
