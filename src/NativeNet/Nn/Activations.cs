@@ -17,7 +17,7 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
     public override Tensor Forward(Tensor input) => Ops.LeakyRelu(input, NegativeSlope);
 
     /// <inheritdoc/>
-    protected override string ExtraRepr() => $"negative_slope={NegativeSlope.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+    protected override string ExtraRepr() => $"negative_slope={PyFloat(NegativeSlope)}";
 }
 
 /// <summary>x if x &gt; 0 else alpha·(eˣ − 1).</summary>
@@ -30,7 +30,7 @@ public sealed class ELU(double alpha = 1.0) : Module
     public override Tensor Forward(Tensor input) => Ops.Elu(input, Alpha);
 
     /// <inheritdoc/>
-    protected override string ExtraRepr() => $"alpha={Alpha.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+    protected override string ExtraRepr() => $"alpha={PyFloat(Alpha)}";
 }
 
 /// <summary>Logistic sigmoid 1/(1 + e⁻ˣ).</summary>

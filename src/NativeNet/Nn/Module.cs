@@ -215,6 +215,13 @@ public abstract class Module : IDisposable
     /// <summary>"True"/"False" as PyTorch prints booleans, for <see cref="ExtraRepr"/>.</summary>
     protected static string PyBool(bool value) => value ? "True" : "False";
 
+    /// <summary>A number as Python prints a float ("0.1", "1e-05", "1.0"), for <see cref="ExtraRepr"/>.</summary>
+    protected static string PyFloat(double value)
+    {
+        string text = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal);
+        return double.IsFinite(value) && !text.Contains('.') && !text.Contains('e') ? text + ".0" : text;
+    }
+
     // ---- lifetime ----
 
     /// <summary>Disposes every parameter, gradient and buffer of this module and its descendants.</summary>

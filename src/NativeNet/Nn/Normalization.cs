@@ -66,7 +66,7 @@ public abstract class BatchNormBase : Module
     }
 
     /// <inheritdoc/>
-    protected override string ExtraRepr() => $"{NumFeatures}, eps={Eps.ToString(System.Globalization.CultureInfo.InvariantCulture)}, momentum={Momentum.ToString(System.Globalization.CultureInfo.InvariantCulture)}, affine={PyBool(Weight is not null)}";
+    protected override string ExtraRepr() => $"{NumFeatures}, eps={PyFloat(Eps)}, momentum={PyFloat(Momentum)}, affine={PyBool(Weight is not null)}";
 }
 
 /// <summary>Batch normalisation of [N, C] (or [N, C, L]) input per feature C.</summary>
@@ -112,5 +112,5 @@ public sealed class Dropout : Module
     public override Tensor Forward(Tensor input) => Ops.Dropout(input, P, IsTraining, Generator);
 
     /// <inheritdoc/>
-    protected override string ExtraRepr() => $"p={P.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+    protected override string ExtraRepr() => $"p={PyFloat(P)}";
 }

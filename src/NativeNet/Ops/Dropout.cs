@@ -28,7 +28,7 @@ public sealed class DropoutGate(double p, Generator generator) : Gate
     /// <inheritdoc/>
     public override string Name => "Dropout";
 
-    /// <summary>The mask of the last forward (0 or 1/(1 − p) per element); null before.</summary>
+    /// <summary>The mask of the last forward (0 or 1/(1 − p) per element); null before, disposed once the gate's cache is released.</summary>
     public Tensor? Mask => _mask;
 
     /// <summary>Draws a mask (rand &lt; keep) and applies it.</summary>
