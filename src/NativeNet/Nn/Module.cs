@@ -88,23 +88,28 @@ public abstract class Module : IDisposable
 
     // ---- traversal ----
 
-    /// <summary>Every parameter of this module and its descendants with its dotted path ("fc1.weight"), in registration order.</summary>
+    /// <summary>
+    /// Every parameter of this module and its descendants with its dotted path ("fc1.weight"), in registration order
+    /// (depth first). A parameter or module reachable twice (shared weights) is listed once, as in PyTorch.
+    /// </summary>
     public IEnumerable<(string Name, Tensor Parameter)> NamedParameters(string prefix = "")
     {
-        foreach (var (name, p) in _parameters) yield return (prefix + name, p);
-        foreach (var (name, child) in _modules)
-            foreach (var item in child.NamedParameters(prefix + name + ".")) yield return item;
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        foreach (var (path, module) in NamedModules())
+            foreach (var (name, p) in module._parameters)
+                if (seen.Add(p)) yield return (prefix + Join(path, name), p);
     }
 
-    /// <summary>Every parameter of this module and its descendants (what an optimiser updates).</summary>
+    /// <summary>Every parameter of this module and its descendants (what an optimiser updates), each once.</summary>
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Parameter);
 
-    /// <summary>Every buffer of this module and its descendants with its dotted path ("bn1.running_mean").</summary>
+    /// <summary>Every buffer of this module and its descendants with its dotted path ("bn1.running_mean"), each once.</summary>
     public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "")
     {
-        foreach (var (name, b) in _buffers) yield return (prefix + name, b);
-        foreach (var (name, child) in _modules)
-            foreach (var item in child.NamedBuffers(prefix + name + ".")) yield return item;
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        foreach (var (path, module) in NamedModules())
+            foreach (var (name, b) in module._buffers)
+                if (seen.Add(b)) yield return (prefix + Join(path, name), b);
     }
 
     /// <summary>Every buffer of this module and its descendants.</summary>
@@ -113,13 +118,18 @@ public abstract class Module : IDisposable
     /// <summary>The direct children with their names.</summary>
     public IEnumerable<(string Name, Module Module)> NamedChildren() => _modules.Select(kv => (kv.Key, kv.Value));
 
-    /// <summary>This module ("") and every descendant with its dotted path, depth first.</summary>
-    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
+    /// <summary>This module ("") and every descendant with its dotted path, depth first, each module once.</summary>
+    public IEnumerable<(string Name, Module Module)> NamedModules() => NamedModules("", new HashSet<Module>(ReferenceEqualityComparer.Instance));
+
+    private IEnumerable<(string Name, Module Module)> NamedModules(string path, HashSet<Module> seen)
     {
-        yield return (prefix, this);
+        if (!seen.Add(this)) yield break;
+        yield return (path, this);
         foreach (var (name, child) in _modules)
-            foreach (var item in child.NamedModules(prefix.Length == 0 ? name : prefix + "." + name)) yield return item;
+            foreach (var item in child.NamedModules(Join(path, name), seen)) yield return item;
     }
+
+    private static string Join(string path, string name) => path.Length == 0 ? name : path + "." + name;
 
     /// <summary>Total number of learnable scalars.</summary>
     public long ParameterCount => Parameters().Sum(p => (long)p.Numel);

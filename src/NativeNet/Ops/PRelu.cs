@@ -34,7 +34,7 @@ public sealed class PReluGate : Gate
         if (weight.Rank != 1 || (weight.Shape[0] != 1 && weight.Shape[0] != channels))
             throw new ShapeMismatchException($"{Name}: weight {ShapeUtil.Format(weight.Shape)} must be [1] or [{channels}] (channels on axis 1) for input {ShapeUtil.Format(x.Shape)}");
         _weightShape = weight.ShapeArray;
-        var slopeShape = Enumerable.Range(0, Math.Max(x.Rank, 1)).Select(a => a == 1 ? weight.Shape[0] : 1).ToArray();
+        var slopeShape = Enumerable.Range(0, x.Rank).Select(a => a == 1 ? weight.Shape[0] : 1).ToArray();
         using var slope = Raw.Reshape(weight, slopeShape);
         using var zero = Tensor.Zeros([], x.DType, x.Device);
         using var positive = Raw.Binary(BinaryOp.Greater, x, zero);

@@ -354,6 +354,17 @@ public class ModuleTests
     }
 
     [Test]
+    public void SharedModulesAndParametersAreListedOnce()
+    {
+        var shared = new Linear(3, 3);
+        using var net = new Sequential(shared, new Tanh(), shared);
+        Assert.That(net.NamedParameters().Select(p => p.Name), Is.EqualTo(new[] { "0.weight", "0.bias" }));
+        Assert.That(net.ParameterCount, Is.EqualTo(12));
+        Assert.That(net.NamedModules().Select(m => m.Name), Is.EqualTo(new[] { "", "0", "1" }));
+        Assert.That(net.NamedParameters("model.").First().Name, Is.EqualTo("model.0.weight"));
+    }
+
+    [Test]
     public void RegistrationRejectsDuplicatesAndDottedNames()
     {
         Assert.Throws<ArgumentException>(() => new BadModule(duplicate: true));
