@@ -3,14 +3,19 @@ namespace NativeNet.Nn;
 /// <summary>
 /// Shared parts of <see cref="Rnn"/>, <see cref="Lstm"/> and <see cref="Gru"/>: PyTorch's parameter names and layouts
 /// (weight_ih_l{k} [G·H, in_k], weight_hh_l{k} [G·H, H], bias_ih_l{k} and bias_hh_l{k} [G·H], all U(±1/√H), G = gates per cell),
-/// sequence-first input [T, N, input], stacked layers, and the step loop built from differentiable ops so the tape
+/// sequence-first input [T, N, input], stacked layers with optional dropout between them (training only), and the step loop built from differentiable ops so the tape
 /// backpropagates through time.
 /// </summary>
 public abstract class RecurrentBase : Module
 {
+    private readonly Generator _generator;
+
     /// <summary>Creates the weights of <paramref name="numLayers"/> stacked layers with <paramref name="gates"/> gate blocks each.</summary>
-    protected RecurrentBase(int inputSize, int hiddenSize, int numLayers, bool bias, int gates, DType dtype, Generator? generator)
+    protected RecurrentBase(int inputSize, int hiddenSize, int numLayers, bool bias, double dropout, int gates, DType dtype, Generator? generator)
     {
+        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), $"{GetType().Name}: dropout must be in [0, 1), got {dropout}");
+        Dropout = dropout;
+        _generator = generator ?? NativeNet.Generator.Default;
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(numLayers, 1);
@@ -41,6 +46,8 @@ public abstract class RecurrentBase : Module
     public int NumLayers { get; }
     /// <summary>Whether the layers have bias_ih and bias_hh.</summary>
     public bool HasBias { get; }
+    /// <summary>Dropout probability on the outputs of every layer but the last, in training mode (PyTorch's <c>dropout</c>).</summary>
+    public double Dropout { get; }
 
     /// <summary>weight_ih_l{layer}.</summary>
     public Tensor WeightIh(int layer) => GetParameter($"weight_ih_l{layer}");
@@ -79,6 +86,10 @@ public abstract class RecurrentBase : Module
         return Ops.Reshape(projected, steps, batch, projected.Shape[1]);
     }
 
+    /// <summary>The input of layer <paramref name="layer"/> + 1: the output sequence of <paramref name="layer"/>, with dropout when training.</summary>
+    private protected Tensor NextLayerInput(Tensor sequence, int layer) =>
+        Dropout > 0 && IsTraining && layer < NumLayers - 1 ? Ops.Dropout(sequence, Dropout, true, _generator) : sequence;
+
     /// <summary>Step <paramref name="t"/> of a projected sequence [T, N, F] as [N, F].</summary>
     private protected static Tensor Step(Tensor sequence, int t) =>
         Ops.Reshape(Ops.Narrow(sequence, 0, t, 1), sequence.Shape[1], sequence.Shape[2]);
@@ -89,14 +100,14 @@ public abstract class RecurrentBase : Module
 
     /// <inheritdoc/>
     protected override string ExtraRepr() =>
-        $"{InputSize}, {HiddenSize}" + (NumLayers != 1 ? $", num_layers={NumLayers}" : "") + (HasBias ? "" : ", bias=False");
+        $"{InputSize}, {HiddenSize}" + (NumLayers != 1 ? $", num_layers={NumLayers}" : "") + (HasBias ? "" : ", bias=False") + (Dropout > 0 ? $", dropout={PyFloat(Dropout)}" : "");
 }
 
 /// <summary>
 /// Elman RNN with tanh, as PyTorch's <c>nn.RNN</c>: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) per layer.
 /// </summary>
-public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
-    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, 1, dtype, generator)
+public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
+    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, dropout, 1, dtype, generator)
 {
     /// <summary>The output sequence [T, N, H] (the last layer's h_t) for input [T, N, input] from a zero state.</summary>
     public override Tensor Forward(Tensor input)
@@ -128,7 +139,7 @@ public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool b
                 outputs[t] = h;
             }
             last[layer] = h;
-            layerInput = Stack(outputs);
+            layerInput = NextLayerInput(Stack(outputs), layer);
         }
         return (scope.Keep(layerInput), scope.Keep(Stack(last)));
     }
@@ -139,8 +150,8 @@ public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool b
 /// i = σ(·), f = σ(·), g = tanh(·), o = σ(·) of W_ih x_t + b_ih + W_hh h_{t−1} + b_hh; c_t = f ⊙ c_{t−1} + i ⊙ g (the additive
 /// cell path); h_t = o ⊙ tanh(c_t).
 /// </summary>
-public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
-    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, 4, dtype, generator)
+public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
+    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, dropout, 4, dtype, generator)
 {
     /// <summary>The output sequence [T, N, H] for input [T, N, input] from a zero state.</summary>
     public override Tensor Forward(Tensor input)
@@ -184,7 +195,7 @@ public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool 
             }
             lastH[layer] = h;
             lastC[layer] = c;
-            layerInput = Stack(outputs);
+            layerInput = NextLayerInput(Stack(outputs), layer);
         }
         return (scope.Keep(layerInput), (scope.Keep(Stack(lastH)), scope.Keep(Stack(lastC))));
     }
@@ -195,8 +206,8 @@ public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool 
 /// r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),
 /// h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}.
 /// </summary>
-public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
-    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, 3, dtype, generator)
+public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
+    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, dropout, 3, dtype, generator)
 {
     /// <summary>The output sequence [T, N, H] for input [T, N, input] from a zero state.</summary>
     public override Tensor Forward(Tensor input)
@@ -234,7 +245,7 @@ public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool b
                 outputs[t] = h;
             }
             last[layer] = h;
-            layerInput = Stack(outputs);
+            layerInput = NextLayerInput(Stack(outputs), layer);
         }
         return (scope.Keep(layerInput), scope.Keep(Stack(last)));
     }

@@ -140,6 +140,22 @@ public class ModuleTests
         Assert.Throws<ShapeMismatchException>(() => lstm.Forward(Tensor.Zeros([6, 2, 4], DType.Float32)));
     }
 
+    [Test]
+    public void RecurrentDropoutBetweenLayersOnlyInTraining()
+    {
+        using var gru = new Gru(3, 4, numLayers: 2, dropout: 0.5, dtype: DType.Float64, generator: new Generator(1));
+        using var x = Tensor.Normal([4, 2, 3], 0, 1, new Generator(2), DType.Float64);
+        using var trainA = gru.Forward(x);
+        using var trainB = gru.Forward(x);
+        Assert.That(trainA.ToArray<double>(), Is.Not.EqualTo(trainB.ToArray<double>()), "fresh masks each call in training");
+        gru.Eval();
+        using var evalA = gru.Forward(x);
+        using var evalB = gru.Forward(x);
+        Assert.That(evalA.ToArray<double>(), Is.EqualTo(evalB.ToArray<double>()));
+        Assert.That(gru.ToString(), Is.EqualTo("Gru(3, 4, num_layers=2, dropout=0.5)"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Lstm(3, 4, dropout: 1));
+    }
+
     /// <summary>One step of each cell against the formulas evaluated on host arrays (PyTorch's gate order and GRU n-gate).</summary>
     [Test]
     public void RecurrentCellsMatchTheirFormulas()
