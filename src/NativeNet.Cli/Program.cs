@@ -1,1 +1,3 @@
-System.Console.WriteLine("hi");
+using NativeNet.Cli;
+
+return CommandLine.Run(args);

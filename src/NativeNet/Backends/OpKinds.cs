@@ -114,25 +114,30 @@ public sealed record Conv2dGeometry(int N, int C, int H, int W, int K, int R, in
     /// <summary>Floating-point operations of one forward pass (2 per multiply-add).</summary>
     public double ForwardFlops => 2.0 * N * K * OH * OW * C * R * S;
 
-    /// <summary>Checks the geometry and returns it, or throws an exception that names the op and the numbers.</summary>
-    public static Conv2dGeometry Create(string op, ReadOnlySpan<int> x, ReadOnlySpan<int> w, int strideH, int strideW, int padH, int padW)
+    /// <summary>
+    /// Checks the geometry and returns it, or throws an exception that names the op and the numbers.
+    /// As in CS231n, a stride that leaves real input rows or columns outside every window is an error;
+    /// <paramref name="floor"/> accepts it and drops them, as PyTorch does (e.g. a 1x1 stride-2 projection on an even size).
+    /// </summary>
+    public static Conv2dGeometry Create(string op, ReadOnlySpan<int> x, ReadOnlySpan<int> w, int strideH, int strideW, int padH, int padW, bool floor = false)
     {
         if (x.Length != 4) throw new ShapeMismatchException($"{op}: input must be NCHW (rank 4), got {ShapeUtil.Format(x)}");
         if (w.Length != 4) throw new ShapeMismatchException($"{op}: filters must be [K, C, R, S] (rank 4), got {ShapeUtil.Format(w)}");
         if (x[1] != w[1]) throw new ShapeMismatchException($"{op}: input {ShapeUtil.Format(x)} has {x[1]} channels but filters {ShapeUtil.Format(w)} expect {w[1]}");
         if (strideH < 1 || strideW < 1) throw new ArgumentException($"{op}: stride must be at least 1, got ({strideH}, {strideW})");
         if (padH < 0 || padW < 0) throw new ArgumentException($"{op}: padding must be non-negative, got ({padH}, {padW})");
-        CheckWindow(op, "height", x[2], w[2], strideH, padH);
-        CheckWindow(op, "width", x[3], w[3], strideW, padW);
+        CheckWindow(op, "height", x[2], w[2], strideH, padH, floor);
+        CheckWindow(op, "width", x[3], w[3], strideW, padW, floor);
         return new Conv2dGeometry(x[0], x[1], x[2], x[3], w[0], w[2], w[3], strideH, strideW, padH, padW);
     }
 
-    internal static void CheckWindow(string op, string dim, int n, int f, int s, int p)
+    internal static void CheckWindow(string op, string dim, int n, int f, int s, int p, bool floor)
     {
         int span = n + 2 * p - f;
         if (span < 0) throw new ShapeMismatchException($"{op}: window {f} is larger than the padded input {dim} {n}+2*{p}");
-        if (span % s != 0)
-            throw new ShapeMismatchException($"{op}: invalid stride {s} for input {dim} {n}, window {f}, padding {p}: (n + 2p - f)/s = {span}/{s} is not an integer");
+        // The last span % s padded positions are skipped; that is harmless only when they are all padding.
+        if (!floor && span % s > p)
+            throw new ShapeMismatchException($"{op}: invalid stride {s} for input {dim} {n}, window {f}, padding {p}: (n + 2p - f)/s = {span}/{s} leaves input outside every window");
     }
 }
 
@@ -144,14 +149,14 @@ public sealed record Pool2dGeometry(int N, int C, int H, int W, int KernelH, int
     /// <summary>Output width.</summary>
     public int OW => (W + 2 * PadW - KernelW) / StrideW + 1;
 
-    /// <summary>Checks the geometry (windows must tile the padded input exactly) or throws naming the op.</summary>
-    public static Pool2dGeometry Create(string op, ReadOnlySpan<int> x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW)
+    /// <summary>Checks the geometry (every input element must fall in a window unless <paramref name="floor"/>) or throws naming the op.</summary>
+    public static Pool2dGeometry Create(string op, ReadOnlySpan<int> x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, bool floor = false)
     {
         if (x.Length != 4) throw new ShapeMismatchException($"{op}: input must be NCHW (rank 4), got {ShapeUtil.Format(x)}");
         if (kernelH < 1 || kernelW < 1 || strideH < 1 || strideW < 1) throw new ArgumentException($"{op}: kernel ({kernelH}, {kernelW}) and stride ({strideH}, {strideW}) must be positive");
         if (padH < 0 || padW < 0 || padH * 2 > kernelH || padW * 2 > kernelW) throw new ArgumentException($"{op}: padding ({padH}, {padW}) must be between 0 and half the kernel ({kernelH}, {kernelW})");
-        Conv2dGeometry.CheckWindow(op, "height", x[2], kernelH, strideH, padH);
-        Conv2dGeometry.CheckWindow(op, "width", x[3], kernelW, strideW, padW);
+        Conv2dGeometry.CheckWindow(op, "height", x[2], kernelH, strideH, padH, floor);
+        Conv2dGeometry.CheckWindow(op, "width", x[3], kernelW, strideW, padW, floor);
         return new Pool2dGeometry(x[0], x[1], x[2], x[3], kernelH, kernelW, strideH, strideW, padH, padW);
     }
 }

@@ -7,11 +7,12 @@ public static partial class Ops
 {
     /// <summary>
     /// 2-D cross-correlation on NCHW input x [N,C,H,W] with filters w [K,C,R,S] and bias b [K] (or null).
-    /// Output [N,K,OH,OW], OH = (H + 2·pad − R)/stride + 1; a stride that does not tile the padded input is an error.
+    /// Output [N,K,OH,OW], OH = (H + 2·pad − R)/stride + 1; a stride that leaves input outside every window is an error
+    /// unless <paramref name="floor"/> (PyTorch's behaviour: the leftover rows and columns are dropped).
     /// </summary>
-    public static Tensor Conv2d(Tensor x, Tensor w, Tensor? b, int stride = 1, int padding = 0)
+    public static Tensor Conv2d(Tensor x, Tensor w, Tensor? b, int stride = 1, int padding = 0, bool floor = false)
     {
-        var gate = new Conv2dGate(stride, padding);
+        var gate = new Conv2dGate(stride, padding, floor);
         return b is null ? Apply(gate, () => gate.Forward(x, w, null), x, w) : Apply(gate, () => gate.Forward(x, w, b), x, w, b);
     }
 }
@@ -19,7 +20,7 @@ public static partial class Ops
 /// <summary>
 /// The convolution gate, usable by hand as CS231n's <c>conv_forward</c>/<c>conv_backward</c> through <see cref="Conv"/>.
 /// </summary>
-public sealed class Conv2dGate(int stride, int padding) : Gate
+public sealed class Conv2dGate(int stride, int padding, bool floor = false) : Gate
 {
     private Tensor? _x, _w;
     private Conv2dGeometry? _g;
@@ -33,7 +34,7 @@ public sealed class Conv2dGate(int stride, int padding) : Gate
     {
         Raw.CheckFloat(Name, x);
         Raw.CheckSameKind(Name, x, w);
-        var g = Conv2dGeometry.Create(Name, x.Shape, w.Shape, stride, stride, padding, padding);
+        var g = Conv2dGeometry.Create(Name, x.Shape, w.Shape, stride, stride, padding, padding, floor);
         if (b is not null)
         {
             Raw.CheckSameKind(Name, x, b);

@@ -5,17 +5,17 @@ namespace NativeNet;
 
 public static partial class Ops
 {
-    /// <summary>Max pooling on NCHW input; stride defaults to the kernel size.</summary>
-    public static Tensor MaxPool2d(Tensor x, int kernel, int? stride = null, int padding = 0)
+    /// <summary>Max pooling on NCHW input; stride defaults to the kernel size; <paramref name="floor"/> drops uncovered edges as PyTorch does.</summary>
+    public static Tensor MaxPool2d(Tensor x, int kernel, int? stride = null, int padding = 0, bool floor = false)
     {
-        var gate = new Pool2dGate(PoolMode.Max, kernel, stride ?? kernel, padding);
+        var gate = new Pool2dGate(PoolMode.Max, kernel, stride ?? kernel, padding, floor);
         return Apply(gate, () => gate.Forward(x), x);
     }
 
-    /// <summary>Average pooling on NCHW input (padding counts as zeros); stride defaults to the kernel size.</summary>
-    public static Tensor AvgPool2d(Tensor x, int kernel, int? stride = null, int padding = 0)
+    /// <summary>Average pooling on NCHW input (padding counts as zeros); stride defaults to the kernel size; <paramref name="floor"/> as for max pooling.</summary>
+    public static Tensor AvgPool2d(Tensor x, int kernel, int? stride = null, int padding = 0, bool floor = false)
     {
-        var gate = new Pool2dGate(PoolMode.Average, kernel, stride ?? kernel, padding);
+        var gate = new Pool2dGate(PoolMode.Average, kernel, stride ?? kernel, padding, floor);
         return Apply(gate, () => gate.Forward(x), x);
     }
 
@@ -28,7 +28,7 @@ public static partial class Ops
 }
 
 /// <summary>Gate of max and average pooling, usable by hand through <see cref="MaxPool"/>.</summary>
-public sealed class Pool2dGate(PoolMode mode, int kernel, int stride, int padding) : Gate
+public sealed class Pool2dGate(PoolMode mode, int kernel, int stride, int padding, bool floor = false) : Gate
 {
     private Tensor? _x, _y;
     private Pool2dGeometry? _g;
@@ -40,7 +40,7 @@ public sealed class Pool2dGate(PoolMode mode, int kernel, int stride, int paddin
     public Tensor Forward(Tensor x)
     {
         Raw.CheckFloat(Name, x);
-        var g = Pool2dGeometry.Create(Name, x.Shape, kernel, kernel, stride, stride, padding, padding);
+        var g = Pool2dGeometry.Create(Name, x.Shape, kernel, kernel, stride, stride, padding, padding, floor);
         _g = g;
         using var xc = Raw.Contiguous(x);
         var y = Tensor.Empty([g.N, g.C, g.OH, g.OW], x.DType, x.Device);

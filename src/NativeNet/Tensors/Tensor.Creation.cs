@@ -54,13 +54,13 @@ public sealed partial class Tensor
     public static Tensor Arange(int n) => Arange(0, n);
 
     /// <summary>Wraps a copy of <paramref name="data"/> with <paramref name="shape"/> (default: rank 1).</summary>
-    public static Tensor FromArray(float[] data, params int[] shape) => FromHost((float[])data.Clone(), shape);
+    public static Tensor FromArray(float[] data, params int[] shape) => FromHost((float[])data.Clone(), shape.Length == 0 ? [data.Length] : shape);
 
     /// <summary>Wraps a copy of <paramref name="data"/> with <paramref name="shape"/> (default: rank 1).</summary>
-    public static Tensor FromArray(double[] data, params int[] shape) => FromHost((double[])data.Clone(), shape);
+    public static Tensor FromArray(double[] data, params int[] shape) => FromHost((double[])data.Clone(), shape.Length == 0 ? [data.Length] : shape);
 
     /// <summary>Wraps a copy of <paramref name="data"/> (e.g. class labels) with <paramref name="shape"/> (default: rank 1).</summary>
-    public static Tensor FromArray(int[] data, params int[] shape) => FromHost((int[])data.Clone(), shape);
+    public static Tensor FromArray(int[] data, params int[] shape) => FromHost((int[])data.Clone(), shape.Length == 0 ? [data.Length] : shape);
 
     /// <summary>A 2-D Float32 tensor from a rectangular array.</summary>
     public static Tensor FromArray(float[,] data)
@@ -83,7 +83,6 @@ public sealed partial class Tensor
     /// <summary>Takes ownership of <paramref name="data"/> without copying (the caller must not keep writing to it).</summary>
     internal static Tensor FromHost<T>(T[] data, int[] shape) where T : unmanaged
     {
-        shape = shape.Length == 0 && data.Length != 1 ? [data.Length] : shape;
         CheckShape("FromArray", shape);
         if (ShapeUtil.Numel(shape) != data.Length)
             throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeUtil.Format(shape)} ({ShapeUtil.Numel(shape)} elements)");

@@ -1,0 +1,422 @@
+// NativeNet build script (Cake 7, run with `dotnet tool restore && dotnet cake --target=<Target>`).
+// Targets: Deps, ReferenceDeps, Build, Test (default), Bench, Train, Pack, GpuBundle. See docs/BUILD.md.
+
+using System.IO.Compression;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+
+var target = Argument("target", "Default");
+var configuration = Argument("configuration", "Release");
+var testFilter = Argument("test-filter", "");          // passed to the test app as --filter (VSTest syntax, e.g. "TestCategory!=Slow")
+var testTimeout = Argument("test-timeout", "80m");     // Microsoft.Testing.Platform --timeout; CI has 90 minutes in all
+var benchFilter = Argument("bench-filter", "*");
+var benchArgs = Argument("bench-args", "");            // extra raw BenchmarkDotNet arguments, e.g. "--job short"
+var trainArgs = Argument("train-args", "");            // extra raw arguments for `nativenet train`
+
+var root = MakeAbsolute(Directory("."));
+var solution = root.CombineWithFilePath("NativeNet.sln");
+var testProject = root.CombineWithFilePath("tests/NativeNet.Tests/NativeNet.Tests.csproj");
+var cliProject = root.CombineWithFilePath("src/NativeNet.Cli/NativeNet.Cli.csproj");
+var libProject = root.CombineWithFilePath("src/NativeNet/NativeNet.csproj");
+var benchProject = root.CombineWithFilePath("bench/NativeNet.Bench/NativeNet.Bench.csproj");
+var artifacts = root.Combine("artifacts");
+var testResults = artifacts.Combine("test-results");
+var runSettings = root.CombineWithFilePath("tests/nunit.runsettings");
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+// Runs a bash command line, streaming its output; returns the exit code.
+int Bash(string script, bool throwOnError = true)
+{
+    var code = StartProcess("bash", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("-euo").Append("pipefail").Append("-c").AppendQuoted(script),
+        WorkingDirectory = root,
+    });
+    if (throwOnError && code != 0) throw new Exception($"Command failed with exit code {code}: {script}");
+    return code;
+}
+
+// Runs a bash command line and returns (exit code, stdout) without printing it.
+(int Code, string Output) BashCapture(string script)
+{
+    var code = StartProcess("bash", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("-c").AppendQuoted(script),
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+        WorkingDirectory = root,
+    }, out IEnumerable<string> stdout);
+    return (code, string.Join("\n", stdout));
+}
+
+bool IsRoot() => BashCapture("id -u").Output.Trim() == "0";
+
+bool DebPackageInstalled(string name) =>
+    BashCapture($"dpkg-query -W -f='${{Status}}' {name} 2>/dev/null").Output.Contains("install ok installed");
+
+// Ensures Debian's `non-free` component is enabled for the main archive, in the deb822 file
+// (/etc/apt/sources.list.d/*.sources, Debian 12 default) or the one-line sources.list format.
+// Returns true when a file was changed.
+bool EnsureNonFree(string sudo)
+{
+    var changed = false;
+    var files = new List<string>();
+    if (System.IO.Directory.Exists("/etc/apt/sources.list.d"))
+    {
+        files.AddRange(System.IO.Directory.GetFiles("/etc/apt/sources.list.d", "*.sources"));
+        files.AddRange(System.IO.Directory.GetFiles("/etc/apt/sources.list.d", "*.list"));
+    }
+    if (System.IO.File.Exists("/etc/apt/sources.list")) files.Add("/etc/apt/sources.list");
+
+    bool HasNonFree(string components) =>
+        components.Split((char[])null, StringSplitOptions.RemoveEmptyEntries).Contains("non-free");
+    bool IsDebianArchive(string uris, string suites) =>
+        Regex.IsMatch(uris, @"/debian/?(\s|$)") && !suites.Contains("-security") && !suites.Contains("-backports");
+
+    foreach (var file in files)
+    {
+        var text = System.IO.File.ReadAllText(file);
+        string updated;
+        if (file.EndsWith(".sources"))
+        {
+            // deb822: stanzas separated by blank lines; fields "URIs:", "Suites:", "Components:".
+            var stanzas = Regex.Split(text, @"\n[ \t]*\n");
+            for (var i = 0; i < stanzas.Length; i++)
+            {
+                var s = stanzas[i];
+                var uris = Regex.Match(s, @"^URIs:(.*)$", RegexOptions.Multiline).Groups[1].Value;
+                var suites = Regex.Match(s, @"^Suites:(.*)$", RegexOptions.Multiline).Groups[1].Value;
+                var enabled = !Regex.IsMatch(s, @"^Enabled:\s*no", RegexOptions.Multiline | RegexOptions.IgnoreCase);
+                var comp = Regex.Match(s, @"^Components:(.*)$", RegexOptions.Multiline);
+                if (enabled && comp.Success && IsDebianArchive(uris, suites) && !HasNonFree(comp.Groups[1].Value))
+                    stanzas[i] = s.Substring(0, comp.Index) + comp.Value.TrimEnd() + " non-free" + s.Substring(comp.Index + comp.Length);
+            }
+            updated = string.Join("\n\n", stanzas);
+        }
+        else
+        {
+            // One-line format: deb [options] URI suite component...
+            var lines = text.Split('\n');
+            for (var i = 0; i < lines.Length; i++)
+            {
+                var m = Regex.Match(lines[i], @"^(\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+))(\s+.*)$");
+                if (m.Success && IsDebianArchive(m.Groups[2].Value, m.Groups[3].Value) && !HasNonFree(m.Groups[4].Value))
+                    lines[i] = lines[i].TrimEnd() + " non-free";
+            }
+            updated = string.Join("\n", lines);
+        }
+        if (updated != text)
+        {
+            Information($"Deps: enabling Debian non-free in {file}");
+            var tmp = System.IO.Path.GetTempFileName();
+            System.IO.File.WriteAllText(tmp, updated);
+            Bash($"{sudo}cp '{tmp}' '{file}' && rm -f '{tmp}'");
+            changed = true;
+        }
+    }
+    return changed;
+}
+
+// Installs the Debian packages that are missing; does nothing (and no apt-get update) when all are there.
+void EnsureDebPackages(IEnumerable<string> packages, Func<string, bool> isPresent, bool needsNonFree)
+{
+    var missing = packages.Where(p => !isPresent(p)).ToList();
+    if (missing.Count == 0)
+    {
+        Information($"Deps: already present: {string.Join(", ", packages)}");
+        return;
+    }
+    if (BashCapture("command -v apt-get").Code != 0)
+    {
+        Warning($"Deps: apt-get not found; install these yourself: {string.Join(" ", missing)}");
+        return;
+    }
+    var sudo = "";
+    if (!IsRoot())
+    {
+        if (BashCapture("command -v sudo").Code != 0)
+            throw new Exception($"Deps: not root and no sudo; install as root: {string.Join(" ", missing)}");
+        sudo = "sudo -n ";
+    }
+    if (needsNonFree) EnsureNonFree(sudo);
+    Information($"Deps: installing {string.Join(" ", missing)}");
+    var apt = $"{sudo}env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300";
+    Bash($"{apt} update < /dev/null");
+    Bash($"{apt} install --no-install-recommends {string.Join(" ", missing)} < /dev/null");
+}
+
+// Reads NUnit's own result file: (passed, failed, skipped, failed-test lines, skip reasons).
+(int Passed, int Failed, int Skipped, List<string> Failures, List<string> SkipReasons)? ReadNUnitResults(FilePath xml)
+{
+    if (!FileExists(xml)) return null;
+    var doc = XDocument.Load(xml.FullPath);
+    var run = doc.Root;
+    if (run == null || run.Name.LocalName != "test-run") return null;
+    int Attr(string n) => int.TryParse((string)run.Attribute(n), out var v) ? v : 0;
+    var failures = doc.Descendants("test-case")
+        .Where(t => (string)t.Attribute("result") == "Failed")
+        .Select(t =>
+        {
+            var msg = ((string)t.Element("failure")?.Element("message") ?? "").Trim();
+            var first = msg.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? "";
+            return $"  {t.Attribute("fullname")?.Value}: {first}";
+        }).ToList();
+    var reasons = doc.Descendants("test-case")
+        .Where(t => (string)t.Attribute("result") is "Skipped" or "Inconclusive" or "Warning")
+        .Select(t => ((string)t.Element("reason")?.Element("message") ?? (string)t.Attribute("label") ?? "").Trim())
+        .GroupBy(r => r.Split('\n')[0])
+        .OrderByDescending(g => g.Count())
+        .Select(g => $"  {g.Count(),5} x {(g.Key.Length == 0 ? "(no reason)" : g.Key)}")
+        .ToList();
+    // NUnit: total = passed + failed + warnings + inconclusive + skipped. Inconclusive, ignored and
+    // warning results all count as skipped here (what Microsoft.Testing.Platform reports as skipped).
+    return (Attr("passed"), Attr("failed"), Attr("skipped") + Attr("inconclusive") + Attr("warnings"), failures, reasons);
+}
+
+long DirectorySize(DirectoryPath dir) =>
+    new System.IO.DirectoryInfo(dir.FullPath).EnumerateFiles("*", System.IO.SearchOption.AllDirectories).Sum(f => f.Length);
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+// ---------------------------------------------------------------------------------------------
+
+Task("Deps")
+    .Description("Installs libnvrtc11.2 (Debian non-free) and dataset-fashion-mnist when missing.")
+    .Does(() =>
+{
+    EnsureDebPackages(new[] { "libnvrtc11.2", "dataset-fashion-mnist" },
+        p => p == "dataset-fashion-mnist"
+            ? FileExists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+              && FileExists("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
+            : DebPackageInstalled(p),
+        needsNonFree: true);
+});
+
+Task("ReferenceDeps")
+    .Description("Installs PyTorch (CPU), NumPy and OpenBLAS from Debian for fixtures and anchors/.")
+    .Does(() =>
+{
+    EnsureDebPackages(new[] { "python3-torch", "python3-numpy", "libopenblas0-pthread", "libopenblas-dev" },
+        DebPackageInstalled, needsNonFree: false);
+});
+
+Task("Build")
+    .Description("Builds the whole solution in Release.")
+    .Does(() =>
+{
+    DotNetBuild(solution.FullPath, new DotNetBuildSettings
+    {
+        Configuration = configuration,
+        NoLogo = true,
+        Verbosity = DotNetVerbosity.Minimal,
+    });
+});
+
+Task("Test")
+    .Description("Runs the NUnit tests (Microsoft.Testing.Platform); last line: `N passed, N failed, N skipped`.")
+    .IsDependentOn("Deps")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    CleanDirectory(testResults);
+    var testDll = root.CombineWithFilePath($"tests/NativeNet.Tests/bin/{configuration}/net10.0/NativeNet.Tests.dll");
+    var args = new ProcessArgumentBuilder()
+        .AppendQuoted(testDll.FullPath)
+        .Append("--settings").AppendQuoted(runSettings.FullPath)
+        .Append("--results-directory").AppendQuoted(testResults.FullPath)
+        .Append("--output").Append("Minimal")            // result blocks for failed tests only
+        .Append("--no-ansi")
+        .Append("--progress").Append("off");
+    if (!string.IsNullOrWhiteSpace(testTimeout)) args.Append("--timeout").Append(testTimeout);
+    if (!string.IsNullOrWhiteSpace(testFilter)) args.Append("--filter").AppendQuoted(testFilter);
+
+    // Stream the runner's output and keep its summary as a fallback for the counts.
+    var consoleSummary = new Dictionary<string, int>();
+    var exitCode = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = args,
+        WorkingDirectory = root,
+        EnvironmentVariables = new Dictionary<string, string>
+        {
+            ["TESTINGPLATFORM_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+        },
+        RedirectStandardOutput = true,
+        RedirectedStandardOutputHandler = line =>
+        {
+            if (line == null) return line;
+            Console.WriteLine(line);
+            var m = Regex.Match(line, @"^\s+(total|failed|succeeded|skipped):\s+(\d+)\s*$");
+            if (m.Success) consoleSummary[m.Groups[1].Value] = int.Parse(m.Groups[2].Value);
+            return line;
+        },
+    });
+
+    int passed, failed, skipped;
+    var results = ReadNUnitResults(testResults.CombineWithFilePath("nunit/NativeNet.Tests.xml"));
+    if (results is { } r)
+    {
+        (passed, failed, skipped) = (r.Passed, r.Failed, r.Skipped);
+        if (r.SkipReasons.Count > 0)
+        {
+            Console.WriteLine("Skipped (by reason):");
+            foreach (var line in r.SkipReasons.Take(15)) Console.WriteLine(line);
+        }
+        if (r.Failures.Count > 0)
+        {
+            Console.WriteLine("Failed tests:");
+            foreach (var line in r.Failures) Console.WriteLine(line);
+        }
+    }
+    else if (consoleSummary.ContainsKey("total"))
+    {
+        Console.WriteLine("warning: NUnit result file missing; counts taken from the runner's summary.");
+        passed = consoleSummary.GetValueOrDefault("succeeded");
+        failed = consoleSummary.GetValueOrDefault("failed");
+        skipped = consoleSummary.GetValueOrDefault("skipped");
+    }
+    else
+    {
+        Console.WriteLine($"error: the test host reported no results (exit code {exitCode}: crash, timeout or bad arguments); counted as 1 failure.");
+        (passed, failed, skipped) = (0, 1, 0);
+    }
+    if (exitCode != 0 && failed == 0)
+        Console.WriteLine($"error: the test host exited with code {exitCode} (see https://aka.ms/testingplatform/exitcodes).");
+
+    var success = exitCode == 0 && failed == 0;
+    Console.WriteLine($"{passed} passed, {failed} failed, {skipped} skipped");
+    Console.Out.Flush();
+    if (target is "Test" or "Default")
+        System.Environment.Exit(success ? 0 : 1);   // end here: nothing (task report, error text) may follow the summary line
+    if (!success) throw new Exception("Tests failed.");
+});
+
+Task("Bench")
+    .Description("Runs BenchmarkDotNet (--bench-filter=..., default *); markdown, CSV and HTML reports in BenchmarkDotNet.Artifacts/results.")
+    .Does(() =>
+{
+    var args = new ProcessArgumentBuilder()
+        .Append("run").Append("--project").AppendQuoted(benchProject.FullPath)
+        .Append("-c").Append("Release")
+        .Append("--")
+        .Append("--filter").AppendQuoted(benchFilter)
+        .Append("--artifacts").AppendQuoted(root.Combine("BenchmarkDotNet.Artifacts").FullPath);
+    if (!string.IsNullOrWhiteSpace(benchArgs)) args.Append(benchArgs);
+    var code = StartProcess("dotnet", new ProcessSettings { Arguments = args, WorkingDirectory = root });
+    if (code != 0) throw new Exception($"Benchmarks failed with exit code {code}.");
+});
+
+Task("Train")
+    .Description("Runs `nativenet train` (Release) with --train-args=\"...\".")
+    .IsDependentOn("Deps")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var args = new ProcessArgumentBuilder()
+        .Append("run").Append("--project").AppendQuoted(cliProject.FullPath)
+        .Append("-c").Append(configuration).Append("--no-build")
+        .Append("--").Append("train");
+    if (!string.IsNullOrWhiteSpace(trainArgs)) args.Append(trainArgs);
+    var code = StartProcess("dotnet", new ProcessSettings { Arguments = args, WorkingDirectory = root });
+    if (code != 0) throw new Exception($"Training failed with exit code {code}.");
+});
+
+Task("Pack")
+    .Description("Packs src/NativeNet into artifacts/nupkg and checks that every kernel is embedded in the dll.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var outDir = artifacts.Combine("nupkg");
+    CleanDirectory(outDir);
+    DotNetPack(libProject.FullPath, new DotNetPackSettings
+    {
+        Configuration = configuration,
+        NoBuild = true,
+        NoLogo = true,
+        OutputDirectory = outDir,
+    });
+    var nupkg = GetFiles(outDir.FullPath + "/*.nupkg").Single();
+
+    var expected = GetFiles(root.FullPath + "/kernels/*.cu").Concat(GetFiles(root.FullPath + "/kernels/*.cuh"))
+        .Select(f => "kernels/" + f.GetFilename().FullPath).OrderBy(n => n, StringComparer.Ordinal).ToList();
+    List<string> embedded;
+    using (var zip = ZipFile.OpenRead(nupkg.FullPath))
+    {
+        var entry = zip.Entries.Single(e => e.FullName.EndsWith("/NativeNet.dll") && e.FullName.StartsWith("lib/"));
+        using var ms = new MemoryStream();
+        using (var s = entry.Open()) s.CopyTo(ms);
+        ms.Position = 0;
+        using var pe = new PEReader(ms);
+        var md = pe.GetMetadataReader();
+        embedded = md.ManifestResources.Select(h => md.GetString(md.GetManifestResource(h).Name))
+            .Where(n => n.StartsWith("kernels/")).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        Information($"Pack: {nupkg.GetFilename()} ({new FileInfo(nupkg.FullPath).Length / 1024} KiB), {entry.FullName}");
+    }
+    var missing = expected.Except(embedded).ToList();
+    Information($"Pack: {embedded.Count} kernel resources embedded ({expected.Count} files in kernels/){(embedded.Count > 0 ? ": " + string.Join(", ", embedded) : "")}");
+    if (missing.Count > 0) throw new Exception("Kernels missing from NativeNet.dll in the package: " + string.Join(", ", missing));
+});
+
+Task("GpuBundle")
+    .Description("Self-contained, trimmed linux-x64 publish of the tests and the CLI into artifacts/gpu-bundle (< 60 MiB).")
+    .Does(() =>
+{
+    var bundle = artifacts.Combine("gpu-bundle");
+    CleanDirectory(bundle);
+    var props = new Dictionary<string, string>
+    {
+        ["PublishTrimmed"] = "true",
+        ["TrimMode"] = "partial",                     // trim only the framework; keep app, NUnit, test assemblies whole (reflection)
+        ["SuppressTrimAnalysisWarnings"] = "true",
+        ["ILLinkTreatWarningsAsErrors"] = "false",
+        ["SatelliteResourceLanguages"] = "en",
+        ["InvariantGlobalization"] = "true",          // no libicu needed on the GPU machine
+    };
+    foreach (var (project, name) in new[] { (testProject, "tests"), (cliProject, "cli") })
+    {
+        var settings = new DotNetPublishSettings
+        {
+            Configuration = "Release",
+            Runtime = "linux-x64",
+            SelfContained = true,
+            NoLogo = true,
+            OutputDirectory = bundle.Combine(name),
+            Verbosity = DotNetVerbosity.Minimal,
+            MSBuildSettings = new DotNetMSBuildSettings(),
+        };
+        foreach (var kv in props) settings.MSBuildSettings.WithProperty(kv.Key, kv.Value);
+        DotNetPublish(project.FullPath, settings);
+
+        // Runtime pieces only needed for debugging, dumps, tracing or alternative GCs.
+        foreach (var f in new[] { "createdump", "libmscordaccore.so", "libmscordbi.so", "libcoreclrtraceptprovider.so", "libclrgc.so", "libclrgcexp.so" })
+            DeleteFiles(bundle.Combine(name).CombineWithFilePath(f).FullPath);
+        // Symbols and XML docs (kept out via file deletion, not via global properties: those would
+        // rebuild the shared src/NativeNet output that Pack uses).
+        DeleteFiles(bundle.Combine(name).FullPath + "/*.pdb");
+        DeleteFiles(bundle.Combine(name).FullPath + "/*.xml");
+    }
+    CopyFile(runSettings, bundle.CombineWithFilePath("nunit.runsettings"));
+    var commit = BashCapture("git rev-parse --short HEAD 2>/dev/null").Output.Trim();
+    System.IO.File.WriteAllText(bundle.CombineWithFilePath("BUNDLE.txt").FullPath,
+        $"NativeNet GPU bundle\ncommit: {commit}\nbuilt: {DateTime.UtcNow:u}\nrun: scripts/gpu/run-on-device.sh (from the repo root)\n");
+
+    // Smoke check: the trimmed, self-contained test app starts and discovers its tests without the SDK.
+    var (code, listing) = BashCapture($"'{bundle.FullPath}/tests/NativeNet.Tests' --list-tests --no-ansi");
+    var found = Regex.Match(listing, @"found (\d+) test");
+    var discovered = found.Success ? found.Groups[1].Value : "?";
+    if (code != 0) throw new Exception("Bundled test app failed to list its tests:\n" + listing);
+
+    var size = DirectorySize(bundle);
+    var mib = size / (1024.0 * 1024.0);
+    Information($"GpuBundle: {bundle.FullPath}: {mib:F1} MiB (tests {DirectorySize(bundle.Combine("tests")) / 1048576.0:F1} MiB, cli {DirectorySize(bundle.Combine("cli")) / 1048576.0:F1} MiB), {discovered} tests discovered");
+    if (mib >= 60) throw new Exception($"GPU bundle is {mib:F1} MiB; it must stay under 60 MiB (device carry limit 64 MiB).");
+});
+
+Task("Default").IsDependentOn("Test");
+
+RunTarget(target);
