@@ -188,4 +188,52 @@ public sealed class CudaAllocatorTests
         Assert.That(memory.Frees, Is.Zero);
         Assert.That(allocator.Stats.BytesCached, Is.EqualTo(blocks.Sum(b => b.Size)));
     }
+
+    [Test]
+    public void CudaStorageReturnsItsBlockWhenTheLastTensorIsDisposed()
+    {
+        var allocator = new CudaAllocator(new FakeMemory(1L << 30), "fake:0");
+        var device = new Device(DeviceKind.Cuda, 0); // the record's constructor: no driver is consulted
+        var storage = CudaStorage.Create(DType.Float32, 300, device, allocator);
+        Assert.That(storage.Pointer, Is.Not.Zero);
+        Assert.That(allocator.Stats.BytesInUse, Is.EqualTo(1536));
+        var t = new Tensor(storage, [300]);
+        var view = t.Detach();
+        t.Dispose();
+        Assert.That(allocator.Stats.BytesInUse, Is.EqualTo(1536), "a view still holds the storage");
+        view.Dispose();
+        Assert.That(storage.IsFreed, Is.True);
+        Assert.That(allocator.Stats.BytesInUse, Is.Zero);
+        Assert.That(allocator.Stats.BytesCached, Is.EqualTo(1536));
+    }
+
+    [Test]
+    public void AForgottenCudaStorageIsReturnedByTheFinalizerWithoutADriverCall()
+    {
+        var memory = new FakeMemory(1L << 30);
+        var allocator = new CudaAllocator(memory, "fake:0");
+        CreateAndForget(allocator);
+        for (int i = 0; i < 10 && allocator.Stats.BytesInUse != 0; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        Assert.That(allocator.Stats.BytesInUse, Is.Zero);
+        Assert.That(allocator.Stats.BytesCached, Is.EqualTo(4096));
+        Assert.That(memory.Frees, Is.Zero, "the finalizer only returns the block to the cache");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void CreateAndForget(CudaAllocator allocator) =>
+        _ = CudaStorage.Create(DType.Float64, 512, new Device(DeviceKind.Cuda, 0), allocator);
+
+    [Test]
+    public void AFailedCudaStorageAllocationCreatesNothing()
+    {
+        var allocator = new CudaAllocator(new FakeMemory(1024), "fake:0");
+        long before = MemoryStats.BytesInUse;
+        Assert.Throws<CudaOutOfMemoryException>(() => CudaStorage.Create(DType.Float32, 1 << 20, new Device(DeviceKind.Cuda, 0), allocator));
+        Assert.That(MemoryStats.BytesInUse, Is.EqualTo(before));
+        Assert.That(allocator.Stats.BytesInUse, Is.Zero);
+    }
 }

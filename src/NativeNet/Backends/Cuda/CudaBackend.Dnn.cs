@@ -49,8 +49,10 @@ public sealed partial class CudaBackend
         Cudnn.Check(Cudnn.cudnnSetFilter4dDescriptor(plan.W, type, CudnnTensorFormat.Nchw, g.K, g.C, g.R, g.S));
         Cudnn.Check(Cudnn.cudnnCreateConvolutionDescriptor(out plan.Conv));
         Cudnn.Check(Cudnn.cudnnSetConvolution2dDescriptor(plan.Conv, g.PadH, g.PadW, g.StrideH, g.StrideW, 1, 1, CudnnConvolutionMode.CrossCorrelation, type));
-        // FMA math keeps Float32 convolutions off TF32 tensor cores unless AllowTf32 says otherwise.
-        Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Conv, tf32 ? CudnnMathType.TensorOp : CudnnMathType.Fma));
+        // FMA math keeps Float32 convolutions off TF32 tensor cores unless AllowTf32 says otherwise;
+        // Float64 has no reduced-precision path, so it keeps the default.
+        var math = dtype != DType.Float32 ? CudnnMathType.Default : tf32 ? CudnnMathType.TensorOp : CudnnMathType.Fma;
+        Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Conv, math));
         _convPlans[(g, dtype, tf32)] = plan;
         return plan;
     }

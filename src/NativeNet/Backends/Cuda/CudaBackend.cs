@@ -86,7 +86,7 @@ public sealed partial class CudaBackend : Backend
     public override string ToString() => $"cuda:{Info.Ordinal}";
 
     /// <summary>Makes this device's context current on the calling thread (CUDA contexts are per thread).</summary>
-    private void MakeCurrent() => CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context));
+    internal void MakeCurrent() => CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context));
 
     // ---- kernels ----
 
@@ -168,7 +168,7 @@ public sealed partial class CudaBackend : Backend
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         MakeCurrent();
-        var storage = new CudaStorage(dtype, length, Device, _allocator);
+        var storage = CudaStorage.Create(dtype, length, Device, _allocator);
         if (zeroed && length > 0)
         {
             long bytes = (long)length * dtype.SizeInBytes();

@@ -9,11 +9,29 @@ public sealed class CudaStorage : Storage
     private readonly CudaAllocator _allocator;
     private readonly DeviceBlock _block;
 
-    internal CudaStorage(DType dtype, int length, Device device, CudaAllocator allocator)
+    private CudaStorage(DType dtype, int length, Device device, CudaAllocator allocator, DeviceBlock block)
         : base(dtype, length, device)
     {
         _allocator = allocator;
-        _block = allocator.Allocate((long)length * dtype.SizeInBytes());
+        _block = block;
+    }
+
+    /// <summary>
+    /// Allocates the block first, so a failed allocation (out of memory) creates no storage whose
+    /// finalizer or byte count would have to cope with a missing block.
+    /// </summary>
+    internal static CudaStorage Create(DType dtype, int length, Device device, CudaAllocator allocator)
+    {
+        DeviceBlock block = allocator.Allocate((long)length * dtype.SizeInBytes());
+        try
+        {
+            return new CudaStorage(dtype, length, device, allocator, block);
+        }
+        catch
+        {
+            allocator.Free(block);
+            throw;
+        }
     }
 
     /// <summary>The device address of element 0 (0 for an empty storage).</summary>
