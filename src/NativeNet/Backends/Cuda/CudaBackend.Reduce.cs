@@ -46,6 +46,8 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc/>
+    /// <remarks>A slice whose values are all −∞ gives NaN here (−∞ − −∞ in the max shift), where the Naive backend
+    /// shifts by 0 instead; every slice with a finite maximum agrees.</remarks>
     public override void Softmax(Tensor x, Tensor y, int outer, int dim, int inner, bool log)
     {
         string sfx = FloatSfx("Softmax", x.DType);
