@@ -1,1 +1,4 @@
-namespace NativeNet; /// <summary>x</summary> public static class Placeholder {}
+namespace NativeNet;
+
+/// <summary>Placeholder type; replaced by the real library surface.</summary>
+public static class Placeholder { }
