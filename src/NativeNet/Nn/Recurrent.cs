@@ -1,0 +1,252 @@
+namespace NativeNet.Nn;
+
+/// <summary>
+/// Shared parts of <see cref="Rnn"/>, <see cref="Lstm"/> and <see cref="Gru"/>: PyTorch's parameter names and layouts
+/// (weight_ih_l{k} [G·H, in_k], weight_hh_l{k} [G·H, H], bias_ih_l{k} and bias_hh_l{k} [G·H], all U(±1/√H), G = gates per cell),
+/// sequence-first input [T, N, input], stacked layers with optional dropout between them (training only), and the step loop built from differentiable ops so the tape
+/// backpropagates through time.
+/// </summary>
+public abstract class RecurrentBase : Module
+{
+    private readonly Generator _generator;
+
+    /// <summary>Creates the weights of <paramref name="numLayers"/> stacked layers with <paramref name="gates"/> gate blocks each.</summary>
+    protected RecurrentBase(int inputSize, int hiddenSize, int numLayers, bool bias, double dropout, int gates, DType dtype, Generator? generator)
+    {
+        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), $"{GetType().Name}: dropout must be in [0, 1), got {dropout}");
+        Dropout = dropout;
+        _generator = generator ?? NativeNet.Generator.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(numLayers, 1);
+        InputSize = inputSize;
+        HiddenSize = hiddenSize;
+        NumLayers = numLayers;
+        HasBias = bias;
+        double bound = 1 / Math.Sqrt(hiddenSize);
+        Tensor U(params int[] shape) => Init.Uniform(Tensor.Empty(shape, dtype), -bound, bound, generator);
+        for (int layer = 0; layer < numLayers; layer++)
+        {
+            int inSize = layer == 0 ? inputSize : hiddenSize;
+            RegisterParameter($"weight_ih_l{layer}", U(gates * hiddenSize, inSize));
+            RegisterParameter($"weight_hh_l{layer}", U(gates * hiddenSize, hiddenSize));
+            if (bias)
+            {
+                RegisterParameter($"bias_ih_l{layer}", U(gates * hiddenSize));
+                RegisterParameter($"bias_hh_l{layer}", U(gates * hiddenSize));
+            }
+        }
+    }
+
+    /// <summary>Features of each input step.</summary>
+    public int InputSize { get; }
+    /// <summary>Features of the hidden state.</summary>
+    public int HiddenSize { get; }
+    /// <summary>Stacked layers (layer k + 1 reads the output sequence of layer k).</summary>
+    public int NumLayers { get; }
+    /// <summary>Whether the layers have bias_ih and bias_hh.</summary>
+    public bool HasBias { get; }
+    /// <summary>Dropout probability on the outputs of every layer but the last, in training mode (PyTorch's <c>dropout</c>).</summary>
+    public double Dropout { get; }
+
+    /// <summary>weight_ih_l{layer}.</summary>
+    public Tensor WeightIh(int layer) => GetParameter($"weight_ih_l{layer}");
+    /// <summary>weight_hh_l{layer}.</summary>
+    public Tensor WeightHh(int layer) => GetParameter($"weight_hh_l{layer}");
+    /// <summary>bias_ih_l{layer}, or null without biases.</summary>
+    public Tensor? BiasIh(int layer) => FindParameter($"bias_ih_l{layer}");
+    /// <summary>bias_hh_l{layer}, or null without biases.</summary>
+    public Tensor? BiasHh(int layer) => FindParameter($"bias_hh_l{layer}");
+
+    /// <summary>Checks the input [T, N, input] and an optional state [layers, N, H]; returns (T, N).</summary>
+    private protected (int Steps, int Batch) CheckInput(Tensor input, Tensor? state, string stateName)
+    {
+        string name = GetType().Name;
+        if (input.Rank != 3 || input.Shape[2] != InputSize)
+            throw new ShapeMismatchException($"{name}: input must be [T, N, {InputSize}] (sequence first), got {ShapeUtil.Format(input.Shape)}");
+        if (input.Shape[0] == 0) throw new ArgumentException($"{name}: the input sequence {ShapeUtil.Format(input.Shape)} is empty");
+        int batch = input.Shape[1];
+        if (state is not null && (state.Rank != 3 || state.Shape[0] != NumLayers || state.Shape[1] != batch || state.Shape[2] != HiddenSize))
+            throw new ShapeMismatchException($"{name}: {stateName} must be [{NumLayers}, {batch}, {HiddenSize}] for input {ShapeUtil.Format(input.Shape)}, got {ShapeUtil.Format(state.Shape)}");
+        return (input.Shape[0], batch);
+    }
+
+    /// <summary>Layer <paramref name="layer"/>'s slice [N, H] of a state [layers, N, H], or zeros when none is given.</summary>
+    private protected Tensor InitialState(Tensor? state, int layer, int batch, Tensor like) =>
+        state is null
+            ? Tensor.Zeros([batch, HiddenSize], like.DType, like.Device)
+            : Ops.Reshape(Ops.Narrow(state, 0, layer, 1), batch, HiddenSize);
+
+    /// <summary>The input projection of every step at once: x [T, N, in] → [T, N, G·H] (one matrix product per layer).</summary>
+    private protected Tensor ProjectInput(Tensor layerInput, int layer)
+    {
+        int steps = layerInput.Shape[0], batch = layerInput.Shape[1];
+        var flat = Ops.Reshape(layerInput, steps * batch, layerInput.Shape[2]);
+        var projected = Ops.Linear(flat, WeightIh(layer), BiasIh(layer));
+        return Ops.Reshape(projected, steps, batch, projected.Shape[1]);
+    }
+
+    /// <summary>The input of layer <paramref name="layer"/> + 1: the output sequence of <paramref name="layer"/>, with dropout when training.</summary>
+    private protected Tensor NextLayerInput(Tensor sequence, int layer) =>
+        Dropout > 0 && IsTraining && layer < NumLayers - 1 ? Ops.Dropout(sequence, Dropout, true, _generator) : sequence;
+
+    /// <summary>Step <paramref name="t"/> of a projected sequence [T, N, F] as [N, F].</summary>
+    private protected static Tensor Step(Tensor sequence, int t) =>
+        Ops.Reshape(Ops.Narrow(sequence, 0, t, 1), sequence.Shape[1], sequence.Shape[2]);
+
+    /// <summary>Stacks [N, H] tensors into [count, N, H].</summary>
+    private protected static Tensor Stack(IReadOnlyList<Tensor> parts) =>
+        Ops.Concat(parts.Select(p => Ops.Reshape(p, 1, p.Shape[0], p.Shape[1])).ToArray(), 0);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() =>
+        $"{InputSize}, {HiddenSize}" + (NumLayers != 1 ? $", num_layers={NumLayers}" : "") + (HasBias ? "" : ", bias=False") + (Dropout > 0 ? $", dropout={PyFloat(Dropout)}" : "");
+}
+
+/// <summary>
+/// Elman RNN with tanh, as PyTorch's <c>nn.RNN</c>: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) per layer.
+/// </summary>
+public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
+    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, dropout, 1, dtype, generator)
+{
+    /// <summary>The output sequence [T, N, H] (the last layer's h_t) for input [T, N, input] from a zero state.</summary>
+    public override Tensor Forward(Tensor input)
+    {
+        var (output, hN) = Forward(input, null);
+        hN.Dispose();
+        return output;
+    }
+
+    /// <summary>
+    /// Runs the sequence [T, N, input] from <paramref name="h0"/> [layers, N, H] (zeros when null); returns the last layer's
+    /// outputs [T, N, H] and the final hidden state of every layer h_n [layers, N, H].
+    /// </summary>
+    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0)
+    {
+        var (steps, batch) = CheckInput(input, h0, "h0");
+        using var scope = new TensorScope();
+        var layerInput = input;
+        var last = new Tensor[NumLayers];
+        for (int layer = 0; layer < NumLayers; layer++)
+        {
+            var projected = ProjectInput(layerInput, layer);
+            var h = InitialState(h0, layer, batch, input);
+            var outputs = new Tensor[steps];
+            for (int t = 0; t < steps; t++)
+            {
+                var recurrent = Ops.Linear(h, WeightHh(layer), BiasHh(layer));
+                h = Ops.Tanh(Ops.Add(Step(projected, t), recurrent));
+                outputs[t] = h;
+            }
+            last[layer] = h;
+            layerInput = NextLayerInput(Stack(outputs), layer);
+        }
+        return (scope.Keep(layerInput), scope.Keep(Stack(last)));
+    }
+}
+
+/// <summary>
+/// Long short-term memory, as PyTorch's <c>nn.LSTM</c>. Gate blocks in the weights in the order i, f, g, o:
+/// i = σ(·), f = σ(·), g = tanh(·), o = σ(·) of W_ih x_t + b_ih + W_hh h_{t−1} + b_hh; c_t = f ⊙ c_{t−1} + i ⊙ g (the additive
+/// cell path); h_t = o ⊙ tanh(c_t).
+/// </summary>
+public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
+    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, dropout, 4, dtype, generator)
+{
+    /// <summary>The output sequence [T, N, H] for input [T, N, input] from a zero state.</summary>
+    public override Tensor Forward(Tensor input)
+    {
+        var (output, (hN, cN)) = Forward(input, null);
+        hN.Dispose();
+        cN.Dispose();
+        return output;
+    }
+
+    /// <summary>
+    /// Runs the sequence [T, N, input] from <paramref name="state"/> = (h0, c0), each [layers, N, H] (zeros when null);
+    /// returns the last layer's outputs [T, N, H] and the final state (h_n, c_n) of every layer, each [layers, N, H]:
+    /// <c>var (output, (hN, cN)) = lstm.Forward(x, (h0, c0));</c>
+    /// </summary>
+    public (Tensor Output, (Tensor H, Tensor C) State) Forward(Tensor input, (Tensor H, Tensor C)? state)
+    {
+        var (steps, batch) = CheckInput(input, state?.H, "h0");
+        CheckInput(input, state?.C, "c0");
+        int hidden = HiddenSize;
+        using var scope = new TensorScope();
+        var layerInput = input;
+        var lastH = new Tensor[NumLayers];
+        var lastC = new Tensor[NumLayers];
+        for (int layer = 0; layer < NumLayers; layer++)
+        {
+            var projected = ProjectInput(layerInput, layer);
+            var h = InitialState(state?.H, layer, batch, input);
+            var c = InitialState(state?.C, layer, batch, input);
+            var outputs = new Tensor[steps];
+            for (int t = 0; t < steps; t++)
+            {
+                var gates = Ops.Add(Step(projected, t), Ops.Linear(h, WeightHh(layer), BiasHh(layer)));
+                var i = Ops.Sigmoid(Ops.Narrow(gates, 1, 0, hidden));
+                var f = Ops.Sigmoid(Ops.Narrow(gates, 1, hidden, hidden));
+                var g = Ops.Tanh(Ops.Narrow(gates, 1, 2 * hidden, hidden));
+                var o = Ops.Sigmoid(Ops.Narrow(gates, 1, 3 * hidden, hidden));
+                c = Ops.Add(Ops.Mul(f, c), Ops.Mul(i, g));
+                h = Ops.Mul(o, Ops.Tanh(c));
+                outputs[t] = h;
+            }
+            lastH[layer] = h;
+            lastC[layer] = c;
+            layerInput = NextLayerInput(Stack(outputs), layer);
+        }
+        return (scope.Keep(layerInput), (scope.Keep(Stack(lastH)), scope.Keep(Stack(lastC))));
+    }
+}
+
+/// <summary>
+/// Gated recurrent unit, as PyTorch's <c>nn.GRU</c>. Gate blocks in the order r, z, n:
+/// r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),
+/// h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}.
+/// </summary>
+public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
+    : RecurrentBase(inputSize, hiddenSize, numLayers, bias, dropout, 3, dtype, generator)
+{
+    /// <summary>The output sequence [T, N, H] for input [T, N, input] from a zero state.</summary>
+    public override Tensor Forward(Tensor input)
+    {
+        var (output, hN) = Forward(input, null);
+        hN.Dispose();
+        return output;
+    }
+
+    /// <summary>
+    /// Runs the sequence [T, N, input] from <paramref name="h0"/> [layers, N, H] (zeros when null); returns the last layer's
+    /// outputs [T, N, H] and h_n [layers, N, H].
+    /// </summary>
+    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0)
+    {
+        var (steps, batch) = CheckInput(input, h0, "h0");
+        int hidden = HiddenSize;
+        using var scope = new TensorScope();
+        var layerInput = input;
+        var last = new Tensor[NumLayers];
+        for (int layer = 0; layer < NumLayers; layer++)
+        {
+            var projected = ProjectInput(layerInput, layer);
+            var h = InitialState(h0, layer, batch, input);
+            var outputs = new Tensor[steps];
+            for (int t = 0; t < steps; t++)
+            {
+                var x = Step(projected, t);
+                var hh = Ops.Linear(h, WeightHh(layer), BiasHh(layer));
+                var r = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, 0, hidden), Ops.Narrow(hh, 1, 0, hidden)));
+                var z = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, hidden, hidden), Ops.Narrow(hh, 1, hidden, hidden)));
+                var n = Ops.Tanh(Ops.Add(Ops.Narrow(x, 1, 2 * hidden, hidden), Ops.Mul(r, Ops.Narrow(hh, 1, 2 * hidden, hidden))));
+                // (1 − z)·n + z·h written as n + z·(h − n): one op fewer, same value and gradient.
+                h = Ops.Add(n, Ops.Mul(z, Ops.Sub(h, n)));
+                outputs[t] = h;
+            }
+            last[layer] = h;
+            layerInput = NextLayerInput(Stack(outputs), layer);
+        }
+        return (scope.Keep(layerInput), scope.Keep(Stack(last)));
+    }
+}
