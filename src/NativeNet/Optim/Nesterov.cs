@@ -1,0 +1,60 @@
+using System.Numerics;
+using NativeNet.Backends;
+
+namespace NativeNet.Optim;
+
+/// <summary>
+/// Nesterov momentum in the CS231n form: <c>v_old = v; v = ρ·v − lr·g; p += −ρ·v_old + (1+ρ)·v</c>
+/// (the velocity carries the learning rate). <c>g</c> includes weight decay <c>wd·p</c> where it applies.
+/// PyTorch's differently parameterised variant is <see cref="Momentum"/> with <c>nesterov: true</c>. State slot: "velocity".
+/// </summary>
+public sealed class Nesterov : Optimizer
+{
+    /// <summary>Creates CS231n Nesterov momentum over unnamed parameters.</summary>
+    /// <param name="parameters">Tensors to update.</param>
+    /// <param name="learningRate">Step size.</param>
+    /// <param name="momentum">ρ in [0, 1).</param>
+    /// <param name="weightDecay">L2 coefficient added to the gradient.</param>
+    /// <param name="decayWhere">Which parameters decay (null: all).</param>
+    public Nesterov(IEnumerable<Tensor> parameters, double learningRate, double momentum = 0.9, double weightDecay = 0, Func<string, Tensor, bool>? decayWhere = null)
+        : base(parameters, learningRate, weightDecay, decayWhere, "velocity") => Rho = CheckMomentum(momentum);
+
+    /// <summary>Creates CS231n Nesterov momentum over named parameters.</summary>
+    /// <param name="parameters">(name, tensor) pairs to update.</param>
+    /// <param name="learningRate">Step size.</param>
+    /// <param name="momentum">ρ in [0, 1).</param>
+    /// <param name="weightDecay">L2 coefficient added to the gradient.</param>
+    /// <param name="decayWhere">Which parameters decay (null: all).</param>
+    public Nesterov(IEnumerable<(string Name, Tensor Tensor)> parameters, double learningRate, double momentum = 0.9, double weightDecay = 0, Func<string, Tensor, bool>? decayWhere = null)
+        : base(parameters, learningRate, weightDecay, decayWhere, "velocity") => Rho = CheckMomentum(momentum);
+
+    private static double CheckMomentum(double momentum) =>
+        momentum >= 0 && momentum < 1 ? momentum : throw new ArgumentOutOfRangeException(nameof(momentum), $"Nesterov: momentum must be in [0, 1), got {momentum}");
+
+    /// <summary>The momentum coefficient ρ.</summary>
+    public double Rho { get; }
+
+    private protected override void UpdateHost<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> s0, Span<T> s1, StepContext c) =>
+        Run(p, g, s0, s1, new Kernel<T>(Splat<T>(c.LearningRate), Splat<T>(c.WeightDecay), Splat<T>(Rho), Splat<T>(1 + Rho)));
+
+    private readonly struct Kernel<T>(Vector<T> lr, Vector<T> wd, Vector<T> rho, Vector<T> onePlusRho) : IKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> v, ref Vector<T> unused)
+        {
+            var gd = g + wd * p;
+            var vOld = v;
+            v = rho * v - lr * gd;
+            p += onePlusRho * v - rho * vOld;
+        }
+    }
+
+    private protected override void UpdateWithBackend(Tensor p, Tensor grad, IReadOnlyList<Tensor> state, Tensor scratch, StepContext c)
+    {
+        var v = state[0];
+        // p −= ρ·v_old first, so v can then be updated in place and p += (1+ρ)·v_new.
+        AddScaled(p, v, -Rho, scratch);
+        Scale(v, Rho);
+        AddScaled(v, grad, -c.LearningRate, scratch);
+        AddScaled(p, v, 1 + Rho, scratch);
+    }
+}
