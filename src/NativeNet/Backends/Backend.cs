@@ -24,7 +24,7 @@ public abstract class Backend
     /// <summary>The backend used for CPU tensors by default (Simd where it exists, else Naive).</summary>
     public static Backend DefaultCpu
     {
-        get => s_defaultCpu ??= Naive.NaiveBackend.Instance;
+        get => s_defaultCpu ??= Simd.SimdBackend.Instance;
         set => s_defaultCpu = value ?? throw new ArgumentNullException(nameof(value));
     }
 
@@ -52,7 +52,8 @@ public abstract class Backend
     public static Backend FromName(string name) => name.ToLowerInvariant() switch
     {
         "naive" => Naive.NaiveBackend.Instance,
-                "cuda" => Cuda.CudaBackendRegistry.Get(0),
+        "simd" => Simd.SimdBackend.Instance,
+        "cuda" => Cuda.CudaBackendRegistry.Get(0),
         _ => throw new ArgumentException($"unknown backend '{name}': expected naive, simd or cuda"),
     };
 

@@ -1,0 +1,308 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+
+namespace NativeNet.Backends.Simd;
+
+public sealed partial class SimdBackend
+{
+    /// <summary>
+    /// Images per partial sum of the filter gradient. The batch is cut into fixed groups of this size whatever the
+    /// thread count; each group's dW is one GEMM chain and the partials are added in group order, so dW is the same
+    /// for every thread count.
+    /// </summary>
+    private const int FilterGradGroup = 8;
+
+    // ---- matrix product ----
+
+    /// <inheritdoc/>
+    public override unsafe void Gemm(DType dtype, int batch, int m, int n, int k, MatrixOperand a, MatrixOperand b,
+        Storage c, int cOffset, int ldc, int cBatchStride, double beta)
+    {
+        if (ReferenceEquals(a.Storage, c) || ReferenceEquals(b.Storage, c))
+        {
+            base.Gemm(dtype, batch, m, n, k, a, b, c, cOffset, ldc, cBatchStride, beta); // the packed GEMM needs C apart from A and B
+            return;
+        }
+        if (batch <= 0 || m <= 0 || n <= 0) return;
+        switch (dtype)
+        {
+            case DType.Float32:
+                // SAFETY: the arrays are pinned for the call; operands and strides were checked by the caller (Raw.MatMul).
+                fixed (float* pa = ((CpuStorage<float>)a.Storage).Data)
+                fixed (float* pb = ((CpuStorage<float>)b.Storage).Data)
+                fixed (float* pc = ((CpuStorage<float>)c).Data)
+                    BatchedGemm(batch, m, n, k, pa, a, pb, b, pc, cOffset, ldc, cBatchStride, (float)beta);
+                break;
+            case DType.Float64:
+                // SAFETY: as above.
+                fixed (double* pa = ((CpuStorage<double>)a.Storage).Data)
+                fixed (double* pb = ((CpuStorage<double>)b.Storage).Data)
+                fixed (double* pc = ((CpuStorage<double>)c).Data)
+                    BatchedGemm(batch, m, n, k, pa, a, pb, b, pc, cOffset, ldc, cBatchStride, beta);
+                break;
+            default:
+                throw new DTypeMismatchException($"Gemm: dtype {dtype} is not supported (Float32 or Float64 expected)");
+        }
+    }
+
+    // SAFETY: pointers are pinned array bases; each matrix of the batch lies inside its array (checked by the caller).
+    private static unsafe void BatchedGemm<T>(int batch, int m, int n, int k, T* pa, MatrixOperand a, T* pb, MatrixOperand b,
+        T* pc, int cOffset, int ldc, int cBatchStride, T beta) where T : unmanaged
+    {
+        double work = (double)m * n * k;
+        // small matrices: one whole matrix per thread beats splitting each product
+        bool splitBatch = batch > 1 && Threads > 1 && work < 128.0 * 128 * 128 && work * batch > 64.0 * 64 * 64;
+        nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
+        void One(int bi, int threads) => GemmPtr(a.Trans, b.Trans, m, n, k,
+            (T*)ia + a.Offset + (long)bi * a.BatchStride, a.Ld, (T*)ib + b.Offset + (long)bi * b.BatchStride, b.Ld,
+            beta, (T*)ic + cOffset + (long)bi * cBatchStride, ldc, threads);
+        if (splitBatch)
+        {
+            int parts = Math.Min(Threads, batch);
+            SimdParallel.For(parts, p =>
+            {
+                for (int bi = batch * p / parts; bi < batch * (p + 1) / parts; bi++) One(bi, 1);
+            });
+            return;
+        }
+        for (int bi = 0; bi < batch; bi++) One(bi, Threads);
+    }
+
+    /// <summary>The typed entry into <see cref="SimdGemm"/>.</summary>
+    // SAFETY: the caller guarantees the three matrices lie inside pinned memory and C overlaps neither A nor B.
+    private static unsafe void GemmPtr<T>(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int threads)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            SimdGemm.Gemm(transA, transB, m, n, k, (float*)a, lda, (float*)b, ldb, Unsafe.As<T, float>(ref beta), (float*)c, ldc, threads);
+        else
+            SimdGemm.Gemm(transA, transB, m, n, k, (double*)a, lda, (double*)b, ldb, Unsafe.As<T, double>(ref beta), (double*)c, ldc, threads);
+    }
+
+    // ---- convolution: im2col + GEMM, one image per GEMM, images spread over threads ----
+
+    /// <summary>1×1 filters with stride 1 and no padding read the input directly as the GEMM operand (no im2col).</summary>
+    private static bool IsPointwise(Conv2dGeometry g) => g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0;
+
+    /// <summary>Threads across images, and threads inside each GEMM, for a batch of <paramref name="n"/>.</summary>
+    private static (int Parts, int GemmThreads) ConvThreads(int n, double flopsPerImage)
+    {
+        int threads = Threads;
+        if (threads <= 1 || n * flopsPerImage < 2e6) return (1, 1);
+        if (n >= threads) return (threads, 1);
+        return (1, threads);
+    }
+
+    /// <inheritdoc/>
+    public override void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) =>
+        ByFloatType(x.DType, "Conv2dForward", () => ConvForwardCore<float>(x, w, bias, y, g), () => ConvForwardCore<double>(x, w, bias, y, g));
+
+    private static unsafe void ConvForwardCore<T>(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, hw = g.H * g.W;
+        if (g.N == 0 || g.K == 0 || ohw == 0) return;
+        T[] xs = x.HostData<T>(), ws = w.HostData<T>(), ys = y.HostData<T>();
+        T[]? bs = bias?.HostData<T>();
+        int bo = bias?.Offset ?? 0;
+        var (parts, gemmThreads) = ConvThreads(g.N, g.ForwardFlops / Math.Max(1, g.N));
+        bool pointwise = IsPointwise(g);
+        // SAFETY: arrays pinned for the whole call; every image's slices lie inside x and y (contiguous NCHW);
+        // the im2col scratch is a pinned per-thread array of at least crs*ohw elements.
+        fixed (T* px0 = xs) fixed (T* pw0 = ws) fixed (T* py0 = ys)
+        {
+            nint ix = (nint)(px0 + x.Offset), iw = (nint)(pw0 + w.Offset), iy = (nint)(py0 + y.Offset);
+            SimdParallel.For(parts, p =>
+            {
+                T* col = pointwise ? null : (T*)Pin(ThreadScratch<T>.First(crs * ohw));
+                for (int n = g.N * p / parts; n < g.N * (p + 1) / parts; n++)
+                {
+                    T* xn = (T*)ix + (long)n * g.C * hw, yn = (T*)iy + (long)n * g.K * ohw;
+                    T* b = xn;
+                    if (!pointwise)
+                    {
+                        Im2Col(xn, g, col);
+                        b = col;
+                    }
+                    T beta = T.Zero;
+                    if (bs is not null)
+                    {
+                        // bias fused into the product: rows start at the bias and the GEMM accumulates (beta = 1)
+                        for (int kf = 0; kf < g.K; kf++) new Span<T>(yn + (long)kf * ohw, ohw).Fill(bs[bo + kf]);
+                        beta = T.One;
+                    }
+                    GemmPtr(false, false, g.K, ohw, crs, (T*)iw, crs, b, ohw, beta, yn, ohw, gemmThreads);
+                }
+            });
+        }
+    }
+
+    /// <summary>Address of a pinned (POH) array's first element; valid for the array's lifetime.</summary>
+    // SAFETY: only called on arrays allocated with pinned: true (ThreadScratch), which never move.
+    private static unsafe void* Pin<T>(T[] pinned) where T : unmanaged => Unsafe.AsPointer(ref pinned[0]);
+
+    /// <summary>col[(c·R + r)·S + s, i·OW + j] = x[c, i·sh − ph + r, j·sw − pw + s] (0 outside the image).</summary>
+    // SAFETY: x points to one C×H×W image, col to crs×ohw writable elements; indices are range-checked per row.
+    private static unsafe void Im2Col<T>(T* x, Conv2dGeometry g, T* col) where T : unmanaged
+    {
+        int oh = g.OH, ow = g.OW;
+        for (int c = 0; c < g.C; c++)
+        for (int r = 0; r < g.R; r++)
+        for (int s = 0; s < g.S; s++)
+        {
+            T* dst = col + (long)((c * g.R + r) * g.S + s) * oh * ow;
+            ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
+            for (int i = 0; i < oh; i++)
+            {
+                T* d = dst + i * ow;
+                int h = i * g.StrideH - g.PadH + r;
+                if (h < 0 || h >= g.H || j0 >= j1)
+                {
+                    new Span<T>(d, ow).Clear();
+                    continue;
+                }
+                T* src = x + ((long)c * g.H + h) * g.W - g.PadW + s;
+                if (j0 > 0) new Span<T>(d, j0).Clear();
+                if (g.StrideW == 1) new ReadOnlySpan<T>(src + j0, j1 - j0).CopyTo(new Span<T>(d + j0, j1 - j0));
+                else for (int j = j0; j < j1; j++) d[j] = src[(long)j * g.StrideW];
+                if (j1 < ow) new Span<T>(d + j1, ow - j1).Clear();
+            }
+        }
+    }
+
+    /// <summary>Output columns j in [j0, j1) whose input column j·stride − pad + s lies inside [0, w).</summary>
+    private static void ValidColumns(int w, int ow, int stride, int pad, int s, out int j0, out int j1)
+    {
+        int off = s - pad;
+        j0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
+        j1 = w - 1 - off < 0 ? 0 : Math.Min(ow, (w - 1 - off) / stride + 1);
+        if (j1 < j0) j1 = j0;
+    }
+
+    /// <summary>x[c, h, w] += col[(c·R + r)·S + s, i·OW + j] for every in-image position (the adjoint of <see cref="Im2Col"/>).</summary>
+    // SAFETY: as Im2Col, with x written.
+    private static unsafe void Col2Im<T>(T* col, Conv2dGeometry g, T* x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int oh = g.OH, ow = g.OW;
+        new Span<T>(x, g.C * g.H * g.W).Clear();
+        for (int c = 0; c < g.C; c++)
+        for (int r = 0; r < g.R; r++)
+        for (int s = 0; s < g.S; s++)
+        {
+            T* src = col + (long)((c * g.R + r) * g.S + s) * oh * ow;
+            ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
+            if (j0 >= j1) continue;
+            for (int i = 0; i < oh; i++)
+            {
+                int h = i * g.StrideH - g.PadH + r;
+                if (h < 0 || h >= g.H) continue;
+                T* dst = x + ((long)c * g.H + h) * g.W - g.PadW + s;
+                T* srow = src + i * ow;
+                if (g.StrideW == 1)
+                {
+                    var d = new Span<T>(dst + j0, j1 - j0);
+                    TensorPrimitives.Add(d, new ReadOnlySpan<T>(srow + j0, j1 - j0), d);
+                }
+                else for (int j = j0; j < j1; j++) dst[(long)j * g.StrideW] += srow[j];
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) =>
+        ByFloatType(dy.DType, "Conv2dBackwardData", () => ConvBackwardDataCore<float>(dy, w, dx, g), () => ConvBackwardDataCore<double>(dy, w, dx, g));
+
+    private static unsafe void ConvBackwardDataCore<T>(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, hw = g.H * g.W;
+        if (g.N == 0 || g.C == 0 || hw == 0) return;
+        T[] gs = dy.HostData<T>(), ws = w.HostData<T>(), xs = dx.HostData<T>();
+        var (parts, gemmThreads) = ConvThreads(g.N, g.ForwardFlops / Math.Max(1, g.N));
+        bool pointwise = IsPointwise(g);
+        // SAFETY: arrays pinned for the whole call; slices per image lie inside dy and dx; col is a pinned scratch of crs*ohw.
+        fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* px0 = xs)
+        {
+            nint ig = (nint)(pg0 + dy.Offset), iw = (nint)(pw0 + w.Offset), ix = (nint)(px0 + dx.Offset);
+            SimdParallel.For(parts, p =>
+            {
+                T* col = pointwise ? null : (T*)Pin(ThreadScratch<T>.First(crs * ohw));
+                for (int n = g.N * p / parts; n < g.N * (p + 1) / parts; n++)
+                {
+                    T* gn = (T*)ig + (long)n * g.K * ohw, xn = (T*)ix + (long)n * g.C * hw;
+                    if (pointwise)
+                    {
+                        GemmPtr(true, false, g.C, ohw, g.K, (T*)iw, crs, gn, ohw, T.Zero, xn, ohw, gemmThreads);
+                        continue;
+                    }
+                    GemmPtr(true, false, crs, ohw, g.K, (T*)iw, crs, gn, ohw, T.Zero, col, ohw, gemmThreads);
+                    Col2Im(col, g, xn);
+                }
+            });
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) =>
+        ByFloatType(x.DType, "Conv2dBackwardFilter", () => ConvBackwardFilterCore<float>(x, dy, dw, db, g), () => ConvBackwardFilterCore<double>(x, dy, dw, db, g));
+
+    private static unsafe void ConvBackwardFilterCore<T>(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, hw = g.H * g.W, kcrs = g.K * crs;
+        T[] xs = x.HostData<T>(), gs = dy.HostData<T>(), ws = dw.HostData<T>();
+        var dwSpan = new Span<T>(ws, dw.Offset, kcrs);
+        if (db is not null) BiasGradient(gs, dy.Offset, db, g.N, g.K, ohw);
+        if (g.N == 0 || ohw == 0 || kcrs == 0)
+        {
+            dwSpan.Clear();
+            return;
+        }
+        int groups = (g.N + FilterGradGroup - 1) / FilterGradGroup;
+        var partials = groups == 1 ? null : new T[(long)groups * kcrs];
+        int parts = Threads > 1 && g.ForwardFlops >= 2e6 ? Math.Min(Threads, groups) : 1;
+        int gemmThreads = parts == 1 && g.ForwardFlops >= 2e6 ? Threads : 1;
+        bool pointwise = IsPointwise(g);
+        // SAFETY: arrays pinned for the whole call; per-image slices lie inside x and dy; each group writes only its own
+        // partial (or dw itself when there is one group); col is a pinned per-thread scratch of crs*ohw elements.
+        fixed (T* px0 = xs) fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* pp0 = partials)
+        {
+            nint ix = (nint)(px0 + x.Offset), ig = (nint)(pg0 + dy.Offset), idw = (nint)(pw0 + dw.Offset), ip = (nint)pp0;
+            SimdParallel.For(parts, p =>
+            {
+                T* col = pointwise ? null : (T*)Pin(ThreadScratch<T>.First(crs * ohw));
+                for (int grp = groups * p / parts; grp < groups * (p + 1) / parts; grp++)
+                {
+                    T* target = groups == 1 ? (T*)idw : (T*)ip + (long)grp * kcrs;
+                    int n0 = grp * FilterGradGroup, n1 = Math.Min(g.N, n0 + FilterGradGroup);
+                    for (int n = n0; n < n1; n++)
+                    {
+                        T* xn = (T*)ix + (long)n * g.C * hw, gn = (T*)ig + (long)n * g.K * ohw;
+                        T* b = xn;
+                        if (!pointwise)
+                        {
+                            Im2Col(xn, g, col);
+                            b = col;
+                        }
+                        // dW[K, CRS] (+)= dy_n[K, OHW] · col_nᵀ
+                        GemmPtr(false, true, g.K, crs, ohw, gn, ohw, b, ohw, n == n0 ? T.Zero : T.One, target, crs, gemmThreads);
+                    }
+                }
+            });
+        }
+        if (partials is null) return;
+        new ReadOnlySpan<T>(partials, 0, kcrs).CopyTo(dwSpan);
+        for (int grp = 1; grp < groups; grp++) TensorPrimitives.Add(dwSpan, new ReadOnlySpan<T>(partials, grp * kcrs, kcrs), dwSpan);
+    }
+
+    /// <summary>db[k] = Σ over images and positions of dy[n, k, ·]: per-row vector sums added in double, in image order.</summary>
+    private static void BiasGradient<T>(T[] gs, int offset, Tensor db, int n, int k, int ohw) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var bs = db.HostData<T>();
+        for (int kf = 0; kf < k; kf++)
+        {
+            double acc = 0;
+            for (int img = 0; img < n; img++)
+                acc += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(gs, offset + (img * k + kf) * ohw, ohw)));
+            bs[db.Offset + kf] = T.CreateTruncating(acc);
+        }
+    }
+}

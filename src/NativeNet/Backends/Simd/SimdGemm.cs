@@ -1,0 +1,273 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeNet.Backends.Simd;
+
+/// <summary>
+/// Row-major GEMM for the Simd backend: C = op(A)·op(B) + beta·C in single and double precision.
+/// </summary>
+/// <remarks>
+/// <para>Goto/BLIS structure. Loops, outermost first: jc over NC columns of C, pc over KC steps of k (op(B) block
+/// packed once per (jc, pc)), ic over MC rows (op(A) block packed), then jr over NR and ir over MR calling a register
+/// micro-kernel on a full MR×NR tile. All four transpose cases differ only in the packing routines, so there is one
+/// micro-kernel per vector width. Edge tiles run the same kernel on zero-padded panels into a scratch tile that is then
+/// merged into C.</para>
+/// <para>Micro-kernels: <see cref="Kernel512{T}"/> (8 rows × 2 zmm = 8×32 floats or 8×16 doubles, 16 accumulators:
+/// FMA latency 4 × 2 pipes needs at least 8 in flight), <see cref="Kernel256{T}"/> (6×16 floats, 12 of the 16 ymm
+/// registers) and <see cref="Kernel128{T}"/> (6×8), picked by which vector width the hardware accelerates.</para>
+/// <para>Blocking (target: L1d 48 KiB, L2 1 MiB per core, L3 32 MiB shared): KC is chosen so one B micro-panel
+/// (KC×NR) takes about 2/3 of L1d and stays there while the ir loop streams A micro-panels past it; MC so the packed
+/// A block (MC×KC) takes about half of L2; NC so the packed B block (KC×NC) takes about a quarter of L3.</para>
+/// <para>Threads: the larger of m and n is cut into equal, tile-aligned slices, one per thread; each thread packs its
+/// own panels into its own reusable buffers, so the threads never synchronise until the final join.</para>
+/// </remarks>
+internal static class SimdGemm
+{
+    private const int L1Bytes = 48 * 1024;
+    private const int L2Bytes = 1024 * 1024;
+    private const int L3Bytes = 32 * 1024 * 1024;
+
+    /// <summary>Below this many multiply-adds a second thread costs more than it saves.</summary>
+    private const double ParallelThreshold = 96.0 * 96 * 96;
+
+    /// <summary>
+    /// C[m×n] = op(A)·op(B) + beta·C; op(A) is m×k, op(B) is k×n. A is read as A[i*lda + p] (or A[p*lda + i] when
+    /// <paramref name="transA"/>), likewise B. beta = 0 overwrites C without reading it; k = 0 gives C = beta·C.
+    /// </summary>
+    // SAFETY: the caller guarantees a, b and c point to buffers covering the row-major views described above
+    // (lda/ldb/ldc at least the row length of each stored matrix), and that c does not overlap a or b.
+    internal static unsafe void Gemm(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, int threads)
+        => GemmCore(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
+
+    /// <inheritdoc cref="Gemm(bool, bool, int, int, int, float*, int, float*, int, float, float*, int, int)"/>
+    // SAFETY: as for the single-precision overload.
+    internal static unsafe void Gemm(bool transA, bool transB, int m, int n, int k, double* a, int lda, double* b, int ldb, double beta, double* c, int ldc, int threads)
+        => GemmCore(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
+
+    // SAFETY: same contract as Gemm; every pointer handed further down stays inside the caller's views.
+    private static unsafe void GemmCore<T>(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int threads)
+        where T : unmanaged, INumber<T>
+    {
+        if (m <= 0 || n <= 0)
+            return;
+        if (k <= 0)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+
+        if ((double)m * n * k < ParallelThreshold)
+            threads = 1;
+        threads = Math.Max(1, threads);
+
+        if (Kernel512<T>.IsSupported)
+            Partition<T, Kernel512<T>>(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
+        else if (Kernel256<T>.IsSupported)
+            Partition<T, Kernel256<T>>(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
+        else
+            Partition<T, Kernel128<T>>(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
+    }
+
+    // SAFETY: only touches C[i*ldc + j] for i < m, j < n, inside the caller's view of C.
+    private static unsafe void ScaleC<T>(int m, int n, T beta, T* c, int ldc)
+        where T : unmanaged, INumber<T>
+    {
+        if (beta == T.One)
+            return;
+        for (int i = 0; i < m; i++)
+        {
+            Span<T> row = new(c + (long)i * ldc, n);
+            if (T.IsZero(beta))
+                row.Clear();
+            else
+            {
+                for (int j = 0; j < row.Length; j++)
+                    row[j] = beta * row[j];
+            }
+        }
+    }
+
+    // SAFETY: every slice passed to Block is a sub-view of the caller's op(A), op(B) and C: rows [i0, i0+ms) of
+    // op(A)/C or columns [j0, j0+ns) of op(B)/C, with the same leading dimensions. Slices of C are disjoint, so the
+    // threads never write the same element.
+    private static unsafe void Partition<T, TK>(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int threads)
+        where T : unmanaged, INumber<T>
+        where TK : struct, IGemmKernel<T>
+    {
+        int mr = TK.MR, nr = TK.NR;
+        int nTiles = (n + nr - 1) / nr, mTiles = (m + mr - 1) / mr;
+        bool splitN = n >= m ? nTiles >= 2 : mTiles < 2;
+        int tiles = splitN ? nTiles : mTiles;
+        threads = Math.Min(threads, tiles);
+        if (threads <= 1)
+        {
+            Block<T, TK>(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+
+        var job = new Job<T>
+        {
+            TransA = transA, TransB = transB, M = m, N = n, K = k,
+            A = (nint)a, Lda = lda, B = (nint)b, Ldb = ldb, Beta = beta, C = (nint)c, Ldc = ldc,
+            SplitN = splitN, Tiles = tiles, Tile = splitN ? nr : mr, Parts = threads,
+        };
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, job.RunPart<TK>);
+    }
+
+    private sealed class Job<T>
+        where T : unmanaged, INumber<T>
+    {
+        public bool TransA, TransB, SplitN;
+        public int M, N, K, Lda, Ldb, Ldc, Tiles, Tile, Parts;
+        public nint A, B, C;
+        public T Beta;
+
+        // SAFETY: the slice [lo, hi) is clamped to the matrix, and the pointer offsets follow the storage order of each
+        // operand (op(A) row i0 is a + i0*lda, or a + i0 when transposed; likewise op(B) column j0).
+        public unsafe void RunPart<TK>(int part)
+            where TK : struct, IGemmKernel<T>
+        {
+            int lo = (int)((long)Tiles * part / Parts) * Tile;
+            int hi = Math.Min((int)((long)Tiles * (part + 1) / Parts) * Tile, SplitN ? N : M);
+            if (hi <= lo)
+                return;
+            T* a = (T*)A, b = (T*)B, c = (T*)C;
+            if (SplitN)
+            {
+                T* bj = TransB ? b + (long)lo * Ldb : b + lo;
+                Block<T, TK>(TransA, TransB, M, hi - lo, K, a, Lda, bj, Ldb, Beta, c + lo, Ldc);
+            }
+            else
+            {
+                T* ai = TransA ? a + lo : a + (long)lo * Lda;
+                Block<T, TK>(TransA, TransB, hi - lo, N, K, ai, Lda, b, Ldb, Beta, c + (long)lo * Ldc, Ldc);
+            }
+        }
+    }
+
+    /// <summary>Cache block sizes for one kernel and element size.</summary>
+    private static void Blocking(int elemSize, int mr, int nr, int m, int n, int k, out int kc, out int mc, out int nc)
+    {
+        int kcMax = Math.Clamp(L1Bytes * 2 / 3 / (nr * elemSize) / 8 * 8, 64, 1024);
+        int mcMax = Math.Max(mr, L2Bytes / 2 / (kcMax * elemSize) / mr * mr);
+        int ncMax = Math.Max(nr, L3Bytes / 4 / (kcMax * elemSize) / nr * nr);
+
+        // Spread k, m and n evenly over the blocks instead of leaving a thin remainder block.
+        int kb = (k + kcMax - 1) / kcMax;
+        kc = (k + kb - 1) / kb;
+        int mb = (m + mcMax - 1) / mcMax;
+        mc = RoundUp((m + mb - 1) / mb, mr);
+        int nb = (n + ncMax - 1) / ncMax;
+        nc = RoundUp((n + nb - 1) / nb, nr);
+    }
+
+    private static int RoundUp(int x, int r) => (x + r - 1) / r * r;
+
+    // SAFETY: packs only the op(A)/op(B) blocks inside [0,m)x[0,k) and [0,k)x[0,n); the pack buffers are sized for the
+    // largest block (mc x kc and kc x nc, rounded up to whole panels); full tiles are written straight into C inside
+    // [0,m)x[0,n), edge tiles go through the MR x NR scratch tile and only their valid part is merged.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Block<T, TK>(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, INumber<T>
+        where TK : struct, IGemmKernel<T>
+    {
+        int mr = TK.MR, nr = TK.NR;
+        Blocking(sizeof(T), mr, nr, m, n, k, out int kcB, out int mcB, out int ncB);
+        PackBuffers buffers = PackBuffers.Current;
+        T* pa = (T*)buffers.GetA((nuint)((long)mcB * kcB * sizeof(T)));
+        T* pb = (T*)buffers.GetB((nuint)((long)ncB * kcB * sizeof(T)));
+        T* tile = stackalloc T[mr * nr];
+        int firstMode = T.IsZero(beta) ? 0 : beta == T.One ? 1 : 2;
+
+        for (int jc = 0; jc < n; jc += ncB)
+        {
+            int nc = Math.Min(ncB, n - jc);
+            for (int pc = 0; pc < k; pc += kcB)
+            {
+                int kc = Math.Min(kcB, k - pc);
+                int mode = pc == 0 ? firstMode : 1;
+                SimdGemmPack.PackB(transB, b, ldb, pc, kc, jc, nc, nr, pb);
+                for (int ic = 0; ic < m; ic += mcB)
+                {
+                    int mc = Math.Min(mcB, m - ic);
+                    SimdGemmPack.PackA(transA, a, lda, ic, mc, pc, kc, mr, pa);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int ncols = Math.Min(nr, nc - jr);
+                        T* bp = pb + (long)jr * kc;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int nrows = Math.Min(mr, mc - ir);
+                            T* ap = pa + (long)ir * kc;
+                            T* cp = c + (long)(ic + ir) * ldc + jc + jr;
+                            if (nrows == mr && ncols == nr)
+                            {
+                                TK.Run(kc, ap, bp, cp, ldc, mode, beta);
+                            }
+                            else
+                            {
+                                TK.Run(kc, ap, bp, tile, nr, 0, T.Zero);
+                                MergeTile(tile, nr, nrows, ncols, cp, ldc, mode, beta);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // SAFETY: reads rows x cols of the scratch tile and writes the same rows x cols of C, which the caller has bounded
+    // by the matrix edge.
+    private static unsafe void MergeTile<T>(T* tile, int ldt, int rows, int cols, T* c, int ldc, int mode, T beta)
+        where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            T* t = tile + i * ldt;
+            T* cr = c + (long)i * ldc;
+            for (int j = 0; j < cols; j++)
+                cr[j] = mode == 0 ? t[j] : mode == 1 ? cr[j] + t[j] : beta * cr[j] + t[j];
+        }
+    }
+
+    /// <summary>Per-thread, 64-byte aligned pack buffers that grow on demand and are freed with their thread.</summary>
+    private sealed unsafe class PackBuffers
+    {
+        [ThreadStatic]
+        private static PackBuffers? t_current;
+
+        private void* _a, _b;
+        private nuint _aBytes, _bBytes;
+
+        public static PackBuffers Current => t_current ??= new PackBuffers();
+
+        public void* GetA(nuint bytes) => Grow(ref _a, ref _aBytes, bytes);
+
+        public void* GetB(nuint bytes) => Grow(ref _b, ref _bBytes, bytes);
+
+        // SAFETY: the old buffer is owned by this object alone and no pointer into it survives a GEMM call (the
+        // buffers are only used by the thread that owns this object, one call at a time).
+        private static void* Grow(ref void* p, ref nuint size, nuint bytes)
+        {
+            if (bytes > size)
+            {
+                NativeMemory.AlignedFree(p);
+                p = null;
+                size = 0;
+                p = NativeMemory.AlignedAlloc(bytes, 64);
+                size = bytes;
+            }
+
+            return p;
+        }
+
+        // SAFETY: runs once the owning thread is gone and nothing else references this object or its buffers.
+        ~PackBuffers()
+        {
+            NativeMemory.AlignedFree(_a);
+            NativeMemory.AlignedFree(_b);
+        }
+    }
+}
