@@ -2,7 +2,8 @@ namespace NativeNet.Nn;
 
 /// <summary>
 /// 2-D convolution over NCHW input, as PyTorch's <c>nn.Conv2d</c> with square kernels: weight [out, in, k, k], bias [out],
-/// both initialised U(±1/√(in·k·k)) (PyTorch's default). The output size is (n + 2p − k)/s + 1, which must be exact.
+/// both initialised U(±1/√(in·k·k)) (PyTorch's default). The output size is ⌊(n + 2p − k)/s⌋ + 1: like PyTorch, the layer drops
+/// rows a stride leaves over (the functional <see cref="Ops.Conv2d"/> rejects them unless asked, as CS231n does).
 /// </summary>
 public sealed class Conv2d : Module
 {
@@ -46,7 +47,7 @@ public sealed class Conv2d : Module
     public Tensor? Bias => FindParameter("bias");
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Ops.Conv2d(input, Weight, Bias, Stride, Padding);
+    public override Tensor Forward(Tensor input) => Ops.Conv2d(input, Weight, Bias, Stride, Padding, floor: true); // PyTorch's layer semantics
 
     /// <inheritdoc/>
     protected override string ExtraRepr() =>
@@ -65,7 +66,7 @@ public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 
     public int Padding { get; } = padding;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Ops.MaxPool2d(input, KernelSize, Stride, Padding);
+    public override Tensor Forward(Tensor input) => Ops.MaxPool2d(input, KernelSize, Stride, Padding, floor: true);
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";
@@ -82,7 +83,7 @@ public sealed class AvgPool2d(int kernelSize, int? stride = null, int padding = 
     public int Padding { get; } = padding;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Ops.AvgPool2d(input, KernelSize, Stride, Padding);
+    public override Tensor Forward(Tensor input) => Ops.AvgPool2d(input, KernelSize, Stride, Padding, floor: true);
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";

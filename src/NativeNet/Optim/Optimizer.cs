@@ -169,12 +169,12 @@ public abstract class Optimizer : IDisposable
         ThrowIfDisposed();
         var dict = new Dictionary<string, Tensor>
         {
-            ["step"] = Tensor.FromArray(new[] { checked((int)StepCount) }, []),
-            ["lr"] = Tensor.FromArray(new[] { LearningRate }, []),
+            ["step"] = Tensor.FromHost(new[] { checked((int)StepCount) }, []),
+            ["lr"] = Tensor.FromHost(new[] { LearningRate }, []),
         };
         for (int i = 0; i < _params.Length; i++)
         {
-            dict[$"{_names[i]}.step"] = Tensor.FromArray(new[] { checked((int)_paramSteps[i]) }, []);
+            dict[$"{_names[i]}.step"] = Tensor.FromHost(new[] { checked((int)_paramSteps[i]) }, []);
             for (int s = 0; s < _slotNames.Length; s++) dict[$"{_names[i]}.{_slotNames[s]}"] = _state[i][s].Detach();
         }
         return dict;

@@ -109,6 +109,9 @@ public class ModuleTests
         using var y = block.Forward(x);
         Assert.That(y.ShapeArray, Is.EqualTo(new[] { 2, 8, 3, 3 }));
         Assert.That(y.ToArray<double>().Min(), Is.GreaterThanOrEqualTo(0), "the block ends with a ReLU");
+        using var even = Tensor.Normal([1, 4, 28, 28], 0, 1, new Generator(1));
+        using var halved = block.Forward(even);
+        Assert.That(halved.ShapeArray, Is.EqualTo(new[] { 1, 8, 14, 14 }), "layers floor the output size as PyTorch does (1x1 stride-2 projection)");
         using var identity = new ResidualBlock(4, 4);
         Assert.That(identity.NamedParameters().Any(p => p.Name.StartsWith("downsample", StringComparison.Ordinal)), Is.False);
     }
