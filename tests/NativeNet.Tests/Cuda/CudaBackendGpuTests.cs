@@ -1,0 +1,621 @@
+using NativeNet.Backends;
+using NativeNet.Backends.Cuda;
+using NativeNet.Backends.Naive;
+using NUnit.Framework;
+
+namespace NativeNet.Tests.Cuda;
+
+/// <summary>
+/// Every primitive of the Cuda backend against the Naive oracle (Float32, |Δ| ≤ 1e-5 + 1e-4·|ref|), gradients
+/// through the tape on the GPU against the CPU, allocator stability over training steps and the fused kernels.
+/// Ignored with the reason where no CUDA device exists; run them with <c>dotnet test --filter Category=Gpu</c>.
+/// </summary>
+[TestFixture]
+[Category("Gpu")]
+[Category("Cuda")]
+[NonParallelizable]
+public sealed class CudaBackendGpuTests
+{
+    private static Device Gpu => Device.Cuda(0);
+    private static CudaBackend Cuda => CudaBackend.Get(0);
+
+    [SetUp]
+    public void RequireDevice()
+    {
+        if (!CudaRuntime.IsAvailable) Assert.Ignore("no CUDA device: " + CudaRuntime.UnavailableReason);
+    }
+
+    private static Tensor Randn(int seed, params int[] shape) => Tensor.Normal(shape, 0, 1, new Generator(seed));
+
+    /// <summary>f on the CPU tensors with the Naive backend against f on their GPU copies.</summary>
+    private static void Agree(string what, Func<Tensor[], Tensor> f, params Tensor[] cpu)
+    {
+        Tensor expected;
+        using (Backend.Use(NaiveBackend.Instance)) expected = f(cpu);
+        var gpu = cpu.Select(t => t.To(Gpu)).ToArray();
+        try
+        {
+            using var actual = f(gpu);
+            Assert.That(actual.Device, Is.EqualTo(Gpu), what);
+            Assert.That(actual.DType, Is.EqualTo(expected.DType), what);
+            Assert.That(actual.ShapeArray, Is.EqualTo(expected.ShapeArray), what);
+            var exp = expected.ToArray<double>();
+            var got = actual.ToArray<double>();
+            for (int i = 0; i < exp.Length; i++)
+            {
+                if (double.IsNaN(exp[i])) { Assert.That(double.IsNaN(got[i]), $"{what}: element {i}: expected NaN, got {got[i]}"); continue; }
+                if (double.IsInfinity(exp[i])) { Assert.That(got[i], Is.EqualTo(exp[i]), $"{what}: element {i}"); continue; }
+                Assert.That(Math.Abs(got[i] - exp[i]), Is.LessThanOrEqualTo(1e-5 + 1e-4 * Math.Abs(exp[i])), $"{what}: element {i}: expected {exp[i]}, got {got[i]}");
+            }
+        }
+        finally
+        {
+            expected.Dispose();
+            foreach (var t in gpu) t.Dispose();
+        }
+    }
+
+    // ---- memory and transfers ----
+
+    [Test]
+    public void UploadDownloadRoundTripsEveryDType()
+    {
+        using var f = Tensor.FromArray([1.5f, -2, 3, float.NaN], 2, 2);
+        using var d = Tensor.FromArray([1e300, -0.0, 7], 3);
+        using var i = Tensor.FromArray([int.MinValue, 0, int.MaxValue], 3);
+        foreach (var t in new[] { f, d, i })
+        {
+            using var g = t.To(Gpu);
+            Assert.That(g.Device, Is.EqualTo(Gpu));
+            Assert.That(g.Storage, Is.InstanceOf<CudaStorage>());
+            using var back = g.ToCpu();
+            Assert.That(back.ToArray<double>(), Is.EqualTo(t.ToArray<double>()));
+        }
+        using var empty = Tensor.Zeros([0, 3], DType.Float32, Gpu);
+        Assert.That(empty.ToArray(), Is.Empty);
+    }
+
+    [Test]
+    public void ZerosFullFillAndCasts()
+    {
+        using var z = Tensor.Zeros([5, 7], DType.Float64, Gpu);
+        Assert.That(z.ToArray<double>(), Is.All.EqualTo(0.0));
+        using var full = Tensor.Full([3, 4], 2.5, DType.Float32, Gpu);
+        Assert.That(full.ToArray(), Is.All.EqualTo(2.5f));
+        using var ints = Tensor.Full([9], -3, DType.Int32, Gpu);
+        Assert.That(ints.ToArray<int>(), Is.All.EqualTo(-3));
+        using var col = full.Narrow(1, 1, 1); // strided fill
+        col.Backend.Fill(col, 9);
+        Assert.That(full.ToArray(), Is.EqualTo(new[] { 2.5f, 9, 2.5f, 2.5f, 2.5f, 9, 2.5f, 2.5f, 2.5f, 9, 2.5f, 2.5f }));
+
+        using var x = Tensor.FromArray([1.7f, -2.7f, 3e9f, float.NaN], 4);
+        Agree("cast f32->f64", t => t[0].To(DType.Float64), x);
+        Agree("cast f32->i32", t => t[0].To(DType.Int32), x);
+        using var xi = Tensor.FromArray([1, -2, 3], 3);
+        Agree("cast i32->f32", t => t[0].To(DType.Float32), xi);
+        using var xd = Tensor.FromArray([1.25, -2.5], 2);
+        Agree("cast f64->f32", t => t[0].To(DType.Float32), xd);
+        using var m = Randn(1, 3, 4, 5);
+        Agree("cast of a permuted view", t => Raw.CastTo(Raw.Permute(t[0], [2, 0, 1]), DType.Float64), m);
+    }
+
+    [Test]
+    public void StridedCopiesMakeViewsContiguous()
+    {
+        using var x = Randn(2, 4, 5, 6);
+        Agree("permute", t => Raw.Contiguous(Raw.Permute(t[0], [2, 0, 1])), x);
+        Agree("narrow", t => Raw.Contiguous(Raw.Narrow(t[0], 1, 1, 3)), x);
+        Agree("expand", t => Raw.Contiguous(Raw.BroadcastTo("test", Raw.Narrow(t[0], 0, 0, 1), [3, 5, 6])), x);
+        Agree("copy into a slice", t =>
+        {
+            var dst = Tensor.Zeros([4, 5, 6], DType.Float32, t[0].Device);
+            using var slice = Raw.Narrow(dst, 2, 2, 3);
+            using var src = Raw.Narrow(t[0], 2, 0, 3);
+            Raw.CopyInto(src, slice);
+            return dst;
+        }, x);
+    }
+
+    [Test]
+    public void MemoryStatsSynchronizeAndEmptyCache()
+    {
+        var before = Cuda.Memory;
+        using (var t = Tensor.Zeros([1000, 1000], DType.Float32, Gpu))
+        {
+            Assert.That(Cuda.Memory.BytesInUse, Is.GreaterThanOrEqualTo(before.BytesInUse + 4_000_000));
+        }
+        Cuda.Synchronize();
+        Assert.That(Cuda.Memory.BytesInUse, Is.EqualTo(before.BytesInUse));
+        Assert.That(Cuda.Memory.BytesCached, Is.GreaterThanOrEqualTo(4_000_000));
+        Cuda.EmptyCache();
+        Assert.That(Cuda.Memory.BytesCached, Is.Zero);
+        using var again = Tensor.Zeros([1000, 1000], DType.Float32, Gpu);
+        Assert.That(again.ToArray(), Is.All.EqualTo(0f));
+    }
+
+    // ---- elementwise ----
+
+    [Test]
+    public void EveryUnaryOpAgreesWithNaive([Values] UnaryOp op)
+    {
+        (double a, double b) = op switch
+        {
+            UnaryOp.LeakyRelu => (0.1, 0),
+            UnaryOp.Elu => (1.3, 0),
+            UnaryOp.PowScalar => (3, 0),
+            UnaryOp.AddScalar => (0.75, 0),
+            UnaryOp.MulScalar => (-1.5, 0),
+            UnaryOp.Clip => (-0.5, 0.4),
+            _ => (0, 0),
+        };
+        using var x = Randn(3, 5, 67);
+        using var special = Tensor.FromArray([0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 30, -30, 1e-30f], 8);
+        foreach (int n in new[] { 0, 1, 31, 32, 33, 255, 256, 257, 1000 })
+        {
+            using var v = Randn(n, n);
+            Agree($"{op} length {n}", t => Raw.Unary(op, t[0], a, b), v);
+        }
+        Agree($"{op} contiguous", t => Raw.Unary(op, t[0], a, b), x);
+        Agree($"{op} transposed view", t => Raw.Unary(op, Raw.Permute(t[0], [1, 0]), a, b), x);
+        Agree($"{op} special values", t => Raw.Unary(op, t[0], a, b), special);
+    }
+
+    [Test]
+    public void EveryBinaryOpAgreesWithNaiveWithBroadcastAndStrides([Values] BinaryOp op)
+    {
+        using var a = Randn(4, 4, 1, 5);
+        using var b = Randn(5, 3, 5);
+        using var same = Randn(6, 4, 3, 5);
+        using var bt = Randn(7, 5, 3);
+        Agree($"{op} same shape", t => Raw.Binary(op, t[0], t[1], 0.2), same, same);
+        Agree($"{op} broadcast", t => Raw.Binary(op, t[0], t[1], 0.2), a, b);
+        Agree($"{op} transposed operand", t => Raw.Binary(op, t[0], Raw.Permute(t[1], [1, 0]), 0.2), b, bt);
+        Agree($"{op} scalar operand", t => Raw.Binary(op, t[0], Raw.Narrow(Raw.Narrow(t[1], 0, 1, 1), 1, 2, 1), 0.2), same, b);
+        foreach (int n in new[] { 0, 1, 33, 257 })
+        {
+            using var x = Randn(10 + n, n);
+            using var y = Randn(20 + n, n);
+            Agree($"{op} length {n}", t => Raw.Binary(op, t[0], t[1], 0.2), x, y);
+        }
+    }
+
+    [Test]
+    public void WhereSelectsWithBroadcast()
+    {
+        using var x = Randn(8, 6, 7);
+        using var y = Randn(9, 1, 7);
+        Agree("where", t =>
+        {
+            using var zero = Tensor.Zeros([1], DType.Float32, t[0].Device);
+            using var cond = Raw.Binary(BinaryOp.Greater, t[0], zero);
+            return Raw.Where(cond, t[0], t[1]);
+        }, x, y);
+    }
+
+    // ---- reductions and softmax ----
+
+    [Test]
+    public void ReductionsAgreeOnEveryAxis([Values] ReduceOp op)
+    {
+        int[][] shapes = [[7, 300, 5], [1, 100_000], [1000, 3], [2, 3, 4, 5], [33]];
+        foreach (var shape in shapes)
+        {
+            using var x = Randn(11, shape);
+            for (int axis = 0; axis < shape.Length; axis++)
+                Agree($"{op} {ShapeUtil.Format(shape)} axis {axis}", t => Raw.Reduce(op, t[0], [axis], false), x);
+            Agree($"{op} {ShapeUtil.Format(shape)} all", t => Raw.Reduce(op, t[0], null, false), x);
+        }
+        using var withNaN = Tensor.FromArray([1f, float.NaN, 3, 4, 5, 6], 2, 3);
+        if (op != ReduceOp.Sum) Agree($"{op} NaN propagates", t => Raw.Reduce(op, t[0], [1], false), withNaN);
+        using var empty = Tensor.Zeros([3, 0], DType.Float32);
+        if (op == ReduceOp.Sum) Agree("sum of an empty axis", t => Raw.Reduce(op, t[0], [1], false), empty);
+    }
+
+    [Test]
+    public void ArgMaxTakesTheFirstMaximumAndNaN()
+    {
+        using var ties = Tensor.FromArray([1f, 5, 5, 2, float.NaN, 7, 3, float.NaN, 0, 0, 0, 0], 3, 4);
+        Agree("argmax rows", t => Raw.ArgMax(t[0], 1, false), ties);
+        Agree("argmax cols", t => Raw.ArgMax(t[0], 0, false), ties);
+        using var big = Randn(12, 3, 5000);
+        Agree("argmax long rows", t => Raw.ArgMax(t[0], 1, false), big);
+        using var many = Randn(13, 4096, 10);
+        Agree("argmax many short rows", t => Raw.ArgMax(t[0], 1, false), many);
+    }
+
+    [Test]
+    public void SoftmaxForwardAndBackwardOnEveryAxis([Values] bool log)
+    {
+        foreach (var shape in new[] { new[] { 4, 10 }, [3, 1000, 2], [2, 3, 5], [1, 5000] })
+        {
+            using var x = Tensor.Normal(shape, 0, 5, new Generator(14));
+            using var dy = Randn(15, shape);
+            for (int axis = 0; axis < shape.Length; axis++)
+            {
+                Agree($"softmax log={log} {ShapeUtil.Format(shape)} axis {axis}", t => Raw.Softmax(t[0], axis, log), x);
+                Agree($"softmax backward log={log} {ShapeUtil.Format(shape)} axis {axis}", t =>
+                {
+                    using var y = Raw.Softmax(t[0], axis, log);
+                    return Raw.SoftmaxBackward(y, t[1], axis, log);
+                }, x, dy);
+            }
+        }
+        using var huge = Tensor.FromArray([1000f, 0, -1000, 999], 1, 4);
+        Agree($"softmax log={log} huge logits", t => Raw.Softmax(t[0], 1, log), huge);
+    }
+
+    // ---- matrix products ----
+
+    [Test]
+    public void MatMulAllTransposesAndBatches([Values] bool transA, [Values] bool transB)
+    {
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (17, 33, 9), (64, 1, 130), (5, 70, 1) })
+        {
+            using var a = Randn(16, transA ? [k, m] : [m, k]);
+            using var b = Randn(17, transB ? [n, k] : [k, n]);
+            Agree($"matmul {m}x{n}x{k} tA={transA} tB={transB}", t => Raw.MatMul(t[0], t[1], transA, transB), a, b);
+            using var a3 = Randn(18, transA ? [3, k, m] : [3, m, k]);
+            using var b3 = Randn(19, transB ? [3, n, k] : [3, k, n]);
+            Agree($"batched matmul {m}x{n}x{k}", t => Raw.MatMul(t[0], t[1], transA, transB), a3, b3);
+            Agree($"batched x shared matmul {m}x{n}x{k}", t => Raw.MatMul(t[0], t[1], transA, transB), a3, b);
+        }
+        using var x = Randn(20, 6, 4);
+        Agree("matmul of a transposed view", t => Raw.MatMul(Raw.Permute(t[0], [1, 0]), t[0]), x);
+        using var d1 = Tensor.Normal([8, 9], 0, 1, new Generator(21), DType.Float64);
+        using var d2 = Tensor.Normal([9, 7], 0, 1, new Generator(22), DType.Float64);
+        Agree("float64 matmul", t => Raw.MatMul(t[0], t[1]), d1, d2);
+        using var e1 = Tensor.Zeros([4, 0], DType.Float32);
+        using var e2 = Tensor.Zeros([0, 3], DType.Float32);
+        Agree("empty inner dimension", t => Raw.MatMul(t[0], t[1]), e1, e2);
+    }
+
+    // ---- convolution and pooling, gradients through the tape ----
+
+    /// <summary>loss(inputs) and every input's gradient on the GPU against the CPU with the Naive backend.</summary>
+    private static void GradientsAgree(string what, Func<Tensor[], Device, Tensor> loss, params Tensor[] cpu)
+    {
+        var cpuIn = cpu.Select(t => t.Clone().RequireGrad()).ToArray();
+        Tensor lossCpu;
+        using (Backend.Use(NaiveBackend.Instance))
+        {
+            lossCpu = loss(cpuIn, Device.Cpu);
+            lossCpu.Backward();
+        }
+        var gpuIn = cpu.Select(t => t.To(Gpu).RequireGrad()).ToArray();
+        using var lossGpu = loss(gpuIn, Gpu);
+        lossGpu.Backward();
+        try
+        {
+            Approx.AreClose(lossCpu, lossGpu);
+            for (int i = 0; i < cpu.Length; i++)
+            {
+                if (cpuIn[i].Grad is null)
+                {
+                    Assert.That(gpuIn[i].Grad, Is.Null, $"{what}: input {i} is unused on the CPU but has a gradient on the GPU");
+                    continue;
+                }
+                Assert.That(gpuIn[i].Grad, Is.Not.Null, $"{what}: gradient of input {i}");
+                Assert.That(gpuIn[i].Grad!.Device, Is.EqualTo(Gpu));
+                var exp = cpuIn[i].Grad!.ToArray<double>();
+                var got = gpuIn[i].Grad!.ToArray<double>();
+                for (int j = 0; j < exp.Length; j++)
+                    Assert.That(Math.Abs(got[j] - exp[j]), Is.LessThanOrEqualTo(1e-5 + 1e-4 * Math.Abs(exp[j])), $"{what}: d input {i} element {j}: expected {exp[j]}, got {got[j]}");
+            }
+        }
+        finally
+        {
+            lossCpu.Dispose();
+            foreach (var t in cpuIn.Concat(gpuIn)) { t.Grad?.Dispose(); t.Dispose(); }
+        }
+    }
+
+    private static Tensor WeightedSum(Tensor y, int seed)
+    {
+        using var r = Tensor.Normal(y.ShapeArray, 0, 1, new Generator(seed), y.DType, y.Device);
+        using var p = Ops.Mul(y, r);
+        return Ops.Sum(p);
+    }
+
+    [Test]
+    public void Conv2dForwardAndBackwardAgree()
+    {
+        foreach (var (stride, pad, bias) in new[] { (1, 0, true), (1, 1, false), (2, 1, true) })
+        {
+            using var x = Randn(30, 2, 3, 9, 9);
+            using var w = Randn(31, 4, 3, 3, 3);
+            using var b = Randn(32, 4);
+            Agree($"conv forward s{stride} p{pad}", t => Ops.Conv2d(t[0], t[1], bias ? t[2] : null, stride, pad), x, w, b);
+            GradientsAgree($"conv backward s{stride} p{pad} bias={bias}", (t, _) =>
+            {
+                using var y = Ops.Conv2d(t[0], t[1], bias ? t[2] : null, stride, pad);
+                return WeightedSum(y, 33);
+            }, x, w, b);
+        }
+        using var xd = Tensor.Normal([1, 2, 5, 5], 0, 1, new Generator(34), DType.Float64);
+        using var wd = Tensor.Normal([3, 2, 3, 3], 0, 1, new Generator(35), DType.Float64);
+        Agree("float64 conv", t => Ops.Conv2d(t[0], t[1], null, 1, 1), xd, wd);
+    }
+
+    [Test]
+    public void PoolingForwardAndBackwardAgree()
+    {
+        using var x = Randn(40, 2, 3, 8, 8); // random values: no ties, so max pooling agrees exactly
+        Agree("max pool", t => Ops.MaxPool2d(t[0], 2), x);
+        Agree("max pool 3/2 pad 1", t => Ops.MaxPool2d(t[0], 3, 2, 1, floor: true), x);
+        Agree("avg pool", t => Ops.AvgPool2d(t[0], 2), x);
+        Agree("avg pool 3/2 pad 1", t => Ops.AvgPool2d(t[0], 3, 2, 1, floor: true), x);
+        GradientsAgree("max pool backward", (t, _) => { using var y = Ops.MaxPool2d(t[0], 2); return WeightedSum(y, 41); }, x);
+        GradientsAgree("avg pool backward", (t, _) => { using var y = Ops.AvgPool2d(t[0], 3, 2, 1, floor: true); return WeightedSum(y, 42); }, x);
+    }
+
+    [Test]
+    public void MlpGradientsOnTheGpuMatchTheCpu()
+    {
+        using var x = Randn(50, 16, 20);
+        using var w1 = Tensor.Normal([32, 20], 0, 0.3, new Generator(51));
+        using var b1 = Randn(52, 32);
+        using var w2 = Tensor.Normal([10, 32], 0, 0.3, new Generator(53));
+        using var b2 = Randn(54, 10);
+        int[] labels = Enumerable.Range(0, 16).Select(i => i * 7 % 10).ToArray();
+        GradientsAgree("mlp", (t, dev) =>
+        {
+            using var h = Ops.Linear(t[0], t[1], t[2]);
+            using var r = Ops.Relu(h);
+            using var logits = Ops.Linear(r, t[3], t[4]);
+            using var y = Tensor.FromArray(labels).To(dev);
+            return Ops.SoftmaxCrossEntropy(logits, y);
+        }, x, w1, b1, w2, b2);
+    }
+
+    [Test]
+    public void CnnGradientsOnTheGpuMatchTheCpu()
+    {
+        using var x = Randn(60, 4, 1, 8, 8);
+        using var wc = Tensor.Normal([6, 1, 3, 3], 0, 0.5, new Generator(61));
+        using var bc = Randn(62, 6);
+        using var wf = Tensor.Normal([10, 6 * 4 * 4], 0, 0.2, new Generator(63));
+        using var bf = Randn(64, 10);
+        int[] labels = [3, 1, 4, 1];
+        GradientsAgree("cnn", (t, dev) =>
+        {
+            using var c = Ops.Conv2d(t[0], t[1], t[2], 1, 1);
+            using var r = Ops.Relu(c);
+            using var p = Ops.MaxPool2d(r, 2);
+            using var flat = p.Reshape(4, -1);
+            using var logits = Ops.Linear(flat, t[3], t[4]);
+            using var y = Tensor.FromArray(labels).To(dev);
+            return Ops.SoftmaxCrossEntropy(logits, y);
+        }, x, wc, bc, wf, bf);
+    }
+
+    [Test]
+    public void AllocatorBytesInUseStayFlatOver1000TrainingSteps()
+    {
+        using var x = Randn(70, 32, 20).To(Gpu);
+        using var labels = Tensor.FromArray(Enumerable.Range(0, 32).Select(i => i % 10).ToArray()).To(Gpu);
+        var w1 = Tensor.Normal([64, 20], 0, 0.2, new Generator(71), DType.Float32, Gpu).RequireGrad();
+        var b1 = Tensor.Zeros([64], DType.Float32, Gpu).RequireGrad();
+        var w2 = Tensor.Normal([10, 64], 0, 0.2, new Generator(72), DType.Float32, Gpu).RequireGrad();
+        var b2 = Tensor.Zeros([10], DType.Float32, Gpu).RequireGrad();
+        Tensor[] parameters = [w1, b1, w2, b2];
+        // Tensors forgotten by earlier tests must not be finalized during the measurement.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        double firstLoss = 0, lastLoss = 0;
+        long inUseAfterWarmup = 0, deviceAllocationsAfterWarmup = 0;
+        try
+        {
+            for (int step = 0; step < 1000; step++)
+            {
+                using (new TensorScope())
+                {
+                    var h = Ops.Relu(Ops.Linear(x, w1, b1));
+                    var loss = Ops.SoftmaxCrossEntropy(Ops.Linear(h, w2, b2), labels);
+                    loss.Backward();
+                    if (step == 0) firstLoss = loss.Item();
+                    if (step == 999) lastLoss = loss.Item();
+                    foreach (var p in parameters)
+                    {
+                        Cuda.SgdStep(p, p.Grad!, 0.1, 0);
+                        p.Grad!.Dispose();
+                        p.Grad = null;
+                    }
+                }
+                if (step == 9)
+                {
+                    inUseAfterWarmup = Cuda.Memory.BytesInUse;
+                    deviceAllocationsAfterWarmup = Cuda.Memory.DeviceAllocations;
+                }
+            }
+            Assert.That(Cuda.Memory.BytesInUse, Is.LessThanOrEqualTo(inUseAfterWarmup), $"allocator: {Cuda.Memory}");
+            Assert.That(Cuda.Memory.DeviceAllocations, Is.EqualTo(deviceAllocationsAfterWarmup), $"allocator: {Cuda.Memory}");
+            Assert.That(lastLoss, Is.LessThan(firstLoss * 0.5), "the fused SGD step trains the model");
+        }
+        finally
+        {
+            foreach (var p in parameters) p.Dispose();
+        }
+    }
+
+    // ---- kernels and the fused entry points ----
+
+    [Test]
+    public void KernelDiskCacheIsHitOnASecondCompileAndLoadsOnTheDevice()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "nativenet-gpu-cache-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            int arch = CudaRuntime.Devices[0].Architecture;
+            Cuda.MakeCurrent(); // cuModuleLoadData needs the device's context on this thread
+            var first = new KernelCompiler(dir).Compile("copy.cu", arch);
+            Assert.That(first.Source, Is.EqualTo(KernelCacheSource.Compiled));
+            var second = new KernelCompiler(dir).Compile("copy.cu", arch);
+            Assert.That(second.Source, Is.EqualTo(KernelCacheSource.Disk));
+            using var module = CudaModule.Load(second);
+            Assert.That(module.GetFunction("fill_f32"), Is.Not.EqualTo((nint)0));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void AdamStepMatchesTheHostFormula([Values] bool decoupled)
+    {
+        double[] p0 = [0.5, -1, 2, 0], g = [0.1, -0.2, 0.3, 0.4], m0 = [0.01, 0, -0.02, 0.03], v0 = [0.001, 0.002, 0, 0.004];
+        const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+        const int step = 3;
+        using var p = Tensor.FromArray(p0).To(DType.Float64).To(Gpu);
+        using var gg = Tensor.FromArray(g).To(Gpu);
+        using var m = Tensor.FromArray(m0).To(Gpu);
+        using var v = Tensor.FromArray(v0).To(Gpu);
+        Cuda.AdamStep(p, gg, m, v, lr, b1, b2, eps, wd, step, decoupled);
+        var got = p.ToArray<double>();
+        for (int i = 0; i < 4; i++)
+        {
+            double pi = p0[i], gi = g[i];
+            if (decoupled) pi -= lr * wd * pi; else gi += wd * pi;
+            double mi = b1 * m0[i] + (1 - b1) * gi, vi = b2 * v0[i] + (1 - b2) * gi * gi;
+            double expected = pi - lr * (mi / (1 - Math.Pow(b1, step))) / (Math.Sqrt(vi / (1 - Math.Pow(b2, step))) + eps);
+            Assert.That(got[i], Is.EqualTo(expected).Within(1e-12), $"element {i}");
+        }
+    }
+
+    [Test]
+    public void SgdMomentumAdaGradAndRmsPropStepsMatchTheHostFormulas()
+    {
+        double[] p0 = [0.5, -1, 2], g = [0.1, -0.2, 0.3], s0 = [0.01, 0.02, 0.03];
+        using var gg = Tensor.FromArray(g).To(Gpu);
+        double[] Run(Action<Tensor, Tensor> step)
+        {
+            using var p = Tensor.FromArray(p0).To(Gpu);
+            using var s = Tensor.FromArray(s0).To(Gpu);
+            step(p, s);
+            return p.ToArray<double>();
+        }
+        var sgd = Run((p, _) => Cuda.SgdStep(p, gg, 0.1, 0.01));
+        var mom = Run((p, s) => Cuda.MomentumStep(p, gg, s, 0.1, 0.9, 0, 0.01, nesterov: false));
+        var nes = Run((p, s) => Cuda.MomentumStep(p, gg, s, 0.1, 0.9, 0, 0.01, nesterov: true));
+        var ada = Run((p, s) => Cuda.AdaGradStep(p, gg, s, 0.1, 1e-10, 0.01));
+        var rms = Run((p, s) => Cuda.RmsPropStep(p, gg, s, 0.1, 0.99, 1e-8, 0.01));
+        for (int i = 0; i < 3; i++)
+        {
+            double gi = g[i] + 0.01 * p0[i];
+            Assert.That(sgd[i], Is.EqualTo(p0[i] - 0.1 * gi).Within(1e-12));
+            double vel = 0.9 * s0[i] + gi;
+            Assert.That(mom[i], Is.EqualTo(p0[i] - 0.1 * vel).Within(1e-12));
+            Assert.That(nes[i], Is.EqualTo(p0[i] - 0.1 * (gi + 0.9 * vel)).Within(1e-12));
+            Assert.That(ada[i], Is.EqualTo(p0[i] - 0.1 * gi / (Math.Sqrt(s0[i] + gi * gi) + 1e-10)).Within(1e-12));
+            double ms = 0.99 * s0[i] + 0.01 * gi * gi;
+            Assert.That(rms[i], Is.EqualTo(p0[i] - 0.1 * gi / (Math.Sqrt(ms) + 1e-8)).Within(1e-12));
+        }
+    }
+
+    [Test]
+    public void DropoutKeepsAboutOneMinusPAndScalesTheKept()
+    {
+        const int n = 100_003;
+        using var x = Tensor.Full([n], 2.0, DType.Float32, Gpu);
+        using var y = Tensor.Zeros([n], DType.Float32, Gpu);
+        using var mask = Tensor.Zeros([n], DType.Float32, Gpu);
+        Cuda.DropoutForward(x, y, mask, 0.25, seed: 42, offset: 0);
+        var m = mask.ToArray();
+        var ys = y.ToArray();
+        double kept = m.Count(v => v != 0) / (double)n;
+        Assert.That(kept, Is.EqualTo(0.75).Within(0.01));
+        int badMask = Enumerable.Range(0, n).Count(i => m[i] != 0f && Math.Abs(m[i] - 1 / 0.75f) > 1e-6f);
+        int badOutput = Enumerable.Range(0, n).Count(i => Math.Abs(ys[i] - 2 * m[i]) > 1e-6f);
+        Assert.That((badMask, badOutput), Is.EqualTo((0, 0)), "mask values are 0 or 1/(1-p), and y = x * mask");
+        using var mask2 = Tensor.Zeros([n], DType.Float32, Gpu);
+        Cuda.DropoutForward(x, y, mask2, 0.25, seed: 42, offset: 0);
+        Assert.That(mask2.ToArray(), Is.EqualTo(m), "same seed and offset: same mask");
+        Cuda.DropoutForward(x, y, mask2, 0.25, seed: 42, offset: 1);
+        Assert.That(mask2.ToArray(), Is.Not.EqualTo(m), "another offset: another mask");
+    }
+
+    [Test]
+    public void RandomFillsHaveTheirMoments()
+    {
+        const int n = 200_000;
+        using var u = Tensor.Zeros([n], DType.Float64, Gpu);
+        Cuda.RandomUniform(u, -1, 3, seed: 7, offset: 0);
+        var us = u.ToArray<double>();
+        Assert.That(us.Min(), Is.GreaterThan(-1));
+        Assert.That(us.Max(), Is.LessThanOrEqualTo(3));
+        Assert.That(us.Average(), Is.EqualTo(1).Within(0.02));
+        using var z = Tensor.Zeros([n], DType.Float32, Gpu);
+        Cuda.RandomNormal(z, 5, 2, seed: 8, offset: 0);
+        var zs = z.ToArray<double>();
+        double mean = zs.Average();
+        double std = Math.Sqrt(zs.Select(v => (v - mean) * (v - mean)).Average());
+        Assert.That(mean, Is.EqualTo(5).Within(0.02));
+        Assert.That(std, Is.EqualTo(2).Within(0.02));
+    }
+
+    [Test]
+    public void EmbeddingGathersRowsAndScatterAddsGradients()
+    {
+        float[] table = Enumerable.Range(0, 5 * 3).Select(i => (float)i).ToArray();
+        int[] idx = [4, 0, 4, 7, -1, 2];
+        using var w = Tensor.FromArray(table, 5, 3).To(Gpu);
+        using var ids = Tensor.FromArray(idx).To(Gpu);
+        using var output = Tensor.Zeros([6, 3], DType.Float32, Gpu);
+        Cuda.EmbeddingForward(w, ids, output);
+        var o = output.ToArray();
+        for (int r = 0; r < idx.Length; r++)
+        for (int c = 0; c < 3; c++)
+            Assert.That(o[r * 3 + c], Is.EqualTo(idx[r] is >= 0 and < 5 ? table[idx[r] * 3 + c] : 0f), $"row {r} col {c}");
+
+        using var dy = Tensor.Full([6, 3], 1.5, DType.Float32, Gpu);
+        using var dw = Tensor.Zeros([5, 3], DType.Float32, Gpu);
+        Cuda.EmbeddingBackward(dy, ids, dw);
+        var d = dw.ToArray();
+        float[] counts = [1, 0, 1, 0, 2];
+        for (int r = 0; r < 5; r++)
+        for (int c = 0; c < 3; c++)
+            Assert.That(d[r * 3 + c], Is.EqualTo(1.5f * counts[r]), $"row {r} col {c}");
+    }
+
+    [Test]
+    public void FusedSoftmaxCrossEntropyMatchesTheLossGate()
+    {
+        using var logits = Tensor.Normal([6, 7], 0, 3, new Generator(80));
+        int[] labels = [0, 6, 3, 3, 1, 5];
+        using var expectedLoss = Ops.SoftmaxCrossEntropy(logits, Tensor.FromArray(labels));
+        using var g = logits.To(Gpu);
+        using var y = Tensor.FromArray(labels).To(Gpu);
+        using var rowLoss = Tensor.Zeros([6], DType.Float32, Gpu);
+        Cuda.SoftmaxCrossEntropyForward(g, y, rowLoss);
+        Assert.That(rowLoss.ToArray().Average(), Is.EqualTo(expectedLoss.Item()).Within(1e-5));
+
+        var cpuLogits = logits.Clone().RequireGrad();
+        using (var loss = Ops.SoftmaxCrossEntropy(cpuLogits, Tensor.FromArray(labels))) loss.Backward();
+        using var dloss = Tensor.Full([1], 1.0 / 6, DType.Float32, Gpu);
+        using var dlogits = Tensor.Zeros([6, 7], DType.Float32, Gpu);
+        Cuda.SoftmaxCrossEntropyBackward(g, y, dloss, dlogits);
+        Approx.AreClose(cpuLogits.Grad!, dlogits);
+    }
+
+    [Test]
+    public void Tf32IsOptIn()
+    {
+        using var a = Randn(90, 256, 256);
+        using var b = Randn(91, 256, 256);
+        using var exact = Raw.MatMul(a, b);
+        using var ga = a.To(Gpu);
+        using var gb = b.To(Gpu);
+        CudaBackend.AllowTf32 = true;
+        try
+        {
+            using var fast = Raw.MatMul(ga, gb);
+            Approx.AreClose(exact, fast, atol: 0.1, rtol: 1e-2); // TF32 keeps ~10 mantissa bits
+        }
+        finally
+        {
+            CudaBackend.AllowTf32 = false;
+        }
+        using var strict = Raw.MatMul(ga, gb);
+        Approx.AreClose(exact, strict);
+    }
+}
