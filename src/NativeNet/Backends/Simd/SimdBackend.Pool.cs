@@ -247,10 +247,12 @@ public sealed partial class SimdBackend
                 Unsafe.CopyBlockUnaligned(dst + (long)(h + g.PadH) * pwid + g.PadW, src, (uint)(g.W * sizeof(T)));
                 continue;
             }
-            for (int w = 0; w < g.W; w++)
+            // phase q holds padded columns q, q + sw, …: input columns w = u·sw + q − pw
+            for (int q = 0; q < sw; q++)
             {
-                int col = w + g.PadW;
-                dst[((long)(col % sw) * hp + h + g.PadH) * pwid + col / sw] = src[w];
+                T* drow = dst + ((long)q * hp + h + g.PadH) * pwid;
+                int u0 = Math.Max(0, (g.PadW - q + sw - 1) / sw);
+                for (int u = u0, w = u0 * sw + q - g.PadW; w < g.W && u < pwid; u++, w += sw) drow[u] = src[w];
             }
         }
     }
