@@ -15,8 +15,8 @@ internal static class TrainTwoLayerCommand
     {
         args.Choice("model", "twolayer", "twolayer");
         int epochs = args.Int("epochs", 1, 1, 1000);
-        int batch = args.Int("batch", 64, 1, 60000);
-        double lr = args.Double("lr", 0.05);
+        int batch = args.Int("batch", 32, 1, 60000);
+        double lr = args.Double("lr", 0.1);
         int hidden = args.Int("hidden", 256, 1, 100000);
         int seed = args.Int("seed", 42);
         string backendName = args.Choice("backend", Backend.DefaultCpu.Name, "naive", "simd", "cuda");

@@ -90,7 +90,9 @@ public sealed partial class SimdBackend
     {
         int threads = Threads;
         if (threads <= 1 || n * flopsPerImage < 2e6) return (1, 1);
-        if (n >= threads) return (threads, 1);
+        // several images per thread: parts are handed out dynamically, so a thread that starts late (another process
+        // holds its core) does not leave half the batch to the first one
+        if (n >= threads) return (Math.Min(n, threads * 4), 1);
         return (1, threads);
     }
 

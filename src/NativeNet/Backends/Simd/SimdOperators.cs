@@ -343,8 +343,8 @@ internal struct TanhGradOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatin
 }
 
 /// <summary>
-/// a^b. There is no vector pow in the BCL (TensorPrimitives.Pow also evaluates it per element), so the vector
-/// forms apply the scalar one lane by lane; contiguous rows go through TensorPrimitives.Pow instead.
+/// a^b. There is no vector pow in the BCL (TensorPrimitives.Pow evaluates it per element too, and needs both inputs
+/// contiguous), so the vector forms apply the scalar one lane by lane; this keeps broadcast rows on the shared loop.
 /// </summary>
 internal struct PowOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
