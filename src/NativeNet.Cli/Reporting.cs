@@ -14,9 +14,9 @@ public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccur
         json.WriteStartObject();
         json.WriteNumber("epoch", Epoch);
         json.WriteNumber("train_loss", Math.Round(TrainLoss, 6));
-        json.WriteNumber("train_acc", Math.Round(TrainAccuracy, 6));
+        json.WriteNumber("train_acc", TrainAccuracy);
         json.WriteNumber("test_loss", Math.Round(TestLoss, 6));
-        json.WriteNumber("test_acc", Math.Round(TestAccuracy, 6));
+        json.WriteNumber("test_acc", TestAccuracy);
         json.WriteNumber("seconds", Math.Round(Seconds, 3));
         json.WriteNumber("eval_seconds", Math.Round(EvalSeconds, 3));
         json.WriteNumber("samples_per_s", Math.Round(SamplesPerSecond, 1));
