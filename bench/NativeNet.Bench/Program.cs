@@ -1,3 +1,8 @@
 using BenchmarkDotNet.Running;
+using NativeNet.Bench;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// The suite's job is used unless the command line names one (e.g. `--job dry` to smoke-test).
+// One-line figures for side-by-side runs with the PyTorch/OpenBLAS anchors come from `nativenet bench ...` instead.
+bool namesJob = args.Any(a => a is "--job" or "-j" || a.StartsWith("--job=", StringComparison.Ordinal));
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create(withJob: !namesJob));
+return 0;

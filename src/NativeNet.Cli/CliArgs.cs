@@ -28,6 +28,12 @@ public sealed class CliArgs
         }
     }
 
+    /// <summary>The raw value of --name without marking it as read (null when absent or a bare flag).</summary>
+    public string? Peek(string name) => _values.TryGetValue(name, out var v) ? v?.ToLowerInvariant() : null;
+
+    /// <summary>True when --name was given at all.</summary>
+    public bool Has(string name) => _values.ContainsKey(name);
+
     /// <summary>True when --name was given (as a flag or with a value).</summary>
     public bool Flag(string name)
     {
@@ -61,12 +67,12 @@ public sealed class CliArgs
         return v;
     }
 
-    /// <summary>Positive floating-point option.</summary>
-    public double Double(string name, double defaultValue)
+    /// <summary>Non-negative floating-point option (strictly positive when <paramref name="positive"/>).</summary>
+    public double Double(string name, double defaultValue, bool positive = false)
     {
         string s = String(name, defaultValue.ToString("R", CultureInfo.InvariantCulture));
-        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v) || v < 0)
-            throw new UsageException($"--{name} must be a non-negative number, got '{s}'");
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v) || v < 0 || (positive && v == 0))
+            throw new UsageException($"--{name} must be a {(positive ? "positive" : "non-negative")} number, got '{s}'");
         return v;
     }
 

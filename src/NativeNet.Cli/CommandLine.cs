@@ -1,49 +1,96 @@
+using NativeNet.Backends;
+using NativeNet.Backends.Simd;
+
 namespace NativeNet.Cli;
 
+/// <summary>Where a command writes: standard output and error, and whether a live progress bar may be drawn.</summary>
+/// <param name="Out">Results (plain lines or JSON lines).</param>
+/// <param name="Error">Error messages.</param>
+/// <param name="Interactive">True when <see cref="Out"/> is the terminal (not redirected), so Spectre.Console may draw progress.</param>
+public sealed record CliConsole(TextWriter Out, TextWriter Error, bool Interactive)
+{
+    /// <summary>The process's console.</summary>
+    public static CliConsole System => new(Console.Out, Console.Error, !Console.IsOutputRedirected);
+}
+
 /// <summary>Dispatches <c>nativenet &lt;command&gt;</c> and turns failures into one-line errors with non-zero exit codes.</summary>
-internal static class CommandLine
+public static class CommandLine
 {
     private const string Usage = """
         usage: nativenet <command> [options]
           info                       version, backends, SIMD width
-          train [--model twolayer] [--epochs N] [--batch B] [--lr X] [--hidden H] [--seed S] [--backend naive|simd|cuda] [--data DIR]
+          train [--model mlp|cnn|resnet|charlstm|twolayer] [--epochs N] [--batch B]
+                [--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw] [--lr X] [--backend naive|simd|cuda]
+                [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
+                charlstm: [--text PATH] [--seq-len L] [--hidden H] [--clip C]
+          eval --checkpoint PATH [--backend naive|simd|cuda] [--threads T] [--data DIR] [--json]
+          bench gemm [--m M] [--n N] [--k K]
+          bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
+          bench maxpool [--pass fwd|fwdbwd]
+          bench train-step [--model mlp|cnn] [--batch B]
+                (every bench: [--backend naive|simd|cuda] [--threads T] [--json])
+        Errors print one line 'nativenet: ...' (set NATIVENET_DEBUG=1 for the stack trace).
         """;
 
-    public static int Run(string[] args)
+    /// <summary>Runs the command line on the process console; returns the exit code.</summary>
+    public static int Run(string[] args) => Run(args, CliConsole.System);
+
+    /// <summary>Runs the command line writing to <paramref name="console"/>; returns the exit code (0 success, 2 usage error, 1 other failure).</summary>
+    public static int Run(string[] args, CliConsole console)
     {
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
-            Console.WriteLine(Usage);
+            (args.Length == 0 ? console.Error : console.Out).WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
         }
+        var defaultBackend = Backend.DefaultCpu;
+        int simdThreads = SimdBackend.Threads;
         try
         {
-            var options = new CliArgs(args.Skip(1));
-            return args[0] switch
+            string command = args[0];
+            var rest = args.Skip(1).ToList();
+            if (command == "bench")
             {
-                "info" => InfoCommand.Run(options),
-                "train" => Train(options),
-                _ => throw new UsageException($"unknown command '{args[0]}'; try 'nativenet help'"),
+                if (rest.Count == 0 || rest[0].StartsWith("--", StringComparison.Ordinal))
+                    throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool or train-step");
+                string which = rest[0];
+                return BenchCommand.Run(which, new CliArgs(rest.Skip(1)), console);
+            }
+            var options = new CliArgs(rest);
+            return command switch
+            {
+                "info" => InfoCommand.Run(options, console),
+                "train" => options.Peek("model") == "twolayer" ? TrainTwoLayerCommand.Run(options, console) : TrainCommand.Run(options, console),
+                "eval" => EvalCommand.Run(options, console),
+                _ => throw new UsageException($"unknown command '{command}'; try 'nativenet help'"),
             };
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"nativenet: {e.Message}");
+            console.Error.WriteLine($"nativenet: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or NotSupportedException)
+        catch (Exception e)
         {
-            Console.Error.WriteLine($"nativenet: {e.Message}");
+            console.Error.WriteLine($"nativenet: {OneLine(e)}");
+            if (Environment.GetEnvironmentVariable("NATIVENET_DEBUG") is { Length: > 0 }) console.Error.WriteLine(e);
             return 1;
+        }
+        finally
+        {
+            Backend.DefaultCpu = defaultBackend;
+            SimdBackend.Threads = simdThreads;
         }
     }
 
-    private static int Train(CliArgs options)
+    /// <summary>The message of <paramref name="e"/> (and of its innermost cause when it adds something) on one line.</summary>
+    private static string OneLine(Exception e)
     {
-        string model = options.Choice("model", "twolayer", "twolayer");
-        return model switch
-        {
-            _ => TrainTwoLayerCommand.Run(options),
-        };
+        var inner = e;
+        while (inner is AggregateException { InnerExceptions.Count: 1 } or System.Reflection.TargetInvocationException && inner.InnerException is not null) inner = inner.InnerException;
+        string text = inner is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or NotSupportedException or NativeNet.IO.CheckpointFormatException or NativeNet.IO.CheckpointMismatchException
+            ? inner.Message
+            : $"{inner.GetType().Name}: {inner.Message}";
+        return text.ReplaceLineEndings(" ");
     }
 }

@@ -7,21 +7,21 @@ namespace NativeNet.Cli;
 /// <summary><c>nativenet info</c>: version, backends and what the machine offers.</summary>
 internal static class InfoCommand
 {
-    public static int Run(CliArgs args)
+    public static int Run(CliArgs args, CliConsole console)
     {
         args.RejectUnknown("info");
         var version = typeof(Tensor).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        Console.WriteLine($"NativeNet {version.Split('+')[0]}");
-        Console.WriteLine($"runtime       .NET {Environment.Version} on {System.Runtime.InteropServices.RuntimeInformation.OSDescription} ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})");
-        Console.WriteLine($"cores         {Environment.ProcessorCount}");
-        Console.WriteLine($"simd width    {SimdWidth()}");
-        Console.WriteLine("backends:");
+        console.Out.WriteLine($"NativeNet {version.Split('+')[0]}");
+        console.Out.WriteLine($"runtime       .NET {Environment.Version} on {System.Runtime.InteropServices.RuntimeInformation.OSDescription} ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})");
+        console.Out.WriteLine($"cores         {Environment.ProcessorCount}");
+        console.Out.WriteLine($"simd width    {SimdWidth()}");
+        console.Out.WriteLine("backends:");
         foreach (var name in new[] { "naive", "simd", "cuda" })
         {
             string status;
             try { status = $"available{(Backend.DefaultCpu.Name == name ? " (default for CPU tensors)" : "")}"; _ = Backend.FromName(name); }
             catch (Exception e) { status = "unavailable: " + e.Message; }
-            Console.WriteLine($"  {name,-6} {status}");
+            console.Out.WriteLine($"  {name,-6} {status}");
         }
         return 0;
     }

@@ -11,11 +11,12 @@ namespace NativeNet.Cli;
 /// </summary>
 internal static class TrainTwoLayerCommand
 {
-    public static int Run(CliArgs args)
+    public static int Run(CliArgs args, CliConsole console)
     {
+        args.Choice("model", "twolayer", "twolayer");
         int epochs = args.Int("epochs", 1, 1, 1000);
-        int batch = args.Int("batch", 64, 1, 60000);
-        double lr = args.Double("lr", 0.05);
+        int batch = args.Int("batch", 32, 1, 60000);
+        double lr = args.Double("lr", 0.1);
         int hidden = args.Int("hidden", 256, 1, 100000);
         int seed = args.Int("seed", 42);
         string backendName = args.Choice("backend", Backend.DefaultCpu.Name, "naive", "simd", "cuda");
@@ -30,7 +31,7 @@ internal static class TrainTwoLayerCommand
         var (testX, testY) = FashionMnist.Load(train: false, dataDir);
         var (mean, std) = Standardize(trainX, testX);
         int n = trainX.Shape[0];
-        Console.WriteLine($"TwoLayerNet 784-{hidden}-10 on Fashion-MNIST ({n} train, {testX.Shape[0]} test; inputs standardised with the training mean {mean:F4} and std {std:F4}); SGD lr {lr}, batch {batch}, {epochs} epoch(s), backend {backend.Name}");
+        console.Out.WriteLine($"TwoLayerNet 784-{hidden}-10 on Fashion-MNIST ({n} train, {testX.Shape[0]} test; inputs standardised with the training mean {mean:F4} and std {std:F4}); SGD lr {lr}, batch {batch}, {epochs} epoch(s), backend {backend.Name}");
 
         var generator = new Generator(seed);
         using var net = new TwoLayerNet(784, hidden, 10, generator, device: device);
@@ -55,12 +56,12 @@ internal static class TrainTwoLayerCommand
                 steps++;
                 if (steps % 100 == 0 || start + count == n)
                 {
-                    Console.WriteLine($"epoch {epoch} step {steps,4}  loss {running / steps:F4}  ({clock.Elapsed.TotalSeconds:F1} s)");
+                    console.Out.WriteLine($"epoch {epoch} step {steps,4}  loss {running / steps:F4}  ({clock.Elapsed.TotalSeconds:F1} s)");
                 }
             }
         }
         double accuracy = Evaluate(net, testX, testY, device);
-        Console.WriteLine($"test accuracy {accuracy:P2} after {epochs} epoch(s), {clock.Elapsed.TotalSeconds:F1} s");
+        console.Out.WriteLine($"test accuracy {accuracy:P2} after {epochs} epoch(s), {clock.Elapsed.TotalSeconds:F1} s");
         foreach (var t in new[] { trainX, trainY, testX, testY }) t.Dispose();
         return 0;
     }

@@ -1,0 +1,179 @@
+using System.Globalization;
+using NativeNet.Autodiff;
+using NativeNet.Backends;
+using NativeNet.Backends.Cuda;
+using NativeNet.Models;
+
+namespace NativeNet.Cli;
+
+/// <summary>
+/// <c>nativenet bench gemm|conv2d|maxpool|train-step</c>: one timed figure per call with <see cref="Measurement"/>
+/// (warm-up, ≥ 30 repeats and ≥ 1 s, median), as one plain line or one JSON object. Shapes follow the PyTorch anchors.
+/// </summary>
+public static class BenchCommand
+{
+    /// <summary>Runs benchmark <paramref name="which"/>; returns the exit code.</summary>
+    public static int Run(string which, CliArgs args, CliConsole console)
+    {
+        if (which is not ("gemm" or "conv2d" or "maxpool" or "train-step"))
+            throw new UsageException($"unknown benchmark '{which}': expected gemm, conv2d, maxpool or train-step");
+        string backendName = args.Choice("backend", Backend.DefaultCpu.Name, "naive", "simd", "cuda");
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
+        bool json = args.Flag("json");
+        var fields = new List<(string Name, object Value)> { ("op", which), ("backend", backendName), ("threads", threads) };
+        Func<Device, (Action Call, double Flop)> setup = which switch
+        {
+            "gemm" => Gemm(args, fields),
+            "conv2d" => Conv(args, fields),
+            "maxpool" => MaxPool(args, fields),
+            _ => TrainStep(args, fields),
+        };
+        args.RejectUnknown($"bench {which}");
+
+        var device = TrainConfig.ApplyBackend(backendName, threads);
+        var cuda = device.Kind == DeviceKind.Cuda ? (CudaBackend)Backend.For(device) : null;
+        var (call, flop) = setup(device);
+        var result = Measurement.Run(() =>
+        {
+            call();
+            cuda?.Synchronize();
+        });
+        if (flop > 0) fields.Add(("gflops", Math.Round(flop / (result.MedianMs * 1e6), 2)));
+        fields.Add(("median_ms", Math.Round(result.MedianMs, 4)));
+        fields.Add(("min_ms", Math.Round(result.MinMs, 4)));
+        fields.Add(("repeats", result.Repeats));
+        fields.Add(("other_load", double.IsNaN(result.OtherLoad) ? -1 : Math.Round(result.OtherLoad, 2)));
+        fields.Add(("load_average", TrainCommand.LoadAverage()));
+        if (json)
+        {
+            console.Out.WriteLine(Json.Write(w =>
+            {
+                w.WriteStartObject();
+                foreach (var (name, value) in fields)
+                {
+                    switch (value)
+                    {
+                        case string s: w.WriteString(name, s); break;
+                        case int i: w.WriteNumber(name, i); break;
+                        case double d: w.WriteNumber(name, d); break;
+                    }
+                }
+                w.WriteEndObject();
+            }));
+        }
+        else
+        {
+            console.Out.WriteLine(string.Join("  ", fields.Select(f => string.Create(CultureInfo.InvariantCulture, $"{f.Name}={f.Value}"))));
+        }
+        return 0;
+    }
+
+    /// <summary>C = A·B with preallocated row-major operands, straight through <see cref="Backend.Gemm"/>.</summary>
+    private static Func<Device, (Action, double)> Gemm(CliArgs args, List<(string, object)> fields)
+    {
+        int m = args.Int("m", 1024, 1, 1 << 15), n = args.Int("n", 1024, 1, 1 << 15), k = args.Int("k", 1024, 1, 1 << 15);
+        fields.AddRange([("m", m), ("n", n), ("k", k)]);
+        return device =>
+        {
+            var generator = new Generator(0);
+            var a = Tensor.Normal([m, k], 0, 1, generator, DType.Float32, device);
+            var b = Tensor.Normal([k, n], 0, 1, generator, DType.Float32, device);
+            var c = Tensor.Zeros([m, n], DType.Float32, device);
+            var backend = Backend.For(device);
+            return (() => backend.Gemm(DType.Float32, 1, m, n, k, new MatrixOperand(a.Storage, 0, k, 0, false), new MatrixOperand(b.Storage, 0, n, 0, false), c.Storage, 0, n, 0, 0), 2.0 * m * n * k);
+        };
+    }
+
+    /// <summary>The anchor convolutions: conv1 N=64 1→32 28×28, conv2 N=64 32→64 14×14, 3×3 pad 1; fwdbwd computes dW, db and (conv2, or --dx true) dX.</summary>
+    private static Func<Device, (Action, double)> Conv(CliArgs args, List<(string, object)> fields)
+    {
+        string shape = args.Choice("shape", "conv1", "conv1", "conv2");
+        string pass = args.Choice("pass", "fwd", "fwd", "fwdbwd");
+        bool dx = args.Choice("dx", shape == "conv2" ? "true" : "false", "true", "false") == "true";
+        var (n, c, k, size) = shape == "conv1" ? (64, 1, 32, 28) : (64, 32, 64, 14);
+        fields.AddRange([("shape", shape), ("pass", pass), ("n", n), ("c", c), ("k", k), ("hw", size)]);
+        if (pass == "fwdbwd") fields.Add(("dx", dx ? "yes" : "no"));
+        double fwdFlop = 2.0 * n * k * c * 9 * size * size;
+        return device =>
+        {
+            var generator = new Generator(0);
+            var x = Tensor.Normal([n, c, size, size], 0, 1, generator, DType.Float32, device).RequireGrad(pass == "fwdbwd" && dx);
+            var w = Tensor.Normal([k, c, 3, 3], 0, 0.1, generator, DType.Float32, device).RequireGrad();
+            var b = Tensor.Normal([k], 0, 0.1, generator, DType.Float32, device).RequireGrad();
+            var g = Tensor.Normal([n, k, size, size], 0, 1, generator, DType.Float32, device);
+            if (pass == "fwd")
+                return (() =>
+                {
+                    using var noGrad = GradMode.Disable();
+                    Ops.Conv2d(x, w, b, 1, 1).Dispose();
+                }, fwdFlop);
+            return (() =>
+            {
+                ClearGrads(x, w, b);
+                using var scope = new TensorScope();
+                Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+            }, fwdFlop * (dx ? 3 : 2));
+        };
+    }
+
+    /// <summary>The anchor max-pool: 2×2 stride 2 on N=64 C=32 28×28; fwdbwd computes dX.</summary>
+    private static Func<Device, (Action, double)> MaxPool(CliArgs args, List<(string, object)> fields)
+    {
+        string pass = args.Choice("pass", "fwd", "fwd", "fwdbwd");
+        fields.AddRange([("pass", pass), ("n", 64), ("c", 32), ("hw", 28)]);
+        return device =>
+        {
+            var generator = new Generator(0);
+            var x = Tensor.Normal([64, 32, 28, 28], 0, 1, generator, DType.Float32, device).RequireGrad(pass == "fwdbwd");
+            var g = Tensor.Normal([64, 32, 14, 14], 0, 1, generator, DType.Float32, device);
+            if (pass == "fwd")
+                return (() =>
+                {
+                    using var noGrad = GradMode.Disable();
+                    Ops.MaxPool2d(x, 2).Dispose();
+                }, 0);
+            return (() =>
+            {
+                ClearGrads(x);
+                using var scope = new TensorScope();
+                Ops.MaxPool2d(x, 2).Backward(g);
+            }, 0);
+        };
+    }
+
+    /// <summary>One Adam training step (zero grads, forward, cross-entropy, backward, step) on fixed random inputs, as the anchor's train_step_case.</summary>
+    private static Func<Device, (Action, double)> TrainStep(CliArgs args, List<(string, object)> fields)
+    {
+        string model = args.Choice("model", "cnn", "mlp", "cnn", "resnet");
+        int batch = args.Int("batch", 128, 1, 100_000);
+        fields.AddRange([("model", model), ("batch", batch)]);
+        return device =>
+        {
+            var generator = new Generator(0);
+            var net = ModelZoo.Build(model, generator);
+            net.To(device);
+            var optimizer = new NativeNet.Optim.Adam(net.NamedParameters(), 1e-3);
+            int[] shape = model == "mlp" ? [batch, 784] : [batch, 1, 28, 28];
+            var x = Tensor.Normal(shape, 0, 1, generator, DType.Float32, device);
+            var labels = Enumerable.Range(0, batch).Select(_ => generator.NextInt(10)).ToArray();
+            var y = Tensor.FromArray(labels);
+            if (device.Kind != DeviceKind.Cpu) y = y.To(device);
+            return (() =>
+            {
+                optimizer.ZeroGrad(setToNull: true);
+                using var scope = new TensorScope();
+                Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                optimizer.Step();
+            }, 0);
+        };
+    }
+
+    private static void ClearGrads(params Tensor[] tensors)
+    {
+        foreach (var t in tensors)
+        {
+            t.Grad?.Dispose();
+            t.Grad = null;
+        }
+    }
+}

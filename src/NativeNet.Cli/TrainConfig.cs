@@ -1,0 +1,118 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NativeNet.Backends;
+using NativeNet.Backends.Simd;
+using NativeNet.Optim;
+
+namespace NativeNet.Cli;
+
+/// <summary>Everything that defines a training run; saved in metrics.json and in the checkpoint metadata so eval can rebuild the model.</summary>
+public sealed record TrainConfig
+{
+    /// <summary>Models of <c>nativenet train</c> (twolayer has its own command).</summary>
+    public static readonly string[] Models = ["mlp", "cnn", "resnet", "charlstm"];
+
+    /// <summary>Optimizer names.</summary>
+    public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
+
+    /// <summary>The text the character model reads when --text is not given (shipped by Debian's base-files).</summary>
+    public const string DefaultText = "/usr/share/common-licenses/GPL-3";
+
+    /// <summary>mlp, cnn, resnet or charlstm.</summary>
+    [JsonPropertyName("model")] public string Model { get; init; } = "cnn";
+    /// <summary>Passes over the training data.</summary>
+    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 5;
+    /// <summary>Samples per step (parallel text streams for charlstm).</summary>
+    [JsonPropertyName("batch")] public int Batch { get; init; } = 128;
+    /// <summary>Optimizer name.</summary>
+    [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "adam";
+    /// <summary>Learning rate.</summary>
+    [JsonPropertyName("lr")] public double LearningRate { get; init; } = 1e-3;
+    /// <summary>naive, simd or cuda.</summary>
+    [JsonPropertyName("backend")] public string Backend { get; init; } = NativeNet.Backends.Backend.DefaultCpu.Name;
+    /// <summary>Threads of the Simd backend and its GEMM.</summary>
+    [JsonPropertyName("threads")] public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Seed of the initialisation, shuffling and sampling.</summary>
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
+    /// <summary>Output directory.</summary>
+    [JsonPropertyName("out")] public string Out { get; init; } = "";
+    /// <summary>Use only the first N training and N test samples (characters of the text for charlstm); 0 = all.</summary>
+    [JsonPropertyName("limit")] public int Limit { get; init; }
+    /// <summary>Fashion-MNIST directory (null: <see cref="NativeNet.Data.FashionMnist.DefaultDirectory"/>).</summary>
+    [JsonPropertyName("data")] public string? Data { get; init; }
+    /// <summary>charlstm: the training text.</summary>
+    [JsonPropertyName("text")] public string? Text { get; init; }
+    /// <summary>charlstm: characters per truncated-BPTT chunk.</summary>
+    [JsonPropertyName("seq_len")] public int SeqLen { get; init; } = 64;
+    /// <summary>charlstm: LSTM state width.</summary>
+    [JsonPropertyName("hidden")] public int Hidden { get; init; } = 256;
+    /// <summary>charlstm: character embedding width.</summary>
+    [JsonPropertyName("embedding")] public int Embedding { get; init; } = 64;
+    /// <summary>charlstm: maximum global gradient norm.</summary>
+    [JsonPropertyName("clip")] public double Clip { get; init; } = 5.0;
+
+    private static readonly JsonSerializerOptions s_json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    /// <summary>The config as a JSON object.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, s_json);
+
+    /// <summary>Reads a config written by <see cref="ToJson"/>.</summary>
+    public static TrainConfig FromJson(string json) =>
+        JsonSerializer.Deserialize<TrainConfig>(json, s_json) ?? throw new InvalidDataException("the training config is empty");
+
+    /// <summary>Parses the options of <c>nativenet train</c>.</summary>
+    public static TrainConfig Parse(CliArgs args)
+    {
+        string model = args.Choice("model", "cnn", Models);
+        bool text = model == "charlstm";
+        var config = new TrainConfig
+        {
+            Model = model,
+            Epochs = args.Int("epochs", 5, 1, 10_000),
+            Batch = args.Int("batch", text ? 32 : 128, 1, 1_000_000),
+            Optimizer = args.Choice("optimizer", "adam", Optimizers),
+            LearningRate = args.Double("lr", text ? 2e-3 : 1e-3, positive: true),
+            Backend = args.Choice("backend", NativeNet.Backends.Backend.DefaultCpu.Name, "naive", "simd", "cuda"),
+            Threads = args.Int("threads", Environment.ProcessorCount, 1, 1024),
+            Seed = args.Int("seed", 42),
+            Limit = args.Int("limit", 0, 0),
+            Data = args.String("data", "") is { Length: > 0 } d ? d : null,
+            Text = text ? args.String("text", DefaultText) : null,
+            SeqLen = text ? args.Int("seq-len", 64, 2, 100_000) : 64,
+            Hidden = text ? args.Int("hidden", 256, 1, 100_000) : 256,
+            Embedding = text ? args.Int("embedding", 64, 1, 100_000) : 64,
+            Clip = text ? args.Double("clip", 5.0, positive: true) : 5.0,
+        };
+        string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        return config with { Out = args.String("out", Path.Combine("runs", $"{model}-{stamp}")) };
+    }
+
+    /// <summary>Makes the configured backend the CPU default and sets its threads; returns the device tensors live on.</summary>
+    public Device ApplyBackend() => ApplyBackend(Backend, Threads);
+
+    /// <summary>Makes backend <paramref name="name"/> the CPU default (or selects CUDA) and sets the Simd/GEMM threads.</summary>
+    public static Device ApplyBackend(string name, int threads)
+    {
+        SimdBackend.Threads = threads;
+        var backend = NativeNet.Backends.Backend.FromName(name);
+        if (backend.DeviceKind == DeviceKind.Cpu)
+        {
+            NativeNet.Backends.Backend.DefaultCpu = backend;
+            return Device.Cpu;
+        }
+        return Device.Cuda(0);
+    }
+
+    /// <summary>The configured optimizer over <paramref name="parameters"/>.</summary>
+    public Optimizer CreateOptimizer(IEnumerable<(string Name, Tensor Tensor)> parameters) => Optimizer switch
+    {
+        "sgd" => new Sgd(parameters, LearningRate),
+        "momentum" => new Momentum(parameters, LearningRate, 0.9),
+        "nesterov" => new Nesterov(parameters, LearningRate, 0.9),
+        "adagrad" => new AdaGrad(parameters, LearningRate),
+        "rmsprop" => new RmsProp(parameters, LearningRate),
+        "adam" => new Adam(parameters, LearningRate),
+        "adamw" => new AdamW(parameters, LearningRate, weightDecay: 0.01, decayWhere: NativeNet.Optim.Optimizer.WeightsOnly),
+        _ => throw new UsageException($"unknown optimizer '{Optimizer}'"),
+    };
+}

@@ -1,0 +1,406 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+using NativeNet.Autodiff;
+using NativeNet.Data;
+using NativeNet.Models;
+using NativeNet.Nn;
+using NativeNet.Optim;
+
+namespace NativeNet.Cli;
+
+/// <summary>One optimisation step's figures: mean loss over <paramref name="Count"/> predictions, of which <paramref name="Correct"/> were right.</summary>
+public readonly record struct StepResult(double Loss, int Correct, int Count);
+
+/// <summary>Test-set figures: mean loss and accuracy (fraction) over <paramref name="Count"/> predictions.</summary>
+public readonly record struct EvalResult(double Loss, double Accuracy, int Count);
+
+/// <summary>
+/// A model together with its data: builds the model from the config (and, for eval, the checkpoint metadata),
+/// runs training epochs step by step and evaluates on the held-out data.
+/// </summary>
+public abstract class TrainingTask : IDisposable
+{
+    /// <summary>Metadata key of the config JSON.</summary>
+    public const string ConfigKey = "config";
+
+    /// <summary>Creates the task of <paramref name="config"/>. With <paramref name="metadata"/> (from a checkpoint) only the test data is loaded and preprocessing is taken from it.</summary>
+    public static TrainingTask Create(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata = null) =>
+        config.Model == "charlstm" ? new CharTask(config, device, metadata) : new ImageTask(config, device, metadata);
+
+    /// <summary>The model (on the task's device).</summary>
+    public abstract Module Model { get; }
+
+    /// <summary>Optimisation steps in one epoch.</summary>
+    public abstract int StepsPerEpoch { get; }
+
+    /// <summary>One line saying what is trained on what.</summary>
+    public abstract string Description { get; }
+
+    /// <summary>Trains one epoch (0-based <paramref name="epoch"/>), yielding after each step.</summary>
+    public abstract IEnumerable<StepResult> TrainEpoch(int epoch, Optimizer optimizer);
+
+    /// <summary>Loss and accuracy on the test data (evaluation mode, no gradients); leaves the model in training mode.</summary>
+    public abstract EvalResult Evaluate();
+
+    /// <summary>Text sampled from the model after an epoch (language models only).</summary>
+    public virtual string? Sample(int epoch) => null;
+
+    /// <summary>What eval needs besides the config to rebuild the preprocessing (normalisation, vocabulary).</summary>
+    public abstract Dictionary<string, string> Metadata();
+
+    /// <summary>Model parameters and buffers by checkpoint name ("model.0.weight").</summary>
+    public Dictionary<string, Tensor> ModelTensors()
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, p) in Model.NamedParameters()) tensors["model." + name] = p;
+        foreach (var (name, b) in Model.NamedBuffers()) tensors["model." + name] = b;
+        return tensors;
+    }
+
+    /// <summary>Disposes the model and data.</summary>
+    public virtual void Dispose()
+    {
+        Model.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>A double as metadata text (round-trip).</summary>
+    protected static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Reads a double from metadata.</summary>
+    protected static double ReadDouble(IReadOnlyDictionary<string, string> metadata, string key) =>
+        metadata.TryGetValue(key, out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+            ? v : throw new InvalidDataException($"the checkpoint metadata has no valid '{key}'");
+}
+
+/// <summary>Fashion-MNIST classification with mlp, cnn or resnet.</summary>
+internal sealed class ImageTask : TrainingTask
+{
+    private const int EvalBatch = 1000;
+    private readonly TrainConfig _config;
+    private readonly Device _device;
+    private readonly Module _model;
+    private readonly DataLoader? _loader;
+    private readonly Tensor _testX, _testY;
+    private readonly double _mean, _std;
+    private readonly int _trainCount;
+
+    public ImageTask(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata)
+    {
+        _config = config;
+        _device = device;
+        if (metadata is null)
+        {
+            var (trainX, trainY) = Limit(FashionMnist.Load(train: true, config.Data), config.Limit);
+            using (trainX)
+            using (trainY)
+            {
+                var normalize = Normalize.Fit(trainX, NormalizeMode.Global);
+                (_mean, _std) = (normalize.Mean[0], normalize.Std[0]);
+                var dataset = new TensorDataset(trainX, trainY);
+                _trainCount = dataset.Count;
+                _loader = new DataLoader(dataset, config.Batch, shuffle: true, seed: config.Seed, prefetch: 2, transform: normalize);
+            }
+        }
+        else
+        {
+            (_mean, _std) = (ReadDouble(metadata, "normalize_mean"), ReadDouble(metadata, "normalize_std"));
+        }
+        (_testX, _testY) = Limit(FashionMnist.Load(train: false, config.Data), config.Limit);
+        Standardize(_testX, _mean, _std);
+        _model = ModelZoo.Build(config.Model, new Generator(config.Seed));
+        if (device.Kind != DeviceKind.Cpu) _model.To(device);
+    }
+
+    public override Module Model => _model;
+
+    public override int StepsPerEpoch => _loader?.BatchesPerEpoch ?? 0;
+
+    public override string Description =>
+        $"{_config.Model} ({_model.ParameterCount:N0} parameters) on Fashion-MNIST: {_trainCount} train, {_testX.Shape[0]} test, " +
+        $"inputs standardised with the training mean {_mean:F4} and std {_std:F4}";
+
+    public override Dictionary<string, string> Metadata() => new()
+    {
+        ["normalize_mean"] = Format(_mean),
+        ["normalize_std"] = Format(_std),
+    };
+
+    /// <summary>The first <paramref name="limit"/> samples (all when 0), as new contiguous tensors.</summary>
+    private static (Tensor X, Tensor Y) Limit((Tensor X, Tensor Y) data, int limit)
+    {
+        if (limit <= 0 || limit >= data.X.Shape[0]) return data;
+        using (data.X)
+        using (data.Y)
+            return (data.X.Narrow(0, 0, limit).Contiguous().Clone(), data.Y.Narrow(0, 0, limit).Contiguous().Clone());
+    }
+
+    /// <summary>(x − mean)/std in place, with the same float arithmetic as <see cref="Normalize.ApplyInPlace"/>.</summary>
+    private static void Standardize(Tensor x, double mean, double std)
+    {
+        var data = x.HostData<float>().AsSpan(x.Offset, x.Numel);
+        TensorPrimitives.Subtract(data, (float)mean, data);
+        TensorPrimitives.Multiply(data, (float)(1 / std), data);
+    }
+
+    public override IEnumerable<StepResult> TrainEpoch(int epoch, Optimizer optimizer)
+    {
+        if (_loader is null) throw new InvalidOperationException("this task was built for evaluation only");
+        _model.Train();
+        foreach (var (x, y) in _loader.Epoch(epoch))
+        {
+            StepResult result;
+            try
+            {
+                using var scope = new TensorScope();
+                var xd = _device.Kind == DeviceKind.Cpu ? x : x.To(_device);
+                var yd = _device.Kind == DeviceKind.Cpu ? y : y.To(_device);
+                optimizer.ZeroGrad(setToNull: true);
+                var logits = _model.Forward(xd);
+                var loss = Ops.SoftmaxCrossEntropy(logits, yd);
+                loss.Backward();
+                optimizer.Step();
+                result = new StepResult(loss.Item(), CountCorrect(logits, y), y.Shape[0]);
+            }
+            finally
+            {
+                x.Dispose();
+                y.Dispose();
+            }
+            yield return result;
+        }
+    }
+
+    private static int CountCorrect(Tensor logits, Tensor labels)
+    {
+        using var predicted = Ops.ArgMax(logits, 1);
+        var p = predicted.ToArray<int>();
+        var l = labels.ToArray<int>();
+        int correct = 0;
+        for (int i = 0; i < p.Length; i++) if (p[i] == l[i]) correct++;
+        return correct;
+    }
+
+    public override EvalResult Evaluate()
+    {
+        _model.Eval();
+        try
+        {
+            using var noGrad = GradMode.Disable();
+            int n = _testX.Shape[0], correct = 0;
+            double lossSum = 0;
+            for (int start = 0; start < n; start += EvalBatch)
+            {
+                using var scope = new TensorScope();
+                int count = Math.Min(EvalBatch, n - start);
+                var x = _testX.Narrow(0, start, count);
+                var y = _testY.Narrow(0, start, count);
+                var logits = _model.Forward(_device.Kind == DeviceKind.Cpu ? x : x.To(_device));
+                lossSum += Ops.SoftmaxCrossEntropy(logits, _device.Kind == DeviceKind.Cpu ? y : y.To(_device)).Item() * count;
+                correct += CountCorrect(logits, y);
+            }
+            return new EvalResult(lossSum / n, (double)correct / n, n);
+        }
+        finally
+        {
+            _model.Train();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _loader?.Dispose();
+        _testX.Dispose();
+        _testY.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>
+/// Character-level language modelling: the first 90% of the text trains (as <c>batch</c> parallel streams, truncated
+/// backpropagation through time over chunks of <c>seq_len</c> characters, the LSTM state carried across chunks,
+/// gradients clipped by global norm), the last 10% measures next-character accuracy.
+/// </summary>
+internal sealed class CharTask : TrainingTask
+{
+    private const double Temperature = 0.8;
+    private const int SampleLength = 240;
+    private readonly TrainConfig _config;
+    private readonly Device _device;
+    private readonly CharLstm _model;
+    private readonly string _vocabulary;
+    private readonly int[] _train, _test;
+    private readonly string _path;
+
+    public CharTask(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata)
+    {
+        _config = config;
+        _device = device;
+        _path = config.Text ?? TrainConfig.DefaultText;
+        if (!File.Exists(_path)) throw new FileNotFoundException($"text file '{_path}' not found (give one with --text PATH)");
+        string text = File.ReadAllText(_path);
+        if (config.Limit > 0 && config.Limit < text.Length) text = text[..config.Limit];
+        if (text.Length < 100) throw new InvalidDataException($"text file '{_path}' has {text.Length} characters; charlstm needs at least 100");
+        _vocabulary = metadata is null
+            ? new string(text.Distinct().Order().ToArray())
+            : metadata.TryGetValue("vocabulary", out var v) ? v : throw new InvalidDataException("the checkpoint metadata has no 'vocabulary'");
+        var index = new Dictionary<char, int>();
+        for (int i = 0; i < _vocabulary.Length; i++) index[_vocabulary[i]] = i;
+        var all = new int[text.Length];
+        for (int i = 0; i < text.Length; i++)
+            all[i] = index.TryGetValue(text[i], out int k) ? k : throw new InvalidDataException($"character U+{(int)text[i]:X4} of '{_path}' is not in the checkpoint's vocabulary");
+        int split = text.Length * 9 / 10;
+        _train = all[..split];
+        _test = all[split..];
+        if (_train.Length - 1 < config.Batch)
+            throw new ArgumentException($"--batch {config.Batch} streams need at least that many training characters; the text has {_train.Length}");
+        _model = new CharLstm(_vocabulary.Length, config.Embedding, config.Hidden, 1, new Generator(config.Seed));
+        if (device.Kind != DeviceKind.Cpu) _model.To(device);
+    }
+
+    public override Module Model => _model;
+
+    private int StreamLength => (_train.Length - 1) / _config.Batch;
+
+    public override int StepsPerEpoch => (StreamLength + _config.SeqLen - 1) / _config.SeqLen;
+
+    public override string Description =>
+        $"charlstm ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, embedding {_config.Embedding}, hidden {_config.Hidden}) on {_path}: " +
+        $"{_train.Length} train / {_test.Length} test characters, {_config.Batch} streams, chunks of {_config.SeqLen}, clip {_config.Clip}";
+
+    public override Dictionary<string, string> Metadata() => new() { ["vocabulary"] = _vocabulary };
+
+    public override IEnumerable<StepResult> TrainEpoch(int epoch, Optimizer optimizer)
+    {
+        _model.Train();
+        int streams = _config.Batch, length = StreamLength;
+        (Tensor H, Tensor C)? state = null;
+        try
+        {
+            for (int start = 0; start < length; start += _config.SeqLen)
+            {
+                int steps = Math.Min(_config.SeqLen, length - start);
+                var inputs = new int[steps * streams];
+                var targets = new int[steps * streams];
+                for (int t = 0; t < steps; t++)
+                    for (int b = 0; b < streams; b++)
+                    {
+                        int position = b * length + start + t;
+                        inputs[t * streams + b] = _train[position];
+                        targets[t * streams + b] = _train[position + 1];
+                    }
+                StepResult result;
+                using (var scope = new TensorScope())
+                {
+                    var x = ToDevice(Tensor.FromArray(inputs, steps, streams));
+                    var y = ToDevice(Tensor.FromArray(targets, steps * streams));
+                    optimizer.ZeroGrad(setToNull: true);
+                    var (logits, (h, c)) = _model.Forward(x, state);
+                    var loss = Ops.SoftmaxCrossEntropy(logits, y);
+                    loss.Backward();
+                    GradClip.ByGlobalNorm(_model.Parameters(), _config.Clip);
+                    optimizer.Step();
+                    result = new StepResult(loss.Item(), CountCorrect(logits, targets), targets.Length);
+                    var next = (scope.Keep(h.Detach()), scope.Keep(c.Detach()));
+                    DisposeState(state);
+                    state = next;
+                }
+                yield return result;
+            }
+        }
+        finally
+        {
+            DisposeState(state);
+        }
+    }
+
+    private Tensor ToDevice(Tensor t) => _device.Kind == DeviceKind.Cpu ? t : t.To(_device);
+
+    private static void DisposeState((Tensor H, Tensor C)? state)
+    {
+        state?.H.Dispose();
+        state?.C.Dispose();
+    }
+
+    private static int CountCorrect(Tensor logits, int[] targets)
+    {
+        using var predicted = Ops.ArgMax(logits, 1);
+        var p = predicted.ToArray<int>();
+        int correct = 0;
+        for (int i = 0; i < p.Length; i++) if (p[i] == targets[i]) correct++;
+        return correct;
+    }
+
+    /// <summary>Reads the held-out tail as one stream, chunk by chunk with the state carried over.</summary>
+    public override EvalResult Evaluate()
+    {
+        _model.Eval();
+        (Tensor H, Tensor C)? state = null;
+        try
+        {
+            using var noGrad = GradMode.Disable();
+            int n = _test.Length - 1, correct = 0;
+            double lossSum = 0;
+            for (int start = 0; start < n; start += _config.SeqLen)
+            {
+                int steps = Math.Min(_config.SeqLen, n - start);
+                var targets = _test.AsSpan(start + 1, steps).ToArray();
+                using var scope = new TensorScope();
+                var x = ToDevice(Tensor.FromArray(_test.AsSpan(start, steps).ToArray(), steps, 1));
+                var (logits, (h, c)) = _model.Forward(x, state);
+                lossSum += Ops.SoftmaxCrossEntropy(logits, ToDevice(Tensor.FromArray(targets))).Item() * steps;
+                correct += CountCorrect(logits, targets);
+                var next = (scope.Keep(h), scope.Keep(c));
+                DisposeState(state);
+                state = next;
+            }
+            return new EvalResult(lossSum / n, (double)correct / n, n);
+        }
+        finally
+        {
+            DisposeState(state);
+            _model.Train();
+        }
+    }
+
+    /// <summary>Temperature sampling from a generator seeded by (seed, epoch), primed with the text's first character.</summary>
+    public override string Sample(int epoch)
+    {
+        _model.Eval();
+        var generator = new Generator(unchecked(_config.Seed * 1000003 + epoch));
+        var text = new System.Text.StringBuilder();
+        int current = _train[0];
+        text.Append(_vocabulary[current]);
+        (Tensor H, Tensor C)? state = null;
+        try
+        {
+            using var noGrad = GradMode.Disable();
+            for (int i = 0; i < SampleLength; i++)
+            {
+                using var scope = new TensorScope();
+                var x = ToDevice(Tensor.FromArray(new[] { current }, 1, 1));
+                var (logits, (h, c)) = _model.Forward(x, state);
+                var next = (scope.Keep(h), scope.Keep(c));
+                DisposeState(state);
+                state = next;
+                var scores = logits.ToArray<float>();
+                double max = scores.Max();
+                var weights = scores.Select(s => Math.Exp((s - max) / Temperature)).ToArray();
+                double u = generator.NextDouble() * weights.Sum();
+                current = weights.Length - 1;
+                for (int k = 0; k < weights.Length; k++)
+                {
+                    u -= weights[k];
+                    if (u < 0) { current = k; break; }
+                }
+                text.Append(_vocabulary[current]);
+            }
+            return text.ToString();
+        }
+        finally
+        {
+            DisposeState(state);
+            _model.Train();
+        }
+    }
+}

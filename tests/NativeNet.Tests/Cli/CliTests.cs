@@ -1,0 +1,159 @@
+using System.Text.Json;
+using System.Xml.Linq;
+using NativeNet.Cli;
+using NativeNet.Data;
+using NUnit.Framework;
+
+namespace NativeNet.Tests.Cli;
+
+public class CliTests
+{
+    private string _dir = "";
+
+    [SetUp] public void MakeDir() => _dir = Directory.CreateTempSubdirectory("nativenet-cli").FullName;
+    [TearDown] public void RemoveDir() => Directory.Delete(_dir, true);
+
+    private static bool HaveFashionMnist => File.Exists(Path.Combine(FashionMnist.DefaultDirectory, "train-images-idx3-ubyte.gz"))
+        || File.Exists(Path.Combine(FashionMnist.DefaultDirectory, "train-images-idx3-ubyte"));
+
+    private static (int Code, string Out, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CommandLine.Run(args, new CliConsole(output, error, Interactive: false));
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static void AssertOneLineError((int Code, string Out, string Error) result, string expectedFragment)
+    {
+        Assert.That(result.Code, Is.Not.Zero);
+        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(1), $"expected one error line, got:\n{result.Error}");
+        Assert.That(lines[0], Does.StartWith("nativenet: "));
+        Assert.That(lines[0], Does.Contain(expectedFragment));
+    }
+
+    [Test]
+    public void UnknownFlagIsOneLineUsageError()
+    {
+        var result = Run("train", "--model", "mlp", "--frobnicate", "3");
+        AssertOneLineError(result, "--frobnicate");
+        Assert.That(result.Code, Is.EqualTo(2));
+    }
+
+    [TestCase("--epochs", "abc", "--epochs must be an integer")]
+    [TestCase("--model", "vgg", "--model must be one of")]
+    [TestCase("--lr", "-1", "--lr must be a positive number")]
+    [TestCase("--optimizer", "lbfgs", "--optimizer must be one of")]
+    public void BadValueIsOneLineUsageError(string flag, string value, string message)
+    {
+        var result = Run("train", flag, value);
+        AssertOneLineError(result, message);
+        Assert.That(result.Code, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void UnknownCommandAndBenchAreUsageErrors()
+    {
+        Assert.That(Run("fly").Code, Is.EqualTo(2));
+        AssertOneLineError(Run("bench", "fft"), "unknown benchmark 'fft'");
+        AssertOneLineError(Run("bench", "gemm", "--m", "0"), "--m must be between");
+    }
+
+    [Test]
+    public void MissingDatasetDirectoryIsOneLineError()
+    {
+        var result = Run("train", "--model", "mlp", "--epochs", "1", "--data", Path.Combine(_dir, "no-such-dir"), "--out", Path.Combine(_dir, "run"));
+        AssertOneLineError(result, "Fashion-MNIST file train-images-idx3-ubyte(.gz) not found");
+        Assert.That(result.Code, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void CorruptOrMissingCheckpointIsOneLineError()
+    {
+        string corrupt = Path.Combine(_dir, "model.safetensors");
+        File.WriteAllBytes(corrupt, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, (byte)'{', (byte)'}']);
+        AssertOneLineError(Run("eval", "--checkpoint", corrupt), "not a valid safetensors file");
+        AssertOneLineError(Run("eval", "--checkpoint", Path.Combine(_dir, "missing.safetensors")), "not found");
+        AssertOneLineError(Run("eval"), "--checkpoint");
+    }
+
+    [Test]
+    public void SvgChartIsWellFormedXml()
+    {
+        var epochs = new[]
+        {
+            new EpochMetrics(1, 0.6, 0.8, 0.5, 0.85, 10, 1, 6000, null),
+            new EpochMetrics(2, 0.4, 0.86, 0.45, 0.88, 10, 1, 6000, "a <sample> & \"quotes\""),
+        };
+        var doc = XDocument.Parse(SvgChart.Render("cnn <adam> & friends", epochs));
+        XNamespace svg = "http://www.w3.org/2000/svg";
+        Assert.That(doc.Root!.Name, Is.EqualTo(svg + "svg"));
+        Assert.That(doc.Descendants(svg + "polyline").Count(), Is.EqualTo(2));
+        Assert.That(doc.Descendants(svg + "circle").Count(), Is.EqualTo(4));
+        Assert.DoesNotThrow(() => XDocument.Parse(SvgChart.Render("one epoch", epochs[..1])));
+    }
+
+    [Test]
+    public void TrainWritesOutputsAndEvalReproducesTheAccuracy()
+    {
+        if (!HaveFashionMnist) Assert.Ignore($"Fashion-MNIST is not installed in {FashionMnist.DefaultDirectory} (Debian package dataset-fashion-mnist)");
+        string run = Path.Combine(_dir, "mlp");
+        var train = Run("train", "--model", "mlp", "--epochs", "1", "--limit", "512", "--batch", "64", "--threads", "2", "--out", run, "--json");
+        Assert.That(train.Code, Is.Zero, train.Error);
+        var line = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single();
+        using var epoch = JsonDocument.Parse(line);
+        double reported = epoch.RootElement.GetProperty("test_acc").GetDouble();
+        Assert.That(epoch.RootElement.GetProperty("epoch").GetInt32(), Is.EqualTo(1));
+        Assert.That(epoch.RootElement.GetProperty("train_loss").GetDouble(), Is.GreaterThan(0));
+        Assert.That(reported, Is.GreaterThan(0.3), "one epoch on 512 images is well above chance");
+
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+        Assert.That(metrics.RootElement.GetProperty("config").GetProperty("model").GetString(), Is.EqualTo("mlp"));
+        Assert.That(metrics.RootElement.GetProperty("epochs").GetArrayLength(), Is.EqualTo(1));
+        Assert.DoesNotThrow(() => XDocument.Load(Path.Combine(run, "metrics.svg")));
+
+        string checkpoint = Path.Combine(run, "model.safetensors");
+        var meta = NativeNet.IO.Checkpoint.ReadMetadata(checkpoint);
+        Assert.That(meta["model"], Is.EqualTo("mlp"));
+        using (var tensors = new DisposeAll(NativeNet.IO.Checkpoint.Load(checkpoint)))
+        {
+            Assert.That(tensors.Items.Keys, Does.Contain("model.1.weight"));
+            Assert.That(tensors.Items.Keys, Does.Contain("optimizer.1.weight.exp_avg"));
+        }
+
+        var eval = Run("eval", "--checkpoint", checkpoint, "--json");
+        Assert.That(eval.Code, Is.Zero, eval.Error);
+        using var evaluated = JsonDocument.Parse(eval.Out);
+        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported), "eval must reproduce the accuracy train reported");
+        Assert.That(evaluated.RootElement.GetProperty("count").GetInt32(), Is.EqualTo(512));
+    }
+
+    [Test]
+    public void CharLstmTrainsOnATextAndEvalReproducesTheAccuracy()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)));
+        string run = Path.Combine(_dir, "char");
+        var train = Run("train", "--model", "charlstm", "--text", text, "--epochs", "2", "--batch", "8", "--seq-len", "16",
+            "--hidden", "32", "--embedding", "8", "--lr", "0.01", "--out", run, "--json");
+        Assert.That(train.Code, Is.Zero, train.Error);
+        var lines = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(2));
+        using var last = JsonDocument.Parse(lines[^1]);
+        Assert.That(last.RootElement.GetProperty("sample").GetString(), Has.Length.GreaterThan(100));
+        double reported = last.RootElement.GetProperty("test_acc").GetDouble();
+        Assert.That(reported, Is.GreaterThan(0.3), "a repeated sentence is easy to predict");
+
+        var eval = Run("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--json");
+        Assert.That(eval.Code, Is.Zero, eval.Error);
+        using var evaluated = JsonDocument.Parse(eval.Out);
+        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
+    }
+
+    private sealed class DisposeAll(Dictionary<string, Tensor> items) : IDisposable
+    {
+        public Dictionary<string, Tensor> Items { get; } = items;
+        public void Dispose() { foreach (var t in Items.Values) t.Dispose(); }
+    }
+}
