@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using NativeNet.IO;
 using NativeNet.Nn;
 using NUnit.Framework;
 
@@ -18,31 +17,15 @@ public class PyTorchFixtureTests(string backendName) : BackendTest(backendName)
     // against float64 PyTorch to 2e-6, so this leaves room for NativeNet's own float32 rounding only.
     private const double Atol = 1e-5, Rtol = 1e-5;
 
-    private static Dictionary<string, Tensor>? s_fixture;
-    private static IReadOnlyDictionary<string, string>? s_meta;
+    private static readonly FixtureFile s_fixture = new("layers.safetensors");
 
-    private static Dictionary<string, Tensor> Fixture(out IReadOnlyDictionary<string, string> meta)
-    {
-        if (s_fixture is null)
-        {
-            s_fixture = Checkpoint.Load(Path.Combine(TestContext.CurrentContext.TestDirectory, "Fixtures", "layers.safetensors"), out var m);
-            s_meta = m;
-        }
-        meta = s_meta!;
-        return s_fixture;
-    }
-
-    public static IEnumerable<string> Cases()
-    {
-        Fixture(out var meta);
-        return meta["cases"].Split(',');
-    }
+    public static IEnumerable<string> Cases() => s_fixture.Cases();
 
     /// <summary>Every tensor of <paramref name="name"/>'s group <paramref name="group"/> ("input", "param", …) by its short name.</summary>
     private static Dictionary<string, Tensor> Group(string name, string group)
     {
         string prefix = $"{name}/{group}/";
-        return Fixture(out _).Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+        return s_fixture.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
     }
 
@@ -82,7 +65,7 @@ public class PyTorchFixtureTests(string backendName) : BackendTest(backendName)
     [TestCaseSource(nameof(Cases))]
     public void LayerMatchesPyTorch(string name)
     {
-        Fixture(out var meta);
+        var meta = s_fixture.Meta;
         using var hp = JsonDocument.Parse(meta[name]);
         string kind = hp.RootElement.GetProperty("module").GetString()!;
         using var scope = new TensorScope();
@@ -136,7 +119,7 @@ public class PyTorchFixtureTests(string backendName) : BackendTest(backendName)
                 foreach (var (key, b) in module.NamedBuffers().Where(b => b.Buffer.DType.IsFloat())) actual[$"after/{key}"] = b;
         }
 
-        var expectedKeys = Fixture(out _).Keys.Where(k => k.StartsWith(name + "/", StringComparison.Ordinal))
+        var expectedKeys = s_fixture.Tensors.Keys.Where(k => k.StartsWith(name + "/", StringComparison.Ordinal))
             .Select(k => k[(name.Length + 1)..]).Where(k => k.StartsWith("output/", StringComparison.Ordinal)
                 || k.StartsWith("grad/", StringComparison.Ordinal) || k.StartsWith("after/", StringComparison.Ordinal)).ToArray();
         Assert.That(actual.Keys, Is.EquivalentTo(expectedKeys), $"{name}: every reference is compared");
@@ -144,7 +127,7 @@ public class PyTorchFixtureTests(string backendName) : BackendTest(backendName)
         double worstRelative = 0, worstAbsolute = 0, worstOfTolerance = 0;
         foreach (var key in expectedKeys.Order(StringComparer.Ordinal))
         {
-            var expected = Fixture(out _)[$"{name}/{key}"];
+            var expected = s_fixture.Tensors[$"{name}/{key}"];
             var got = actual[key];
             Assert.That(got, Is.Not.Null, $"{name}: {key} was not computed");
             Assert.That(got.ShapeArray, Is.EqualTo(expected.ShapeArray), $"{name}: shape of {key}");

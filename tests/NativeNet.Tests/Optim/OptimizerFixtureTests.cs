@@ -1,5 +1,4 @@
 using System.Text.Json;
-using NativeNet.IO;
 using NativeNet.Optim;
 using NUnit.Framework;
 
@@ -8,25 +7,9 @@ namespace NativeNet.Tests.Optim;
 /// <summary>Optimiser steps against tests/NativeNet.Tests/Fixtures/optimizers.safetensors (torch.optim and numpy CS231n forms).</summary>
 public class OptimizerFixtureTests
 {
-    private static Dictionary<string, Tensor>? s_fixture;
-    private static IReadOnlyDictionary<string, string>? s_meta;
+    private static readonly FixtureFile s_fixture = new("optimizers.safetensors");
 
-    private static Dictionary<string, Tensor> Fixture(out IReadOnlyDictionary<string, string> meta)
-    {
-        if (s_fixture is null)
-        {
-            s_fixture = Checkpoint.Load(Path.Combine(TestContext.CurrentContext.TestDirectory, "Fixtures", "optimizers.safetensors"), out var m);
-            s_meta = m;
-        }
-        meta = s_meta!;
-        return s_fixture;
-    }
-
-    public static IEnumerable<string> Cases()
-    {
-        Fixture(out var meta);
-        return meta["cases"].Split(',');
-    }
+    public static IEnumerable<string> Cases() => s_fixture.Cases();
 
     private static Optimizer Create(JsonElement hp, (string, Tensor)[] ps)
     {
@@ -56,7 +39,8 @@ public class OptimizerFixtureTests
         [Values(DType.Float32, DType.Float64)] DType dtype,
         [Values(true, false)] bool fused)
     {
-        var fx = Fixture(out var meta);
+        var fx = s_fixture.Tensors;
+        var meta = s_fixture.Meta;
         int steps = int.Parse(meta["steps"], System.Globalization.CultureInfo.InvariantCulture);
         using var hp = JsonDocument.Parse(meta[name]);
         string[] names = ["w", "b"];

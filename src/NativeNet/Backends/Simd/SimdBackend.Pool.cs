@@ -40,28 +40,11 @@ public sealed partial class SimdBackend
         {
             nint ix = (nint)(px0 + x.Offset), iy = (nint)(py0 + y.Offset);
             if (IsMax2x2(mode, g))
-            {
-                long pairs = (long)planes * g.OH;
-                int stripRows = Math.Max(1, StripElements / g.W);
-                int strips = (int)((pairs + stripRows - 1) / stripRows);
-                int parts = SimdParallel.PartsFor((long)planes * g.H * g.W);
-                SimdParallel.For(parts, p =>
-                {
-                    for (long s = (long)strips * p / parts; s < (long)strips * (p + 1) / parts; s++)
-                    {
-                        long first = s * stripRows;
-                        int rows = (int)Math.Min(stripRows, pairs - first);
-                        MaxPool2x2Forward((T*)ix + first * 2 * g.W, (T*)iy + first * g.OW, rows, g.W);
-                    }
-                });
-                return;
-            }
-            int partsG = SimdParallel.PartsFor((long)planes * g.H * g.W);
-            SimdParallel.For(partsG, p =>
-            {
-                for (int plane = planes * p / partsG; plane < planes * (p + 1) / partsG; plane++)
-                    PoolPlaneForward(mode, (T*)ix + (long)plane * g.H * g.W, (T*)iy + (long)plane * g.OH * g.OW, g);
-            });
+                ForEachRowPairStrip(planes, g, (first, rows) =>
+                    MaxPool2x2Forward((T*)ix + first * 2 * g.W, (T*)iy + first * g.OW, rows, g.W));
+            else
+                ForEachPlane(planes, g, plane =>
+                    PoolPlaneForward(mode, (T*)ix + (long)plane * g.H * g.W, (T*)iy + (long)plane * g.OH * g.OW, g));
         }
     }
 
@@ -75,32 +58,46 @@ public sealed partial class SimdBackend
         {
             nint ix = (nint)(px0 + x.Offset), ig = (nint)(pg0 + dy.Offset), id = (nint)(pd0 + dx.Offset);
             if (IsMax2x2(mode, g))
-            {
-                long pairs = (long)planes * g.OH;
-                int stripRows = Math.Max(1, StripElements / g.W);
-                int strips = (int)((pairs + stripRows - 1) / stripRows);
-                int parts = SimdParallel.PartsFor((long)planes * g.H * g.W);
-                SimdParallel.For(parts, p =>
-                {
-                    for (long s = (long)strips * p / parts; s < (long)strips * (p + 1) / parts; s++)
-                    {
-                        long first = s * stripRows;
-                        int rows = (int)Math.Min(stripRows, pairs - first);
-                        MaxPool2x2Backward((T*)ix + first * 2 * g.W, (T*)ig + first * g.OW, (T*)id + first * 2 * g.W, rows, g.W);
-                    }
-                });
-                return;
-            }
-            int partsG = SimdParallel.PartsFor((long)planes * g.H * g.W);
-            SimdParallel.For(partsG, p =>
-            {
-                for (int plane = planes * p / partsG; plane < planes * (p + 1) / partsG; plane++)
+                ForEachRowPairStrip(planes, g, (first, rows) =>
+                    MaxPool2x2Backward((T*)ix + first * 2 * g.W, (T*)ig + first * g.OW, (T*)id + first * 2 * g.W, rows, g.W));
+            else
+                ForEachPlane(planes, g, plane =>
                 {
                     long inOff = (long)plane * g.H * g.W, outOff = (long)plane * g.OH * g.OW;
                     PoolPlaneBackward(mode, (T*)ix + inOff, (T*)ig + outOff, (T*)id + inOff, g);
-                }
-            });
+                });
         }
+    }
+
+    /// <summary>
+    /// The 2×2 path's work split: the planes' N·C·OH row pairs (rows 2i, 2i+1) in strips of about
+    /// <see cref="StripElements"/> input elements, strips spread over threads; <paramref name="strip"/> gets the first
+    /// row pair of a strip and its number of row pairs.
+    /// </summary>
+    private static void ForEachRowPairStrip(int planes, Pool2dGeometry g, Action<long, int> strip)
+    {
+        long pairs = (long)planes * g.OH;
+        int stripRows = Math.Max(1, StripElements / g.W);
+        int strips = (int)((pairs + stripRows - 1) / stripRows);
+        int parts = SimdParallel.PartsFor((long)planes * g.H * g.W);
+        SimdParallel.For(parts, p =>
+        {
+            for (long s = (long)strips * p / parts; s < (long)strips * (p + 1) / parts; s++)
+            {
+                long first = s * stripRows;
+                strip(first, (int)Math.Min(stripRows, pairs - first));
+            }
+        });
+    }
+
+    /// <summary>The general path's work split: whole planes spread over threads.</summary>
+    private static void ForEachPlane(int planes, Pool2dGeometry g, Action<int> plane)
+    {
+        int parts = SimdParallel.PartsFor((long)planes * g.H * g.W);
+        SimdParallel.For(parts, p =>
+        {
+            for (int i = planes * p / parts; i < planes * (p + 1) / parts; i++) plane(i);
+        });
     }
 
     // ---- 2×2 stride 2, AVX-512 ----
