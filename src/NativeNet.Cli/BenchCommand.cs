@@ -20,6 +20,8 @@ public static class BenchCommand
         string backendName = args.Choice("backend", Backend.DefaultCpu.Name, "naive", "simd", "cuda");
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         bool json = args.Flag("json");
+        int repeats = args.Int("repeats", 30, 1, 100_000);
+        double minTime = args.Double("min-time", 1.0, positive: true);
         var fields = new List<(string Name, object Value)> { ("op", which), ("backend", backendName), ("threads", threads) };
         Func<Device, (Action Call, double Flop)> setup = which switch
         {
@@ -37,7 +39,7 @@ public static class BenchCommand
         {
             call();
             cuda?.Synchronize();
-        });
+        }, minRepeats: repeats, minSeconds: minTime);
         if (flop > 0) fields.Add(("gflops", Math.Round(flop / (result.MedianMs * 1e6), 2)));
         fields.Add(("median_ms", Math.Round(result.MedianMs, 4)));
         fields.Add(("min_ms", Math.Round(result.MinMs, 4)));
@@ -68,19 +70,26 @@ public static class BenchCommand
         return 0;
     }
 
-    /// <summary>C = A·B with preallocated row-major operands, straight through <see cref="Backend.Gemm"/>.</summary>
+    /// <summary>
+    /// C = op(A)·op(B) with preallocated row-major operands, straight through <see cref="Backend.Gemm"/>; <c>--op</c> names the
+    /// transposes as BLAS does (NN, NT, TN, TT), a transposed operand being stored as its transpose.
+    /// </summary>
     private static Func<Device, (Action, double)> Gemm(CliArgs args, List<(string, object)> fields)
     {
         int m = args.Int("m", 1024, 1, 1 << 15), n = args.Int("n", 1024, 1, 1 << 15), k = args.Int("k", 1024, 1, 1 << 15);
-        fields.AddRange([("m", m), ("n", n), ("k", k)]);
+        string op = args.Choice("op", "NN", "NN", "NT", "TN", "TT");
+        bool transA = op[0] == 'T', transB = op[1] == 'T';
+        fields.AddRange([("m", m), ("n", n), ("k", k), ("gemm_op", op)]);
         return device =>
         {
             var generator = new Generator(0);
-            var a = Tensor.Normal([m, k], 0, 1, generator, DType.Float32, device);
-            var b = Tensor.Normal([k, n], 0, 1, generator, DType.Float32, device);
+            var a = Tensor.Normal(transA ? [k, m] : [m, k], 0, 1, generator, DType.Float32, device);
+            var b = Tensor.Normal(transB ? [n, k] : [k, n], 0, 1, generator, DType.Float32, device);
             var c = Tensor.Zeros([m, n], DType.Float32, device);
             var backend = Backend.For(device);
-            return (() => backend.Gemm(DType.Float32, 1, m, n, k, new MatrixOperand(a.Storage, 0, k, 0, false), new MatrixOperand(b.Storage, 0, n, 0, false), c.Storage, 0, n, 0, 0), 2.0 * m * n * k);
+            var opA = new MatrixOperand(a.Storage, 0, transA ? m : k, 0, transA);
+            var opB = new MatrixOperand(b.Storage, 0, transB ? k : n, 0, transB);
+            return (() => backend.Gemm(DType.Float32, 1, m, n, k, opA, opB, c.Storage, 0, n, 0, 0), 2.0 * m * n * k);
         };
     }
 

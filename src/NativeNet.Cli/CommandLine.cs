@@ -24,11 +24,12 @@ public static class CommandLine
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
                 charlstm: [--text PATH] [--seq-len L] [--hidden H] [--clip C]
           eval --checkpoint PATH [--backend naive|simd|cuda] [--threads T] [--data DIR] [--json]
-          bench gemm [--m M] [--n N] [--k K]
+          bench gemm [--m M] [--n N] [--k K] [--op NN|NT|TN|TT]
           bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
           bench maxpool [--pass fwd|fwdbwd]
           bench train-step [--model mlp|cnn] [--batch B]
-                (every bench: [--backend naive|simd|cuda] [--threads T] [--json])
+                (every bench: [--backend naive|simd|cuda] [--threads T] [--repeats R] [--min-time S] [--json];
+                 5 warm-up calls, then at least R calls and S seconds; prints the median)
         Errors print one line 'nativenet: ...' (set NATIVENET_DEBUG=1 for the stack trace).
         """;
 
@@ -38,7 +39,7 @@ public static class CommandLine
     /// <summary>Runs the command line writing to <paramref name="console"/>; returns the exit code (0 success, 2 usage error, 1 other failure).</summary>
     public static int Run(string[] args, CliConsole console)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        if (args.Length == 0 || args[0] == "help" || args.Any(a => a is "-h" or "--help"))
         {
             (args.Length == 0 ? console.Error : console.Out).WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
