@@ -148,12 +148,18 @@ public sealed partial class SimdBackend
     private static unsafe void Im2Col<T>(T* x, Conv2dGeometry g, T* col) where T : unmanaged
     {
         int oh = g.OH, ow = g.OW;
+        bool flat = IsFlatRows(g);
         for (int c = 0; c < g.C; c++)
         for (int r = 0; r < g.R; r++)
         for (int s = 0; s < g.S; s++)
         {
             T* dst = col + (long)((c * g.R + r) * g.S + s) * oh * ow;
             ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
+            if (flat)
+            {
+                Im2ColPlaneFlat(x + (long)c * g.H * g.W, g, r, s, j0, j1, dst);
+                continue;
+            }
             for (int i = 0; i < oh; i++)
             {
                 T* d = dst + i * ow;
@@ -172,6 +178,48 @@ public sealed partial class SimdBackend
         }
     }
 
+    /// <summary>
+    /// Stride 1 and an output as wide as the input: each filter tap's plane of the column matrix is the channel read
+    /// as one flat run shifted by (r − ph)·W + (s − pw), with the columns that fall outside the image zeroed. Rows of a
+    /// 14-wide image are too short for one copy per row to pay.
+    /// </summary>
+    private static bool IsFlatRows(Conv2dGeometry g) => g.StrideH == 1 && g.StrideW == 1 && g.OW == g.W;
+
+    /// <summary>Valid output rows i in [i0, i1) whose input row i − ph + r lies inside [0, h) (stride 1).</summary>
+    private static void ValidRows(Conv2dGeometry g, int r, out int i0, out int i1)
+    {
+        i0 = Math.Max(0, g.PadH - r);
+        i1 = Math.Min(g.OH, g.H + g.PadH - r);
+        if (i1 < i0) i1 = i0;
+    }
+
+    // SAFETY: xc points to one H×W channel, dst to OH·OW writable elements; the flat run starts at the first valid
+    // (i0, j0) and ends after the last valid (i1 − 1, j1 − 1), so it reads only inside the channel (OW = W).
+    private static unsafe void Im2ColPlaneFlat<T>(T* xc, Conv2dGeometry g, int r, int s, int j0, int j1, T* dst) where T : unmanaged
+    {
+        int ow = g.OW;
+        ValidRows(g, r, out int i0, out int i1);
+        if (i0 >= i1 || j0 >= j1)
+        {
+            new Span<T>(dst, g.OH * ow).Clear();
+            return;
+        }
+        if (i0 > 0) new Span<T>(dst, i0 * ow).Clear();
+        int start = i0 * ow + j0, end = (i1 - 1) * ow + j1;
+        T* src = xc + (long)(i0 - g.PadH + r) * g.W + (j0 - g.PadW + s);
+        new ReadOnlySpan<T>(src, end - start).CopyTo(new Span<T>(dst + start, end - start));
+        if (j0 > 0 || j1 < ow)
+        {
+            for (int i = i0; i < i1; i++)
+            {
+                T* d = dst + i * ow;
+                for (int j = 0; j < j0; j++) d[j] = default;
+                for (int j = j1; j < ow; j++) d[j] = default;
+            }
+        }
+        if (i1 < g.OH) new Span<T>(dst + i1 * ow, (g.OH - i1) * ow).Clear();
+    }
+
     /// <summary>Output columns j in [j0, j1) whose input column j·stride − pad + s lies inside [0, w).</summary>
     private static void ValidColumns(int w, int ow, int stride, int pad, int s, out int j0, out int j1)
     {
@@ -187,6 +235,7 @@ public sealed partial class SimdBackend
     {
         int oh = g.OH, ow = g.OW;
         new Span<T>(x, g.C * g.H * g.W).Clear();
+        bool flat = IsFlatRows(g);
         for (int c = 0; c < g.C; c++)
         for (int r = 0; r < g.R; r++)
         for (int s = 0; s < g.S; s++)
@@ -194,6 +243,11 @@ public sealed partial class SimdBackend
             T* src = col + (long)((c * g.R + r) * g.S + s) * oh * ow;
             ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
             if (j0 >= j1) continue;
+            if (flat)
+            {
+                Col2ImPlaneFlat(src, g, r, s, j0, j1, x + (long)c * g.H * g.W);
+                continue;
+            }
             for (int i = 0; i < oh; i++)
             {
                 int h = i * g.StrideH - g.PadH + r;
@@ -208,6 +262,29 @@ public sealed partial class SimdBackend
                 else for (int j = j0; j < j1; j++) dst[(long)j * g.StrideW] += srow[j];
             }
         }
+    }
+
+    /// <summary>The adjoint of <see cref="Im2ColPlaneFlat"/>: zeroes the out-of-image columns of the plane, then adds
+    /// it to the channel as one flat run (adding those zeros leaves the neighbouring row's ends as they were).</summary>
+    // SAFETY: src is one OH·OW plane of the scratch column matrix (written here), xc one H×W channel; the run is the
+    // same in-channel range that Im2ColPlaneFlat reads.
+    private static unsafe void Col2ImPlaneFlat<T>(T* src, Conv2dGeometry g, int r, int s, int j0, int j1, T* xc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ow = g.OW;
+        ValidRows(g, r, out int i0, out int i1);
+        if (i0 >= i1) return;
+        if (j0 > 0 || j1 < ow)
+        {
+            for (int i = i0; i < i1; i++)
+            {
+                T* d = src + i * ow;
+                for (int j = 0; j < j0; j++) d[j] = T.Zero;
+                for (int j = j1; j < ow; j++) d[j] = T.Zero;
+            }
+        }
+        int start = i0 * ow + j0, end = (i1 - 1) * ow + j1;
+        var dst = new Span<T>(xc + (long)(i0 - g.PadH + r) * g.W + (j0 - g.PadW + s), end - start);
+        TensorPrimitives.Add(dst, new ReadOnlySpan<T>(src + start, end - start), dst);
     }
 
     /// <inheritdoc/>
