@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using NativeNet.Backends;
+using NativeNet.Backends.Simd;
 using NUnit.Framework;
 using static NativeNet.Tests.Simd.SimdTestUtil;
 
@@ -142,6 +143,10 @@ public class SimdLayerAgreementTests
         (2, 1, 28, 28, 8, 3, 3, 1, 1),
         (2, 3, 6, 6, 2, 3, 3, 1, 2),
         (9, 4, 6, 6, 3, 3, 3, 1, 1),
+        // several images per chunk, the last chunk shorter: 37 = 9·4 + 1, 7 = 4 + 3 (dW formed transposed: 9 taps < 16 filters), 11 = 6 + 5 (1×1)
+        (37, 8, 14, 14, 16, 3, 3, 1, 1),
+        (7, 1, 12, 12, 16, 3, 3, 1, 1),
+        (11, 6, 10, 10, 4, 1, 1, 1, 0),
     ];
 
     [Test]
@@ -167,6 +172,41 @@ public class SimdLayerAgreementTests
                 be.Conv2dBackwardFilter(x, dy, dw, db, g);
             }, abs * 10, 1e-4, "bwd bias " + name);
         }
+    }
+
+    [Test]
+    public void Conv2dIsTheSameAtEveryThreadCount([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
+    {
+        int saved = SimdBackend.Threads;
+        try
+        {
+            // big enough to run chunks on several threads; 37 images give chunks that do not divide evenly over 2 or 3
+            var g = new Conv2dGeometry(37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1);
+            var x = Random([g.N, g.C, g.H, g.W], dtype, 1);
+            var w = Random([g.K, g.C, g.R, g.S], dtype, 2);
+            var bias = Random([g.K], dtype, 3);
+            var dy = Random([g.N, g.K, g.OH, g.OW], dtype, 4);
+            Tensor[]? first = null;
+            foreach (int t in new[] { 1, 2, 3 })
+            {
+                SimdBackend.Threads = t;
+                var y = Tensor.Zeros([g.N, g.K, g.OH, g.OW], dtype);
+                var dx = Tensor.Zeros([g.N, g.C, g.H, g.W], dtype);
+                var dw = Tensor.Zeros([g.K, g.C, g.R, g.S], dtype);
+                var db = Tensor.Zeros([g.K], dtype);
+                SimdB.Conv2dForward(x, w, bias, y, g);
+                SimdB.Conv2dBackwardData(dy, w, dx, g);
+                SimdB.Conv2dBackwardFilter(x, dy, dw, db, g);
+                Tensor[] results = [y, dx, dw, db];
+                if (first is null) first = results;
+                else
+                {
+                    string[] names = ["y", "dx", "dw", "db"];
+                    for (int i = 0; i < results.Length; i++) AssertClose(results[i], first[i], 0, 0, $"conv {names[i]} at {t} threads vs 1");
+                }
+            }
+        }
+        finally { SimdBackend.Threads = saved; }
     }
 
     private static readonly (int N, int C, int H, int W, int K, int Stride, int Pad)[] PoolCases =

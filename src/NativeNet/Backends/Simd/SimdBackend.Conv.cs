@@ -6,13 +6,6 @@ namespace NativeNet.Backends.Simd;
 
 public sealed partial class SimdBackend
 {
-    /// <summary>
-    /// Images per partial sum of the filter gradient. The batch is cut into fixed groups of this size whatever the
-    /// thread count; each group's dW is one GEMM chain and the partials are added in group order, so dW is the same
-    /// for every thread count.
-    /// </summary>
-    private const int FilterGradGroup = 8;
-
     // ---- matrix product ----
 
     /// <inheritdoc/>
@@ -80,20 +73,55 @@ public sealed partial class SimdBackend
             SimdGemm.Gemm(transA, transB, m, n, k, (double*)a, lda, (double*)b, ldb, Unsafe.As<T, double>(ref beta), (double*)c, ldc, threads);
     }
 
-    // ---- convolution: im2col + GEMM, one image per GEMM, images spread over threads ----
+    // ---- convolution: im2col + GEMM over chunks of images ----
+
+    /// <summary>
+    /// Most GEMM columns (images × OH·OW) in one chunk. A few small images are lowered into one column matrix so that
+    /// each GEMM is wider than one 14×14 image's 196 columns; much wider chunks measured slower, as the column matrix
+    /// then no longer stays in L2 next to the GEMM's packed panels.
+    /// </summary>
+    private const int ChunkColumns = 784;
+
+    /// <summary>Most elements in one chunk's column matrix, so that it is still in cache when the GEMM packs it.</summary>
+    private const int ChunkElements = 1 << 18;
 
     /// <summary>1×1 filters with stride 1 and no padding read the input directly as the GEMM operand (no im2col).</summary>
     private static bool IsPointwise(Conv2dGeometry g) => g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0;
 
-    /// <summary>Threads across images, and threads inside each GEMM, for a batch of <paramref name="n"/>.</summary>
-    private static (int Parts, int GemmThreads) ConvThreads(int n, double flopsPerImage)
+    /// <summary>
+    /// Images per chunk, as even as the budgets allow. It depends on the geometry only, never on the thread count: the
+    /// filter gradient is summed chunk by chunk in chunk order, so it is the same for every thread count.
+    /// </summary>
+    private static int ChunkImages(Conv2dGeometry g)
+    {
+        long cols = Math.Max(1, g.OH * g.OW);
+        long rows = Math.Max(1, Math.Max(g.C * g.R * g.S, g.K));
+        int most = (int)Math.Clamp(Math.Min(ChunkColumns / cols, ChunkElements / (rows * cols)), 1, Math.Max(1, g.N));
+        int chunks = (g.N + most - 1) / most;
+        return (g.N + chunks - 1) / chunks;
+    }
+
+    /// <summary>
+    /// Chunks spread over threads when there are enough to share evenly; otherwise one chunk at a time with every
+    /// thread inside its GEMM (3 chunks on 2 threads would leave one thread idle for a third of the time).
+    /// </summary>
+    private static (int Workers, int GemmThreads) ChunkThreads(int chunks, double flops)
     {
         int threads = Threads;
-        if (threads <= 1 || n * flopsPerImage < 2e6) return (1, 1);
-        // several images per thread: parts are handed out dynamically, so a thread that starts late (another process
-        // holds its core) does not leave half the batch to the first one
-        if (n >= threads) return (Math.Min(n, threads * 4), 1);
+        if (threads <= 1 || flops < 2e6) return (1, 1);
+        if (chunks % threads == 0 || chunks >= 4 * threads) return (threads, 1);
         return (1, threads);
+    }
+
+    /// <summary>Runs body(chunk) for every chunk; in parallel (handed out dynamically) when workers &gt; 1.</summary>
+    private static void ForEachChunk(int chunks, int workers, Action<int> body)
+    {
+        if (workers <= 1)
+        {
+            for (int ci = 0; ci < chunks; ci++) body(ci);
+            return;
+        }
+        Parallel.For(0, chunks, SimdParallel.Options(workers), body);
     }
 
     /// <inheritdoc/>
@@ -102,58 +130,76 @@ public sealed partial class SimdBackend
 
     private static unsafe void ConvForwardCore<T>(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, hw = g.H * g.W;
+        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw;
         if (g.N == 0 || g.K == 0 || ohw == 0) return;
         T[] xs = x.HostData<T>(), ws = w.HostData<T>(), ys = y.HostData<T>();
         T[]? bs = bias?.HostData<T>();
         int bo = bias?.Offset ?? 0;
-        var (parts, gemmThreads) = ConvThreads(g.N, g.ForwardFlops / Math.Max(1, g.N));
+        int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
+        var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
         bool pointwise = IsPointwise(g);
-        // SAFETY: arrays pinned for the whole call; every image's slices lie inside x and y (contiguous NCHW);
-        // the im2col scratch is a pinned per-thread array of at least crs*ohw elements.
+        // SAFETY: arrays pinned for the whole call; every chunk's images lie inside x and y (contiguous NCHW); the
+        // scratch arrays are pinned per-thread arrays of at least crs·cols and K·cols elements.
         fixed (T* px0 = xs) fixed (T* pw0 = ws) fixed (T* py0 = ys)
         {
             nint ix = (nint)(px0 + x.Offset), iw = (nint)(pw0 + w.Offset), iy = (nint)(py0 + y.Offset);
-            SimdParallel.For(parts, p =>
+            ForEachChunk(chunks, workers, ci =>
             {
-                T* col = pointwise ? null : (T*)Pin(ThreadScratch<T>.First(crs * ohw));
-                for (int n = g.N * p / parts; n < g.N * (p + 1) / parts; n++)
+                int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+                T* xn = (T*)ix + (long)n0 * chw, yn = (T*)iy + (long)n0 * kohw;
+                T* b = xn;
+                if (!(pointwise && count == 1))
                 {
-                    T* xn = (T*)ix + (long)n * g.C * hw, yn = (T*)iy + (long)n * g.K * ohw;
-                    T* b = xn;
-                    if (!pointwise)
-                    {
-                        Im2Col(xn, g, col);
-                        b = col;
-                    }
-                    T beta = T.Zero;
-                    if (bs is not null)
-                    {
-                        // bias fused into the product: rows start at the bias and the GEMM accumulates (beta = 1)
-                        for (int kf = 0; kf < g.K; kf++) new Span<T>(yn + (long)kf * ohw, ohw).Fill(bs[bo + kf]);
-                        beta = T.One;
-                    }
-                    GemmPtr(false, false, g.K, ohw, crs, (T*)iw, crs, b, ohw, beta, yn, ohw, gemmThreads);
+                    b = (T*)Pin(ThreadScratch<T>.First(crs * cols));
+                    for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
+                }
+                // one image writes straight into y; a chunk computes y as [K, images·OH·OW] and scatters it to NCHW
+                T* product = count == 1 ? yn : (T*)Pin(ThreadScratch<T>.Second(g.K * cols));
+                GemmPtr(false, false, g.K, cols, crs, (T*)iw, crs, b, cols, T.Zero, product, cols, gemmThreads);
+                for (int i = 0; i < count; i++)
+                for (int kf = 0; kf < g.K; kf++)
+                {
+                    var src = new ReadOnlySpan<T>(product + (long)kf * cols + i * ohw, ohw);
+                    var dst = new Span<T>(yn + (long)i * kohw + (long)kf * ohw, ohw);
+                    if (bs is not null) TensorPrimitives.Add(src, bs[bo + kf], dst);
+                    else if (count > 1) src.CopyTo(dst);
                 }
             });
         }
+    }
+
+    /// <summary>buf[k, i·OH·OW + q] = dy[n0 + i, k, q] for the images of one chunk: its gradient as one [K, images·OH·OW] matrix.</summary>
+    // SAFETY: dy points to count consecutive K×OH·OW images, buf to K·count·ohw writable elements.
+    private static unsafe void GatherChunk<T>(T* dy, int count, int k, int ohw, T* buf) where T : unmanaged
+    {
+        int cols = count * ohw;
+        for (int i = 0; i < count; i++)
+        for (int kf = 0; kf < k; kf++)
+            new ReadOnlySpan<T>(dy + ((long)i * k + kf) * ohw, ohw).CopyTo(new Span<T>(buf + (long)kf * cols + i * ohw, ohw));
     }
 
     /// <summary>Address of a pinned (POH) array's first element; valid for the array's lifetime.</summary>
     // SAFETY: only called on arrays allocated with pinned: true (ThreadScratch), which never move.
     private static unsafe void* Pin<T>(T[] pinned) where T : unmanaged => Unsafe.AsPointer(ref pinned[0]);
 
-    /// <summary>col[(c·R + r)·S + s, i·OW + j] = x[c, i·sh − ph + r, j·sw − pw + s] (0 outside the image).</summary>
-    // SAFETY: x points to one C×H×W image, col to crs×ohw writable elements; indices are range-checked per row.
-    private static unsafe void Im2Col<T>(T* x, Conv2dGeometry g, T* col) where T : unmanaged
+    /// <summary>col[(c·R + r)·S + s, i·OW + j] = x[c, i·sh − ph + r, j·sw − pw + s] (0 outside the image); rows of
+    /// col are <paramref name="ld"/> apart, so the images of a chunk sit side by side.</summary>
+    // SAFETY: x points to one C×H×W image, col to crs rows of ohw writable elements, ld apart; indices are range-checked per row.
+    private static unsafe void Im2Col<T>(T* x, Conv2dGeometry g, T* col, int ld) where T : unmanaged
     {
         int oh = g.OH, ow = g.OW;
+        bool flat = IsFlatRows(g);
         for (int c = 0; c < g.C; c++)
         for (int r = 0; r < g.R; r++)
         for (int s = 0; s < g.S; s++)
         {
-            T* dst = col + (long)((c * g.R + r) * g.S + s) * oh * ow;
+            T* dst = col + (long)((c * g.R + r) * g.S + s) * ld;
             ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
+            if (flat)
+            {
+                Im2ColPlaneFlat(x + (long)c * g.H * g.W, g, r, s, j0, j1, dst);
+                continue;
+            }
             for (int i = 0; i < oh; i++)
             {
                 T* d = dst + i * ow;
@@ -172,6 +218,48 @@ public sealed partial class SimdBackend
         }
     }
 
+    /// <summary>
+    /// Stride 1 and an output as wide as the input: each filter tap's plane of the column matrix is the channel read
+    /// as one flat run shifted by (r − ph)·W + (s − pw), with the columns that fall outside the image zeroed. Rows of a
+    /// 14-wide image are too short for one copy per row to pay.
+    /// </summary>
+    private static bool IsFlatRows(Conv2dGeometry g) => g.StrideH == 1 && g.StrideW == 1 && g.OW == g.W;
+
+    /// <summary>Valid output rows i in [i0, i1) whose input row i − ph + r lies inside [0, h) (stride 1).</summary>
+    private static void ValidRows(Conv2dGeometry g, int r, out int i0, out int i1)
+    {
+        i0 = Math.Max(0, g.PadH - r);
+        i1 = Math.Min(g.OH, g.H + g.PadH - r);
+        if (i1 < i0) i1 = i0;
+    }
+
+    // SAFETY: xc points to one H×W channel, dst to OH·OW writable elements; the flat run starts at the first valid
+    // (i0, j0) and ends after the last valid (i1 − 1, j1 − 1), so it reads only inside the channel (OW = W).
+    private static unsafe void Im2ColPlaneFlat<T>(T* xc, Conv2dGeometry g, int r, int s, int j0, int j1, T* dst) where T : unmanaged
+    {
+        int ow = g.OW;
+        ValidRows(g, r, out int i0, out int i1);
+        if (i0 >= i1 || j0 >= j1)
+        {
+            new Span<T>(dst, g.OH * ow).Clear();
+            return;
+        }
+        if (i0 > 0) new Span<T>(dst, i0 * ow).Clear();
+        int start = i0 * ow + j0, end = (i1 - 1) * ow + j1;
+        T* src = xc + (long)(i0 - g.PadH + r) * g.W + (j0 - g.PadW + s);
+        new ReadOnlySpan<T>(src, end - start).CopyTo(new Span<T>(dst + start, end - start));
+        if (j0 > 0 || j1 < ow)
+        {
+            for (int i = i0; i < i1; i++)
+            {
+                T* d = dst + i * ow;
+                for (int j = 0; j < j0; j++) d[j] = default;
+                for (int j = j1; j < ow; j++) d[j] = default;
+            }
+        }
+        if (i1 < g.OH) new Span<T>(dst + i1 * ow, (g.OH - i1) * ow).Clear();
+    }
+
     /// <summary>Output columns j in [j0, j1) whose input column j·stride − pad + s lies inside [0, w).</summary>
     private static void ValidColumns(int w, int ow, int stride, int pad, int s, out int j0, out int j1)
     {
@@ -183,17 +271,23 @@ public sealed partial class SimdBackend
 
     /// <summary>x[c, h, w] += col[(c·R + r)·S + s, i·OW + j] for every in-image position (the adjoint of <see cref="Im2Col"/>).</summary>
     // SAFETY: as Im2Col, with x written.
-    private static unsafe void Col2Im<T>(T* col, Conv2dGeometry g, T* x) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void Col2Im<T>(T* col, Conv2dGeometry g, T* x, int ld) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int oh = g.OH, ow = g.OW;
         new Span<T>(x, g.C * g.H * g.W).Clear();
+        bool flat = IsFlatRows(g);
         for (int c = 0; c < g.C; c++)
         for (int r = 0; r < g.R; r++)
         for (int s = 0; s < g.S; s++)
         {
-            T* src = col + (long)((c * g.R + r) * g.S + s) * oh * ow;
+            T* src = col + (long)((c * g.R + r) * g.S + s) * ld;
             ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
             if (j0 >= j1) continue;
+            if (flat)
+            {
+                Col2ImPlaneFlat(src, g, r, s, j0, j1, x + (long)c * g.H * g.W);
+                continue;
+            }
             for (int i = 0; i < oh; i++)
             {
                 int h = i * g.StrideH - g.PadH + r;
@@ -210,35 +304,65 @@ public sealed partial class SimdBackend
         }
     }
 
+    /// <summary>The adjoint of <see cref="Im2ColPlaneFlat"/>: zeroes the out-of-image columns of the plane, then adds
+    /// it to the channel as one flat run (adding those zeros leaves the neighbouring row's ends as they were).</summary>
+    // SAFETY: src is one OH·OW plane of the scratch column matrix (written here), xc one H×W channel; the run is the
+    // same in-channel range that Im2ColPlaneFlat reads.
+    private static unsafe void Col2ImPlaneFlat<T>(T* src, Conv2dGeometry g, int r, int s, int j0, int j1, T* xc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ow = g.OW;
+        ValidRows(g, r, out int i0, out int i1);
+        if (i0 >= i1) return;
+        if (j0 > 0 || j1 < ow)
+        {
+            for (int i = i0; i < i1; i++)
+            {
+                T* d = src + i * ow;
+                for (int j = 0; j < j0; j++) d[j] = T.Zero;
+                for (int j = j1; j < ow; j++) d[j] = T.Zero;
+            }
+        }
+        int start = i0 * ow + j0, end = (i1 - 1) * ow + j1;
+        var dst = new Span<T>(xc + (long)(i0 - g.PadH + r) * g.W + (j0 - g.PadW + s), end - start);
+        TensorPrimitives.Add(dst, new ReadOnlySpan<T>(src + start, end - start), dst);
+    }
+
     /// <inheritdoc/>
     public override void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) =>
         ByFloatType(dy.DType, "Conv2dBackwardData", () => ConvBackwardDataCore<float>(dy, w, dx, g), () => ConvBackwardDataCore<double>(dy, w, dx, g));
 
     private static unsafe void ConvBackwardDataCore<T>(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, hw = g.H * g.W;
-        if (g.N == 0 || g.C == 0 || hw == 0) return;
+        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw;
+        if (g.N == 0 || chw == 0) return;
         T[] gs = dy.HostData<T>(), ws = w.HostData<T>(), xs = dx.HostData<T>();
-        var (parts, gemmThreads) = ConvThreads(g.N, g.ForwardFlops / Math.Max(1, g.N));
+        int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
+        var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
         bool pointwise = IsPointwise(g);
-        // SAFETY: arrays pinned for the whole call; slices per image lie inside dy and dx; col is a pinned scratch of crs*ohw.
+        // SAFETY: arrays pinned for the whole call; every chunk's images lie inside dy and dx, and chunks write
+        // disjoint images of dx; the scratch is a pinned per-thread array of at least (crs + K)·cols elements.
         fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* px0 = xs)
         {
             nint ig = (nint)(pg0 + dy.Offset), iw = (nint)(pw0 + w.Offset), ix = (nint)(px0 + dx.Offset);
-            SimdParallel.For(parts, p =>
+            ForEachChunk(chunks, workers, ci =>
             {
-                T* col = pointwise ? null : (T*)Pin(ThreadScratch<T>.First(crs * ohw));
-                for (int n = g.N * p / parts; n < g.N * (p + 1) / parts; n++)
+                int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+                T* gn = (T*)ig + (long)n0 * kohw, xn = (T*)ix + (long)n0 * chw;
+                if (pointwise && count == 1)
                 {
-                    T* gn = (T*)ig + (long)n * g.K * ohw, xn = (T*)ix + (long)n * g.C * hw;
-                    if (pointwise)
-                    {
-                        GemmPtr(true, false, g.C, ohw, g.K, (T*)iw, crs, gn, ohw, T.Zero, xn, ohw, gemmThreads);
-                        continue;
-                    }
-                    GemmPtr(true, false, crs, ohw, g.K, (T*)iw, crs, gn, ohw, T.Zero, col, ohw, gemmThreads);
-                    Col2Im(col, g, xn);
+                    GemmPtr(true, false, g.C, ohw, g.K, (T*)iw, crs, gn, ohw, T.Zero, xn, ohw, gemmThreads);
+                    return;
                 }
+                T* col = (T*)Pin(ThreadScratch<T>.First(crs * cols + (count > 1 ? g.K * cols : 0)));
+                T* a = gn;
+                if (count > 1)
+                {
+                    a = col + (long)crs * cols;
+                    GatherChunk(gn, count, g.K, ohw, a);
+                }
+                // col[CRS, images·OHW] = Wᵀ · dy_chunk[K, images·OHW]
+                GemmPtr(true, false, crs, cols, g.K, (T*)iw, crs, a, cols, T.Zero, col, cols, gemmThreads);
+                for (int i = 0; i < count; i++) Col2Im(col + i * ohw, g, xn + (long)i * chw, cols);
             });
         }
     }
@@ -249,7 +373,7 @@ public sealed partial class SimdBackend
 
     private static unsafe void ConvBackwardFilterCore<T>(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, hw = g.H * g.W, kcrs = g.K * crs;
+        int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, kcrs = g.K * crs;
         T[] xs = x.HostData<T>(), gs = dy.HostData<T>(), ws = dw.HostData<T>();
         var dwSpan = new Span<T>(ws, dw.Offset, kcrs);
         if (db is not null) BiasGradient(gs, dy.Offset, db, g.N, g.K, ohw);
@@ -258,41 +382,64 @@ public sealed partial class SimdBackend
             dwSpan.Clear();
             return;
         }
-        int groups = (g.N + FilterGradGroup - 1) / FilterGradGroup;
-        var partials = groups == 1 ? null : new T[(long)groups * kcrs];
-        int parts = Threads > 1 && g.ForwardFlops >= 2e6 ? Math.Min(Threads, groups) : 1;
-        int gemmThreads = parts == 1 && g.ForwardFlops >= 2e6 ? Threads : 1;
+        int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
+        var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
+        // Chunk 0 writes dw; every later chunk writes its own partial, added to dw in chunk order after each wave of
+        // chunks, so dw does not depend on which thread ran which chunk. A wave bounds the partials' memory.
+        int wave = Math.Min(chunks, Math.Max(workers, Math.Min(4 * workers, (1 << 22) / kcrs)));
+        T[]? partials = chunks == 1 ? null : ThreadScratch<T>.Second(wave * kcrs);
         bool pointwise = IsPointwise(g);
-        // SAFETY: arrays pinned for the whole call; per-image slices lie inside x and dy; each group writes only its own
-        // partial (or dw itself when there is one group); col is a pinned per-thread scratch of crs*ohw elements.
+        // with fewer filter taps than filters (a first layer: C·R·S = 9, K = 32) the product is formed as dWᵀ, so
+        // that the wider of the two is the GEMM's n and fewer of the micro-kernel's 32 columns are padding
+        bool transposed = crs < g.K;
+        // SAFETY: arrays pinned for the whole call; every chunk's images lie inside x and dy; each chunk of a wave
+        // writes only dw (chunk 0) or its own partial; the scratch is a pinned per-thread array of at least
+        // (crs + K)·cols + K·crs elements, and the partials (the calling thread's second scratch) are not used by the workers.
         fixed (T* px0 = xs) fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* pp0 = partials)
         {
             nint ix = (nint)(px0 + x.Offset), ig = (nint)(pg0 + dy.Offset), idw = (nint)(pw0 + dw.Offset), ip = (nint)pp0;
-            SimdParallel.For(parts, p =>
+            for (int first = 0; first < chunks; first += wave)
             {
-                T* col = pointwise ? null : (T*)Pin(ThreadScratch<T>.First(crs * ohw));
-                for (int grp = groups * p / parts; grp < groups * (p + 1) / parts; grp++)
+                int waveStart = first, inWave = Math.Min(wave, chunks - first);
+                ForEachChunk(inWave, workers, j =>
                 {
-                    T* target = groups == 1 ? (T*)idw : (T*)ip + (long)grp * kcrs;
-                    int n0 = grp * FilterGradGroup, n1 = Math.Min(g.N, n0 + FilterGradGroup);
-                    for (int n = n0; n < n1; n++)
+                    int ci = waveStart + j, n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+                    T* xn = (T*)ix + (long)n0 * chw, gn = (T*)ig + (long)n0 * kohw;
+                    T* target = ci == 0 ? (T*)idw : (T*)ip + (long)j * kcrs;
+                    T* a = gn, b = xn;
+                    bool lower = !(pointwise && count == 1);
+                    int scratch = (lower ? crs * cols : 0) + (count > 1 ? g.K * cols : 0) + (transposed ? kcrs : 0);
+                    T* free = scratch == 0 ? null : (T*)Pin(ThreadScratch<T>.First(scratch));
+                    if (lower)
                     {
-                        T* xn = (T*)ix + (long)n * g.C * hw, gn = (T*)ig + (long)n * g.K * ohw;
-                        T* b = xn;
-                        if (!pointwise)
-                        {
-                            Im2Col(xn, g, col);
-                            b = col;
-                        }
-                        // dW[K, CRS] (+)= dy_n[K, OHW] · col_nᵀ
-                        GemmPtr(false, true, g.K, crs, ohw, gn, ohw, b, ohw, n == n0 ? T.Zero : T.One, target, crs, gemmThreads);
+                        b = free;
+                        for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
+                        free += (long)crs * cols;
                     }
-                }
-            });
+                    if (count > 1)
+                    {
+                        a = free;
+                        GatherChunk(gn, count, g.K, ohw, a);
+                        free += (long)g.K * cols;
+                    }
+                    if (transposed)
+                    {
+                        // dW_chunkᵀ[CRS, K] = col_chunk[CRS, images·OHW] · dy_chunkᵀ
+                        GemmPtr(false, true, crs, g.K, cols, b, cols, a, cols, T.Zero, free, g.K, gemmThreads);
+                        for (int kf = 0; kf < g.K; kf++)
+                        for (int rc = 0; rc < crs; rc++)
+                            target[(long)kf * crs + rc] = free[(long)rc * g.K + kf];
+                    }
+                    else
+                    {
+                        // dW_chunk[K, CRS] = dy_chunk[K, images·OHW] · col_chunkᵀ
+                        GemmPtr(false, true, g.K, crs, cols, a, cols, b, cols, T.Zero, target, crs, gemmThreads);
+                    }
+                });
+                for (int j = 0; j < inWave; j++)
+                    if (first + j > 0) TensorPrimitives.Add(dwSpan, new ReadOnlySpan<T>(partials, j * kcrs, kcrs), dwSpan);
+            }
         }
-        if (partials is null) return;
-        new ReadOnlySpan<T>(partials, 0, kcrs).CopyTo(dwSpan);
-        for (int grp = 1; grp < groups; grp++) TensorPrimitives.Add(dwSpan, new ReadOnlySpan<T>(partials, grp * kcrs, kcrs), dwSpan);
     }
 
     /// <summary>db[k] = Σ over images and positions of dy[n, k, ·]: per-row vector sums added in double, in image order.</summary>
