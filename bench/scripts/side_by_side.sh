@@ -27,7 +27,10 @@ gcc -O2 "$anchors/sgemm.c" -o "$out/sgemm" -lopenblas
 # One NativeNet figure: appends its JSON line, with the command that reproduces it, to nativenet.jsonl.
 nn() {
     local line
-    line="$("${cli[@]}" bench "$@" --json)"
+    if ! line="$("${cli[@]}" bench "$@" --json)"; then
+        echo "side_by_side: FAILED: ./nativenet bench $*" | tee -a "$out/failures.txt" >&2
+        return 0
+    fi
     printf '%s\t%s\n' "$line" "./nativenet bench $*" >> "$out/nativenet.jsonl"
     echo "  $line"
 }

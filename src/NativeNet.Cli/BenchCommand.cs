@@ -21,7 +21,8 @@ public static class BenchCommand
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         bool json = args.Flag("json");
         int repeats = args.Int("repeats", 30, 1, 100_000);
-        double minTime = args.Double("min-time", 1.0, positive: true);
+        double minTime = args.Double("min-time", 1.0);
+        if (!(minTime >= 0)) throw new UsageException($"--min-time must be a number of seconds >= 0, got {minTime}");
         var fields = new List<(string Name, object Value)> { ("op", which), ("backend", backendName), ("threads", threads) };
         Func<Device, (Action Call, double Flop)> setup = which switch
         {
@@ -76,8 +77,10 @@ public static class BenchCommand
     /// </summary>
     private static Func<Device, (Action, double)> Gemm(CliArgs args, List<(string, object)> fields)
     {
-        int m = args.Int("m", 1024, 1, 1 << 15), n = args.Int("n", 1024, 1, 1 << 15), k = args.Int("k", 1024, 1, 1 << 15);
-        string op = args.Choice("op", "NN", "NN", "NT", "TN", "TT");
+        int m = args.Int("m", 1024, 1, 1 << 20), n = args.Int("n", 1024, 1, 1 << 20), k = args.Int("k", 1024, 1, 1 << 20);
+        if ((long)m * n > int.MaxValue || (long)m * k > int.MaxValue || (long)k * n > int.MaxValue)
+            throw new UsageException($"bench gemm: {m}x{n}x{k} needs a matrix of more than 2^31 elements");
+        string op = args.Choice("op", "nn", "nn", "nt", "tn", "tt").ToUpperInvariant();
         bool transA = op[0] == 'T', transB = op[1] == 'T';
         fields.AddRange([("m", m), ("n", n), ("k", k), ("gemm_op", op)]);
         return device =>

@@ -60,6 +60,28 @@ public class CliTests
         AssertOneLineError(Run("bench", "gemm", "--m", "0"), "--m must be between");
     }
 
+
+    [TestCase("tn")]
+    [TestCase("NT")]
+    public void BenchGemmTakesTheTransposeCaseInEitherCaseAndPrintsOneJsonObject(string op)
+    {
+        var result = Run("bench", "gemm", "--backend", "naive", "--m", "3", "--n", "5", "--k", "7", "--op", op,
+            "--repeats", "1", "--min-time", "0", "--json");
+        Assert.That(result.Code, Is.Zero, result.Error);
+        using var json = JsonDocument.Parse(result.Out);
+        Assert.That(json.RootElement.GetProperty("gemm_op").GetString(), Is.EqualTo(op.ToUpperInvariant()));
+        Assert.That(json.RootElement.GetProperty("median_ms").GetDouble(), Is.GreaterThan(0));
+        AssertOneLineError(Run("bench", "gemm", "--op", "xx"), "--op must be one of");
+        AssertOneLineError(Run("bench", "gemm", "--min-time", "-1"), "--min-time must be");
+    }
+
+    [Test]
+    public void HelpAnywherePrintsTheUsage()
+    {
+        var result = Run("train", "--help");
+        Assert.That(result.Code, Is.Zero);
+        Assert.That(result.Out, Does.Contain("usage: nativenet"));
+    }
     [Test]
     public void MissingDatasetDirectoryIsOneLineError()
     {
