@@ -94,6 +94,33 @@ public abstract class RecurrentBase : Module
     private protected static Tensor Step(Tensor sequence, int t) =>
         Ops.Reshape(Ops.Narrow(sequence, 0, t, 1), sequence.Shape[1], sequence.Shape[2]);
 
+    /// <summary>
+    /// The layer and time loops of a recurrence with one state (RNN, GRU): for each layer, projects the whole input
+    /// sequence once, then h_t = <paramref name="cell"/>(projected x_t, h_{t−1}, layer) from the layer's initial state.
+    /// Returns the last layer's outputs [T, N, H] and every layer's final state [layers, N, H].
+    /// </summary>
+    private protected (Tensor Output, Tensor HN) RunLayers(Tensor input, Tensor? h0, Func<Tensor, Tensor, int, Tensor> cell)
+    {
+        var (steps, batch) = CheckInput(input, h0, "h0");
+        using var scope = new TensorScope();
+        var layerInput = input;
+        var last = new Tensor[NumLayers];
+        for (int layer = 0; layer < NumLayers; layer++)
+        {
+            var projected = ProjectInput(layerInput, layer);
+            var h = InitialState(h0, layer, batch, input);
+            var outputs = new Tensor[steps];
+            for (int t = 0; t < steps; t++)
+            {
+                h = cell(Step(projected, t), h, layer);
+                outputs[t] = h;
+            }
+            last[layer] = h;
+            layerInput = NextLayerInput(Stack(outputs), layer);
+        }
+        return (scope.Keep(layerInput), scope.Keep(Stack(last)));
+    }
+
     /// <summary>Stacks [N, H] tensors into [count, N, H].</summary>
     private protected static Tensor Stack(IReadOnlyList<Tensor> parts) =>
         Ops.Concat(parts.Select(p => Ops.Reshape(p, 1, p.Shape[0], p.Shape[1])).ToArray(), 0);
@@ -121,28 +148,8 @@ public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool b
     /// Runs the sequence [T, N, input] from <paramref name="h0"/> [layers, N, H] (zeros when null); returns the last layer's
     /// outputs [T, N, H] and the final hidden state of every layer h_n [layers, N, H].
     /// </summary>
-    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0)
-    {
-        var (steps, batch) = CheckInput(input, h0, "h0");
-        using var scope = new TensorScope();
-        var layerInput = input;
-        var last = new Tensor[NumLayers];
-        for (int layer = 0; layer < NumLayers; layer++)
-        {
-            var projected = ProjectInput(layerInput, layer);
-            var h = InitialState(h0, layer, batch, input);
-            var outputs = new Tensor[steps];
-            for (int t = 0; t < steps; t++)
-            {
-                var recurrent = Ops.Linear(h, WeightHh(layer), BiasHh(layer));
-                h = Ops.Tanh(Ops.Add(Step(projected, t), recurrent));
-                outputs[t] = h;
-            }
-            last[layer] = h;
-            layerInput = NextLayerInput(Stack(outputs), layer);
-        }
-        return (scope.Keep(layerInput), scope.Keep(Stack(last)));
-    }
+    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0) =>
+        RunLayers(input, h0, (x, h, layer) => Ops.Tanh(Ops.Add(x, Ops.Linear(h, WeightHh(layer), BiasHh(layer)))));
 }
 
 /// <summary>
@@ -221,32 +228,14 @@ public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool b
     /// Runs the sequence [T, N, input] from <paramref name="h0"/> [layers, N, H] (zeros when null); returns the last layer's
     /// outputs [T, N, H] and h_n [layers, N, H].
     /// </summary>
-    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0)
+    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0) => RunLayers(input, h0, (x, h, layer) =>
     {
-        var (steps, batch) = CheckInput(input, h0, "h0");
         int hidden = HiddenSize;
-        using var scope = new TensorScope();
-        var layerInput = input;
-        var last = new Tensor[NumLayers];
-        for (int layer = 0; layer < NumLayers; layer++)
-        {
-            var projected = ProjectInput(layerInput, layer);
-            var h = InitialState(h0, layer, batch, input);
-            var outputs = new Tensor[steps];
-            for (int t = 0; t < steps; t++)
-            {
-                var x = Step(projected, t);
-                var hh = Ops.Linear(h, WeightHh(layer), BiasHh(layer));
-                var r = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, 0, hidden), Ops.Narrow(hh, 1, 0, hidden)));
-                var z = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, hidden, hidden), Ops.Narrow(hh, 1, hidden, hidden)));
-                var n = Ops.Tanh(Ops.Add(Ops.Narrow(x, 1, 2 * hidden, hidden), Ops.Mul(r, Ops.Narrow(hh, 1, 2 * hidden, hidden))));
-                // (1 − z)·n + z·h written as n + z·(h − n): one op fewer, same value and gradient.
-                h = Ops.Add(n, Ops.Mul(z, Ops.Sub(h, n)));
-                outputs[t] = h;
-            }
-            last[layer] = h;
-            layerInput = NextLayerInput(Stack(outputs), layer);
-        }
-        return (scope.Keep(layerInput), scope.Keep(Stack(last)));
-    }
+        var hh = Ops.Linear(h, WeightHh(layer), BiasHh(layer));
+        var r = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, 0, hidden), Ops.Narrow(hh, 1, 0, hidden)));
+        var z = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, hidden, hidden), Ops.Narrow(hh, 1, hidden, hidden)));
+        var n = Ops.Tanh(Ops.Add(Ops.Narrow(x, 1, 2 * hidden, hidden), Ops.Mul(r, Ops.Narrow(hh, 1, 2 * hidden, hidden))));
+        // (1 − z)·n + z·h written as n + z·(h − n): one op fewer, same value and gradient.
+        return Ops.Add(n, Ops.Mul(z, Ops.Sub(h, n)));
+    });
 }
