@@ -23,7 +23,7 @@ public sealed class EmulatorTests
     [OneTimeSetUp]
     public void LoadTestKernels()
     {
-        if (!CudaRuntime.IsAvailable) Assert.Ignore("no CUDA device: " + CudaRuntime.UnavailableReason);
+        CudaTestDevice.Require();
         if (!CudaRuntime.IsEmulated)
             Assert.Ignore("the emulated CUDA device is not loaded (run with NATIVENET_CUDA_LIB_DIR=artifacts/cuda-emulator); these tests check its strictness");
         CudaBackend.Get(0).MakeCurrent();
