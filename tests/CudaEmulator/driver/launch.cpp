@@ -577,6 +577,9 @@ extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy
         if (!f->build->params[i].pointer) continue;
         uint64_t p = *(const uint64_t*)params[i];
         if (p == 0) continue;
+        if (p % f->build->params[i].pointee_align != 0)
+            return fail(CUDA_ERROR_MISALIGNED_ADDRESS, "cuLaunchKernel(%s): pointer argument %zu (0x%llx) is not aligned to the %zu bytes of its element type",
+                        k, i, (unsigned long long)p, f->build->params[i].pointee_align);
         AllocationView a = find_allocation(p);
         if (!in_reserved_range(p) || !a.found || !a.live || p < a.start || p > a.start + a.size)
             return fail(a.found && !a.live ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_ERROR_INVALID_VALUE,

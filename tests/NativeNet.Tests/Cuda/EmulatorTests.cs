@@ -15,7 +15,7 @@ namespace NativeNet.Tests.Cuda;
 [NonParallelizable]
 public sealed class EmulatorTests
 {
-    private const int IllegalAddress = 700, InvalidValue = 1, LaunchFailed = 719, OutOfMemory = 2;
+    private const int IllegalAddress = 700, InvalidValue = 1, LaunchFailed = 719, OutOfMemory = 2, MisalignedAddress = 716;
     private CudaModule? _module;
 
     private CudaModule Module => _module ?? throw new InvalidOperationException("the test kernels were not loaded");
@@ -127,6 +127,18 @@ public sealed class EmulatorTests
                 Assert.That(e.Message, Does.Contain("not a device address"));
             }
         }
+    }
+
+    [Test]
+    public void MisalignedPointerArgumentIsReported()
+    {
+        ulong y = Alloc(64);
+        try
+        {
+            var e = Fails(MisalignedAddress, () => WritePastEnd(y + 2, 4, 0));
+            Assert.That(e.Message, Does.Contain("emu_write_past_end_f32").And.Contain("not aligned to the 4 bytes"));
+        }
+        finally { Free(y); }
     }
 
     [Test]
