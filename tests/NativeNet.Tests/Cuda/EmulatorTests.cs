@@ -275,6 +275,27 @@ public sealed class EmulatorTests
     }
 
     [Test]
+    public void EveryBlockStartsWithPoisonedSharedMemory()
+    {
+        const int blocks = 3, threads = 64;
+        ulong y = Alloc(blocks * threads * 4L);
+        try
+        {
+            Span<byte> data = stackalloc byte[64];
+            Span<int> offsets = stackalloc int[8];
+            var args = new KernelArgs(data, offsets);
+            args.Add(y);
+            // SAFETY: the kernel's one argument (float*).
+            unsafe { args.Invoke(p => Module.Launch("emu_read_shared_first_f32", blocks, threads, 0, 0, p)); }
+            float[] got = new float[blocks * threads];
+            // SAFETY: a pinned array of exactly the bytes copied.
+            unsafe { fixed (float* h = got) CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(h, y, (nuint)(got.Length * 4), 0)); }
+            Assert.That(got, Is.All.NaN, "shared memory read before it is written must be the poison in every block, not the previous block's 1s");
+        }
+        finally { Free(y); }
+    }
+
+    [Test]
     public void TheDeviceSaysItIsEmulated()
     {
         Assert.That(CudaRuntime.Devices[0].Name, Does.Contain("emulated"));
