@@ -295,6 +295,27 @@ public sealed class EmulatorTests
         finally { Free(y); }
     }
 
+    private sealed class Holder
+    {
+        public int Value = 1;
+    }
+
+    [Test]
+    public void ManagedNullDereferencesStillReachTheRuntimeAfterTheFaultHandlerIsInstalled()
+    {
+        // The emulator's SIGSEGV handler (installed at cuInit) must chain every fault outside an
+        // emulated kernel to the runtime's, which turns this one into NullReferenceException.
+        Holder? holder = Environment.TickCount == int.MinValue ? new Holder() : null;
+        Assert.Throws<NullReferenceException>(() => _ = holder!.Value);
+        ulong y = Alloc(1000 * 4);
+        try
+        {
+            Fails(IllegalAddress, () => WritePastEnd(y, 1000, 0));
+            Assert.Throws<NullReferenceException>(() => _ = holder!.Value);
+        }
+        finally { Free(y); }
+    }
+
     [Test]
     public void TheDeviceSaysItIsEmulated()
     {
