@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 struct uint3 { unsigned int x, y, z; };
 extern "C" {
 __thread uint3 nnemu_threadIdx, nnemu_blockIdx, nnemu_blockDim, nnemu_gridDim;
+__thread int nnemu_used_atomics;
 void nnemu_switch_context(void** save_sp, void* next_sp);
 void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value) __attribute__((noreturn));
 }
@@ -185,6 +187,7 @@ struct Launch {
     std::string error;
     sigjmp_buf escape;
     volatile bool in_fiber = false;
+    bool reverse = false;  // run threads (and blocks) in descending order
 };
 
 thread_local Launch* active = nullptr;
@@ -263,7 +266,7 @@ bool run_block(Launch* L) {
         f.tid = uint3{i % bx, (i / bx) % by, i / (bx * by)};
     }
     std::vector<unsigned> ready(n), next;
-    for (unsigned i = 0; i < n; ++i) ready[i] = i;
+    for (unsigned i = 0; i < n; ++i) ready[i] = L->reverse ? n - 1 - i : i;
     unsigned done = 0;
     char buf[512];
     while (true) {
@@ -321,6 +324,7 @@ bool run_block(Launch* L) {
         }
         if (!ready.empty()) {
             std::sort(ready.begin(), ready.end());
+            if (L->reverse) std::reverse(ready.begin(), ready.end());
             continue;
         }
 
@@ -346,7 +350,7 @@ bool run_block(Launch* L) {
             }
             for (unsigned i = 0; i < n; ++i) {
                 L->fibers[i].state = kReady;
-                ready.push_back(i);
+                ready.push_back(L->reverse ? n - 1 - i : i);
             }
             continue;
         }
@@ -389,6 +393,38 @@ unsigned char* thread_shared_block() {
     void* block = nullptr;
     if (dlinfo(kernels_lib, RTLD_DI_TLS_DATA, &block) == 0) shared_block = (unsigned char*)block;
     return shared_block;
+}
+
+void release_stacks(Launch* L) {
+    for (Fiber& fb : L->fibers)
+        if (fb.stack) {
+            stack_pool.push_back(fb.stack);
+            fb.stack = nullptr;
+        }
+}
+
+// Runs every block of the grid; 0 when done, 1 when a block failed (L->error), 2 on a fault.
+int run_grid(Launch* L, unsigned gx, unsigned gy, unsigned gz, bool reverse, unsigned char* shared) {
+    L->reverse = reverse;
+    L->error.clear();
+    if (sigsetjmp(L->escape, 1) != 0) {
+        release_stacks(L);  // the abandoned fibers' frames are dead
+        return 2;
+    }
+    unsigned long long total = (unsigned long long)gx * gy * gz;
+    for (unsigned long long b = 0; b < total; ++b) {
+        unsigned long long i = reverse ? total - 1 - b : b;
+        nnemu_blockIdx = uint3{(unsigned)(i % gx), (unsigned)((i / gx) % gy), (unsigned)(i / ((unsigned long long)gx * gy))};
+        // Every block starts with poisoned shared memory (NaN in float and double), as it would
+        // start with whatever an earlier block left on a GPU.
+        if (shared) memset(shared, 0xFF, kernels_tls_bytes);
+        if (!run_block(L)) {
+            release_stacks(L);
+            return 1;
+        }
+    }
+    release_stacks(L);
+    return 0;
 }
 
 }  // namespace
@@ -638,34 +674,61 @@ extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy
     L.slots.assign(((threads + 31) / 32) * 32, 0);
     Launch* outer = active;
     if (outer) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): launched from inside a kernel", k);
+    // The order check: the launch runs again with threads and blocks in reverse order from the same
+    // inputs, and both results must be identical, unless the kernel used atomics (whose float sums
+    // legitimately depend on order). A difference is a data race a GPU would hit at random.
+    static const bool order_check = [] {
+        const char* v = getenv("NNEMU_ORDER_CHECK");
+        return !(v && strcmp(v, "0") == 0);
+    }();
+    struct Snapshot {
+        uint64_t start;
+        size_t size;
+        std::vector<unsigned char> before, forward;
+    };
+    std::vector<Snapshot> snapshots;
+    if (order_check && threads * gx * gy * gz > 1)
+        for (uint64_t p : touched) {
+            AllocationView a = find_allocation(p);
+            bool seen = false;
+            for (const Snapshot& sn : snapshots) seen = seen || sn.start == a.start;
+            if (seen) continue;
+            Snapshot sn;
+            sn.start = a.start;
+            sn.size = a.size;
+            sn.before.assign((const unsigned char*)a.start, (const unsigned char*)a.start + a.size);
+            snapshots.push_back(std::move(sn));
+        }
+
     active = &L;
     nnemu_blockDim = uint3{bx, by, bz};
     nnemu_gridDim = uint3{gx, gy, gz};
-    // Every block starts with poisoned shared memory (NaN in float and double), as it would start
-    // with whatever an earlier block left on a GPU.
-    unsigned char* volatile shared = thread_shared_block();
-    const unsigned char kSharedPoison = 0xFF;
-    bool ok = true;
-    if (sigsetjmp(L.escape, 1) == 0) {
-        for (unsigned z = 0; z < gz && ok; ++z)
-            for (unsigned y = 0; y < gy && ok; ++y)
-                for (unsigned x = 0; x < gx && ok; ++x) {
-                    nnemu_blockIdx = uint3{x, y, z};
-                    if (shared) memset(shared, kSharedPoison, kernels_tls_bytes);
-                    ok = run_block(&L);
-                }
-    } else {
-        ok = false;
-        active = nullptr;
-        // Stacks of the abandoned fibers go back to the pool; their frames are dead.
-        for (Fiber& fb : L.fibers)
-            if (fb.stack) stack_pool.push_back(fb.stack);
-        return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    nnemu_used_atomics = 0;
+    unsigned char* shared = thread_shared_block();
+    int r = run_grid(&L, gx, gy, gz, false, shared);
+    if (r == 0 && !snapshots.empty() && !nnemu_used_atomics) {
+        for (Snapshot& sn : snapshots) {
+            sn.forward.assign((const unsigned char*)sn.start, (const unsigned char*)sn.start + sn.size);
+            memcpy((void*)sn.start, sn.before.data(), sn.size);
+        }
+        r = run_grid(&L, gx, gy, gz, true, shared);
+        if (r == 0)
+            for (const Snapshot& sn : snapshots) {
+                const unsigned char* now = (const unsigned char*)sn.start;
+                if (memcmp(now, sn.forward.data(), sn.size) == 0) continue;
+                size_t off = 0;
+                while (off < sn.size && now[off] == sn.forward[off]) ++off;
+                active = nullptr;
+                return fail(CUDA_ERROR_LAUNCH_FAILED,
+                            "cuLaunchKernel(%s): the result depends on the order the threads run (a data race: threads write the same "
+                            "element, or one reads what another writes, with no barrier between): byte %zu of allocation [0x%llx, +%zu bytes) "
+                            "differs between ascending and descending thread order (grid %u, block %u)",
+                            k, off, (unsigned long long)sn.start, sn.size, gx, bx);
+            }
     }
     active = nullptr;
-    for (Fiber& fb : L.fibers)
-        if (fb.stack) stack_pool.push_back(fb.stack);
-    if (!ok) return fail(CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    if (r == 2) return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    if (r == 1) return fail(CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel(%s): %s", k, L.error.c_str());
     for (uint64_t p : touched) {
         std::string bad = check_canaries(p);
         if (!bad.empty()) return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s) wrote out of bounds: %s", k, bad.c_str());

@@ -13,6 +13,8 @@ typedef uint3 dim3;
 extern "C" {
 // The built-in variables of the running fiber (launch.cpp).
 extern __thread uint3 nnemu_threadIdx, nnemu_blockIdx, nnemu_blockDim, nnemu_gridDim;
+// Set by every atomic: the launch's result may then depend on thread order (float sums).
+extern __thread int nnemu_used_atomics;
 // Block barrier at a source site; every thread of the block must reach the same site.
 void nnemu_syncthreads(const char* file, int line);
 // Warp barrier for the lanes of `mask`; every lane of the mask must reach it with the same mask.
@@ -159,20 +161,22 @@ inline double max(double a, double b) { return fmax(a, b); }
 // ------------------------------------------------------------------------- atomics
 // Fibers of a launch share one host thread and never switch inside an atomic, so these are
 // atomic with respect to every emulated thread; the builtins keep them atomic for the host too.
-inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-inline int atomicSub(int* p, int v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
-inline unsigned atomicSub(unsigned* p, unsigned v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
-inline int atomicExch(int* p, int v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
-inline unsigned atomicExch(unsigned* p, unsigned v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
-inline unsigned long long atomicExch(unsigned long long* p, unsigned long long v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
+inline int atomicAdd(int* p, int v) { nnemu_used_atomics = 1; return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { nnemu_used_atomics = 1; return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { nnemu_used_atomics = 1; return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+inline int atomicSub(int* p, int v) { nnemu_used_atomics = 1; return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
+inline unsigned atomicSub(unsigned* p, unsigned v) { nnemu_used_atomics = 1; return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
+inline int atomicExch(int* p, int v) { nnemu_used_atomics = 1; return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
+inline unsigned atomicExch(unsigned* p, unsigned v) { nnemu_used_atomics = 1; return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
+inline unsigned long long atomicExch(unsigned long long* p, unsigned long long v) { nnemu_used_atomics = 1; return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
 inline float atomicExch(float* p, float v) {
+    nnemu_used_atomics = 1;
     unsigned r = __atomic_exchange_n((unsigned*)p, __float_as_uint(v), __ATOMIC_RELAXED);
     return __uint_as_float(r);
 }
 template <typename T, typename F>
 inline T nnemu_atomic_update(T* p, F f) {
+    nnemu_used_atomics = 1;
     T old = __atomic_load_n(p, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(p, &old, f(old), false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
     return old;
@@ -183,6 +187,7 @@ inline unsigned atomicMax(unsigned* p, unsigned v) { return nnemu_atomic_update(
 inline unsigned atomicMin(unsigned* p, unsigned v) { return nnemu_atomic_update(p, [v](unsigned o) { return o < v ? o : v; }); }
 template <typename T>
 inline T nnemu_cas(T* p, T expected, T desired) {
+    nnemu_used_atomics = 1;
     __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return expected;
 }
@@ -190,12 +195,14 @@ inline int atomicCAS(int* p, int c, int v) { return nnemu_cas(p, c, v); }
 inline unsigned atomicCAS(unsigned* p, unsigned c, unsigned v) { return nnemu_cas(p, c, v); }
 inline unsigned long long atomicCAS(unsigned long long* p, unsigned long long c, unsigned long long v) { return nnemu_cas(p, c, v); }
 inline float atomicAdd(float* p, float v) {
+    nnemu_used_atomics = 1;
     unsigned* u = (unsigned*)p;
     unsigned old = __atomic_load_n(u, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(u, &old, __float_as_uint(__uint_as_float(old) + v), false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
     return __uint_as_float(old);
 }
 inline double atomicAdd(double* p, double v) {
+    nnemu_used_atomics = 1;
     unsigned long long* u = (unsigned long long*)p;
     unsigned long long old = __atomic_load_n(u, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(u, &old, (unsigned long long)__double_as_longlong(__longlong_as_double((long long)old) + v),
