@@ -190,7 +190,9 @@ struct Launch {
     bool reverse = false;  // run threads (and blocks) in descending order
 };
 
-thread_local Launch* active = nullptr;
+// Initial-exec so that the fault handler reads it without __tls_get_addr (which may allocate) on
+// threads that never launched a kernel.
+__thread Launch* active __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local std::vector<uint8_t*> stack_pool;
 
 uint8_t* take_stack() {
