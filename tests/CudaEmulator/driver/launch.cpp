@@ -190,9 +190,7 @@ struct Launch {
     bool reverse = false;  // run threads (and blocks) in descending order
 };
 
-// Initial-exec so that the fault handler reads it without __tls_get_addr (which may allocate) on
-// threads that never launched a kernel.
-__thread Launch* active __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local Launch* active = nullptr;
 thread_local std::vector<uint8_t*> stack_pool;
 
 uint8_t* take_stack() {
