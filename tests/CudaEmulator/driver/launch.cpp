@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <xmmintrin.h>
 
 #include <algorithm>
 #include <map>
@@ -34,8 +33,9 @@ void nnemu_switch_context(void** save_sp, void* next_sp);
 void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value) __attribute__((noreturn));
 }
 
-// Saves the callee-saved registers, MXCSR and the x87 control word on the current stack, stores
-// the stack pointer in *save_sp, and resumes the context whose stack pointer is next_sp.
+// Saves the callee-saved registers on the current stack, stores the stack pointer in *save_sp, and
+// resumes the context whose stack pointer is next_sp. MXCSR and the x87 control word are not
+// switched: kernels never change them, so every fiber runs in the launcher's floating-point mode.
 asm(R"(
 .text
 .globl nnemu_switch_context
@@ -48,14 +48,8 @@ nnemu_switch_context:
     pushq %r13
     pushq %r14
     pushq %r15
-    subq $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
     movq %rsp, (%rdi)
     movq %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
-    addq $8, %rsp
     popq %r15
     popq %r14
     popq %r13
@@ -181,7 +175,8 @@ struct Launch {
     void** args = nullptr;
     unsigned threads = 0;
     std::vector<Fiber> fibers;
-    std::vector<uint64_t> slots;
+    std::vector<uint64_t> slots;        // per warp, two buffers of 32 published values
+    std::vector<unsigned> warp_epoch;   // per warp: completed warp operations (selects the buffer)
     Fiber* current = nullptr;
     void* scheduler_sp = nullptr;
     std::string error;
@@ -216,15 +211,10 @@ void fiber_main() {
 void start_fiber(Fiber& f) {
     f.stack = take_stack();
     uint64_t* top = (uint64_t*)(f.stack + kStackBytes);
-    uint64_t* sp = top - 9;
-    uint32_t csr[2] = {_mm_getcsr(), 0};
-    uint16_t control;
-    asm volatile("fnstcw %0" : "=m"(control));
-    csr[1] = control;
-    memcpy(&sp[0], csr, 8);
-    for (int r = 1; r <= 6; ++r) sp[r] = 0;  // r15 r14 r13 r12 rbx rbp
-    sp[7] = (uint64_t)&fiber_main;
-    sp[8] = 0;
+    uint64_t* sp = top - 8;
+    for (int r = 0; r < 6; ++r) sp[r] = 0;  // r15 r14 r13 r12 rbx rbp
+    sp[6] = (uint64_t)&fiber_main;
+    sp[7] = 0;
     f.sp = sp;
     f.started = true;
 }
@@ -308,14 +298,24 @@ bool run_block(Launch* L) {
                     return false;
                 }
                 if (o.state != kWaitWarp) { all = false; break; }
-                if (o.mask != mask || o.line != wf.line || strcmp(o.file, wf.file) != 0) {
+                if (o.mask != mask || o.line != wf.line || (o.file != wf.file && strcmp(o.file, wf.file) != 0)) {
                     snprintf(buf, sizeof buf, "divergent warp operation: lane %u at %s:%d (mask 0x%08x), lane %u at %s:%d (mask 0x%08x)",
                              (unsigned)waiting, wf.file, wf.line, mask, l, o.file, o.line, o.mask);
                     L->error = buf;
                     return false;
                 }
             }
+            for (unsigned l = 0; l < lanes && all; ++l) {
+                const Fiber& o = L->fibers[first + l];
+                if (!((mask >> l) & 1u) && o.state == kWaitWarp) {
+                    snprintf(buf, sizeof buf, "concurrent warp operations with different masks in one warp: lane %u at %s:%d (mask 0x%08x), "
+                             "lane %u at %s:%d (mask 0x%08x)", (unsigned)waiting, wf.file, wf.line, mask, l, o.file, o.line, o.mask);
+                    L->error = buf;
+                    return false;
+                }
+            }
             if (!all) continue;
+            L->warp_epoch[w]++;
             for (unsigned l = 0; l < 32; ++l)
                 if ((mask >> l) & 1u) {
                     L->fibers[first + l].state = kReady;
@@ -323,7 +323,7 @@ bool run_block(Launch* L) {
                 }
         }
         if (!ready.empty()) {
-            std::sort(ready.begin(), ready.end());
+            // Released warp by warp, lane by lane: already ascending.
             if (L->reverse) std::reverse(ready.begin(), ready.end());
             continue;
         }
@@ -341,7 +341,7 @@ bool run_block(Launch* L) {
         if (at_block && !exited && !at_warp) {
             for (unsigned i = 0; i < n; ++i) {
                 const Fiber& f = L->fibers[i];
-                if (f.line != at_block->line || strcmp(f.file, at_block->file) != 0) {
+                if (f.line != at_block->line || (f.file != at_block->file && strcmp(f.file, at_block->file) != 0)) {
                     snprintf(buf, sizeof buf, "divergent __syncthreads: %s waits at %s:%d, %s at %s:%d", thread_name(L, *at_block).c_str(),
                              at_block->file, at_block->line, thread_name(L, f).c_str(), f.file, f.line);
                     L->error = buf;
@@ -486,27 +486,23 @@ extern "C" void nnemu_syncthreads(const char* file, int line) {
     yield(L);
 }
 
-extern "C" void nnemu_warp_sync(unsigned mask, const char* file, int line) {
+extern "C" const uint64_t* nnemu_warp_publish(unsigned mask, uint64_t bits, const char* file, int line, unsigned* lane_out) {
     Launch* L = active;
     Fiber* f = L->current;
-    unsigned lane = (unsigned)(f - L->fibers.data()) & 31u;
+    unsigned index = (unsigned)(f - L->fibers.data());
+    unsigned lane = index & 31u, warp = index >> 5;
     if (!((mask >> lane) & 1u)) nnemu_kernel_error(file, line, "warp operation called by a lane outside its mask: lane", lane);
+    // Values of operation k go to buffer k % 2: a lane can only write it again two operations
+    // later, after every lane of the mask has arrived at the operation in between, i.e. read this one.
+    uint64_t* slots = &L->slots[((size_t)warp * 2 + (L->warp_epoch[warp] & 1u)) * 32];
+    slots[lane] = bits;
     f->state = kWaitWarp;
     f->mask = mask;
     f->file = file;
     f->line = line;
     yield(L);
-}
-
-extern "C" uint64_t* nnemu_warp_slots(void) {
-    Launch* L = active;
-    unsigned index = (unsigned)(L->current - L->fibers.data());
-    return &L->slots[(index / 32) * 32];
-}
-
-extern "C" unsigned nnemu_lane(void) {
-    Launch* L = active;
-    return (unsigned)(L->current - L->fibers.data()) & 31u;
+    *lane_out = lane;
+    return slots;
 }
 
 extern "C" void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value) {
@@ -671,7 +667,8 @@ extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy
     L.args = params;
     L.threads = (unsigned)threads;
     L.fibers.resize(threads);
-    L.slots.assign(((threads + 31) / 32) * 32, 0);
+    L.slots.assign(((threads + 31) / 32) * 64, 0);
+    L.warp_epoch.assign((threads + 31) / 32, 0);
     Launch* outer = active;
     if (outer) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): launched from inside a kernel", k);
     // The order check: the launch runs again with threads and blocks in reverse order from the same

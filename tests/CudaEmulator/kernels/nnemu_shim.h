@@ -17,11 +17,10 @@ extern __thread uint3 nnemu_threadIdx, nnemu_blockIdx, nnemu_blockDim, nnemu_gri
 extern __thread int nnemu_used_atomics;
 // Block barrier at a source site; every thread of the block must reach the same site.
 void nnemu_syncthreads(const char* file, int line);
-// Warp barrier for the lanes of `mask`; every lane of the mask must reach it with the same mask.
-void nnemu_warp_sync(unsigned mask, const char* file, int line);
-// The 32 exchange slots of the running fiber's warp, and its lane.
-uint64_t* nnemu_warp_slots(void);
-unsigned nnemu_lane(void);
+// Publishes this lane's 8 bytes for the warp operation at file:line, waits until every lane of
+// `mask` has published (all with the same mask, at the same line), and returns the warp's 32
+// published values (those of lanes outside the mask are stale) and this lane's index.
+const uint64_t* nnemu_warp_publish(unsigned mask, uint64_t bits, const char* file, int line, unsigned* lane);
 // Fails the launch with a message naming the kernel, block and thread.
 void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value);
 }
@@ -55,26 +54,9 @@ void nnemu_kernel_error(const char* file, int line, const char* what, unsigned v
 #define __any_sync(m, p) (nnemu_ballot(__FILE__, __LINE__, (m), (p)) != 0u)
 #define __all_sync(m, p) (nnemu_ballot(__FILE__, __LINE__, (m), (p)) == (unsigned)(m))
 
-inline void nnemu_syncwarp_at(const char* file, int line, unsigned mask = 0xffffffffu) { nnemu_warp_sync(mask, file, line); }
-
-// Every lane publishes its value, all lanes of the mask meet, each reads its source lane, and
-// they meet again before the slots can be reused. Reading a lane outside the mask is an error.
-template <typename T>
-inline T nnemu_exchange(const char* file, int line, unsigned mask, T v, int src, bool in_range) {
-    static_assert(sizeof(T) <= 8, "warp shuffles move at most 8 bytes");
-    uint64_t* slots = nnemu_warp_slots();
-    unsigned lane = nnemu_lane();
-    uint64_t bits = 0;
-    memcpy(&bits, &v, sizeof(T));
-    slots[lane] = bits;
-    nnemu_warp_sync(mask, file, line);
-    T r = v;
-    if (in_range) {
-        if (!((mask >> src) & 1u)) nnemu_kernel_error(file, line, "warp shuffle reads a lane outside its mask:", (unsigned)src);
-        memcpy(&r, &slots[src], sizeof(T));
-    }
-    nnemu_warp_sync(mask, file, line);
-    return r;
+inline void nnemu_syncwarp_at(const char* file, int line, unsigned mask = 0xffffffffu) {
+    unsigned lane;
+    nnemu_warp_publish(mask, 0, file, line, &lane);
 }
 
 inline void nnemu_check_width(const char* file, int line, int width) {
@@ -82,43 +64,47 @@ inline void nnemu_check_width(const char* file, int line, int width) {
         nnemu_kernel_error(file, line, "warp shuffle width must be a power of 2 up to 32, got", (unsigned)width);
 }
 
+enum NnemuShfl { kNnemuIdx, kNnemuDown, kNnemuUp, kNnemuXor };
+
+// Every lane of the mask publishes its value and reads its source lane's, CUDA's rules for each
+// kind; a lane whose source is outside its segment keeps its own value. Reading a lane outside the
+// mask is an error.
 template <typename T>
-inline T nnemu_shfl_idx(const char* file, int line, unsigned mask, T v, int src, int width = 32) {
+inline T nnemu_shuffle(const char* file, int line, NnemuShfl kind, unsigned mask, T v, int arg, int width) {
+    static_assert(sizeof(T) <= 8, "warp shuffles move at most 8 bytes");
     nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    int s = (lane / width) * width + (src & (width - 1));
-    return nnemu_exchange(file, line, mask, v, s, true);
+    uint64_t bits = 0;
+    memcpy(&bits, &v, sizeof(T));
+    unsigned ulane;
+    const uint64_t* slots = nnemu_warp_publish(mask, bits, file, line, &ulane);
+    int lane = (int)ulane, seg = lane % width, src;
+    switch (kind) {
+        case kNnemuIdx: src = lane - seg + (arg & (width - 1)); break;
+        case kNnemuDown: if (seg + arg >= width) return v; src = lane + arg; break;
+        case kNnemuUp: if (seg < arg) return v; src = lane - arg; break;
+        default: src = lane ^ arg; if (src / width != lane / width) return v; break;
+    }
+    if (!((mask >> src) & 1u)) nnemu_kernel_error(file, line, "warp shuffle reads a lane outside its mask:", (unsigned)src);
+    T r;
+    memcpy(&r, &slots[src], sizeof(T));
+    return r;
 }
+
 template <typename T>
-inline T nnemu_shfl_down(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) {
-    nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    bool ok = (lane % width) + (int)delta < width;
-    return nnemu_exchange(file, line, mask, v, lane + (int)delta, ok);
-}
+inline T nnemu_shfl_idx(const char* file, int line, unsigned mask, T v, int src, int width = 32) { return nnemu_shuffle(file, line, kNnemuIdx, mask, v, src, width); }
 template <typename T>
-inline T nnemu_shfl_up(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) {
-    nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    bool ok = (lane % width) >= (int)delta;
-    return nnemu_exchange(file, line, mask, v, lane - (int)delta, ok);
-}
+inline T nnemu_shfl_down(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) { return nnemu_shuffle(file, line, kNnemuDown, mask, v, (int)delta, width); }
 template <typename T>
-inline T nnemu_shfl_xor(const char* file, int line, unsigned mask, T v, int lane_mask, int width = 32) {
-    nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    int s = lane ^ lane_mask;
-    bool ok = (s / width) == (lane / width);
-    return nnemu_exchange(file, line, mask, v, s, ok);
-}
+inline T nnemu_shfl_up(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) { return nnemu_shuffle(file, line, kNnemuUp, mask, v, (int)delta, width); }
+template <typename T>
+inline T nnemu_shfl_xor(const char* file, int line, unsigned mask, T v, int lane_mask, int width = 32) { return nnemu_shuffle(file, line, kNnemuXor, mask, v, lane_mask, width); }
+
 inline unsigned nnemu_ballot(const char* file, int line, unsigned mask, int predicate) {
-    uint64_t* slots = nnemu_warp_slots();
-    slots[nnemu_lane()] = predicate != 0;
-    nnemu_warp_sync(mask, file, line);
+    unsigned lane;
+    const uint64_t* slots = nnemu_warp_publish(mask, predicate != 0, file, line, &lane);
     unsigned r = 0;
     for (int l = 0; l < 32; ++l)
         if (((mask >> l) & 1u) && slots[l]) r |= 1u << l;
-    nnemu_warp_sync(mask, file, line);
     return r;
 }
 
