@@ -1,0 +1,623 @@
+// Modules and launches: cuModuleLoadData reads the PTX `.entry` signatures and binds each entry to
+// the CPU build of the same kernel (kernels/nnemu_registry.h); cuLaunchKernel checks the launch
+// against the signature and runs every block on the calling thread, its threads as fibers.
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "../kernels/nnemu_registry.h"
+#include "internal.h"
+
+#if !defined(__x86_64__)
+#error "the emulator's fiber switch is written for x86-64"
+#endif
+
+struct uint3 { unsigned int x, y, z; };
+extern "C" {
+__thread uint3 nnemu_threadIdx, nnemu_blockIdx, nnemu_blockDim, nnemu_gridDim;
+void nnemu_switch_context(void** save_sp, void* next_sp);
+void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value) __attribute__((noreturn));
+}
+
+// Saves the callee-saved registers, MXCSR and the x87 control word on the current stack, stores
+// the stack pointer in *save_sp, and resumes the context whose stack pointer is next_sp.
+asm(R"(
+.text
+.globl nnemu_switch_context
+.hidden nnemu_switch_context
+.type nnemu_switch_context,@function
+nnemu_switch_context:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+.size nnemu_switch_context, .-nnemu_switch_context
+)");
+
+namespace nnemu {
+namespace {
+
+// ------------------------------------------------------------------------------------ registry
+struct KernelBuild {
+    std::string name, file;
+    void* fn = nullptr;
+    nnemu_invoke invoke = nullptr;
+    std::vector<nnemu_param> params;
+};
+
+std::unordered_map<std::string, KernelBuild>& builds() {
+    static std::unordered_map<std::string, KernelBuild> map;
+    return map;
+}
+std::string duplicate_builds;
+
+// ------------------------------------------------------------------------------------ modules
+struct PtxParam {
+    size_t size;
+    char kind;  // 'f' float, 'i' integer or pointer, 'a' byte array (a struct by value)
+    std::string type;
+};
+struct Module;
+struct Function {
+    Module* module;
+    std::string name;
+    std::vector<PtxParam> params;
+    const KernelBuild* build;
+};
+struct Module {
+    bool live = true;
+    std::vector<Function*> functions;
+};
+std::mutex modules_mu;
+std::map<void*, Module*> modules;
+std::map<void*, Function*> functions;
+
+size_t ptx_type_size(const std::string& t, char* kind) {
+    *kind = t[1] == 'f' ? 'f' : 'i';
+    if (t.size() < 3) return 0;
+    int bits = atoi(t.c_str() + 2);
+    return bits > 0 ? (size_t)bits / 8 : 0;
+}
+
+// Parses `.param [.attrs] .type name[N]` entries of one `.entry name( ... )` list.
+bool parse_params(const std::string& list, std::vector<PtxParam>* out, std::string* err) {
+    size_t pos = 0;
+    while ((pos = list.find(".param", pos)) != std::string::npos) {
+        size_t end = list.find_first_of(",", pos);
+        std::string item = list.substr(pos + 6, end == std::string::npos ? std::string::npos : end - pos - 6);
+        pos = end == std::string::npos ? list.size() : end + 1;
+        std::vector<std::string> tokens;
+        size_t i = 0;
+        while (i < item.size()) {
+            while (i < item.size() && isspace((unsigned char)item[i])) ++i;
+            size_t j = i;
+            while (j < item.size() && !isspace((unsigned char)item[j])) ++j;
+            if (j > i) tokens.push_back(item.substr(i, j - i));
+            i = j;
+        }
+        std::string type;
+        for (size_t k = 0; k < tokens.size(); ++k) {
+            const std::string& t = tokens[k];
+            if (t == ".align" || t == ".ptr" || t == ".global" || t == ".const" || t == ".local" || t == ".shared") {
+                if (t == ".align") ++k;
+                continue;
+            }
+            if (t.size() > 2 && t[0] == '.' && (t[1] == 'u' || t[1] == 's' || t[1] == 'b' || t[1] == 'f') && isdigit((unsigned char)t[2])) type = t;
+        }
+        if (type.empty() || tokens.empty()) { *err = "cannot read PTX parameter '" + item + "'"; return false; }
+        PtxParam p;
+        p.type = type;
+        p.size = ptx_type_size(type, &p.kind);
+        const std::string& name = tokens.back();
+        size_t br = name.find('[');
+        if (br != std::string::npos) {
+            p.size *= (size_t)atoll(name.c_str() + br + 1);
+            p.kind = 'a';
+        }
+        out->push_back(p);
+    }
+    return true;
+}
+
+std::string signature(const std::vector<PtxParam>& ps) {
+    std::string s = "(";
+    for (size_t i = 0; i < ps.size(); ++i) {
+        if (i) s += ", ";
+        s += ps[i].type;
+        if (ps[i].kind == 'a') s += "[" + std::to_string(ps[i].size) + "]";
+    }
+    return s + ")";
+}
+
+// ------------------------------------------------------------------------------------ fibers
+constexpr size_t kStackBytes = 64 * 1024;
+enum State { kReady, kWaitBlock, kWaitWarp, kDone, kFailed };
+
+struct Fiber {
+    void* sp = nullptr;
+    uint8_t* stack = nullptr;
+    State state = kReady;
+    bool started = false;
+    unsigned mask = 0;
+    const char* file = "";
+    int line = 0;
+    uint3 tid;
+};
+
+struct Launch {
+    const Function* function = nullptr;
+    void** args = nullptr;
+    unsigned threads = 0;
+    std::vector<Fiber> fibers;
+    std::vector<uint64_t> slots;
+    Fiber* current = nullptr;
+    void* scheduler_sp = nullptr;
+    std::string error;
+    sigjmp_buf escape;
+    volatile bool in_fiber = false;
+};
+
+thread_local Launch* active = nullptr;
+thread_local std::vector<uint8_t*> stack_pool;
+
+uint8_t* take_stack() {
+    if (!stack_pool.empty()) {
+        uint8_t* s = stack_pool.back();
+        stack_pool.pop_back();
+        return s;
+    }
+    void* p = mmap(nullptr, kStackBytes + kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    mprotect(p, kPage, PROT_NONE);  // overflow guard below the stack
+    return (uint8_t*)p + kPage;
+}
+
+void fiber_main() {
+    Launch* L = active;
+    L->function->build->invoke(L->function->build->fn, L->args);
+    L->current->state = kDone;
+    nnemu_switch_context(&L->current->sp, L->scheduler_sp);
+    __builtin_unreachable();
+}
+
+void start_fiber(Fiber& f) {
+    f.stack = take_stack();
+    uint64_t* top = (uint64_t*)(f.stack + kStackBytes);
+    uint64_t* sp = top - 9;
+    uint32_t csr[2] = {_mm_getcsr(), 0};
+    uint16_t control;
+    asm volatile("fnstcw %0" : "=m"(control));
+    csr[1] = control;
+    memcpy(&sp[0], csr, 8);
+    for (int r = 1; r <= 6; ++r) sp[r] = 0;  // r15 r14 r13 r12 rbx rbp
+    sp[7] = (uint64_t)&fiber_main;
+    sp[8] = 0;
+    f.sp = sp;
+    f.started = true;
+}
+
+void switch_to(Launch* L, Fiber& f) {
+    L->current = &f;
+    nnemu_threadIdx = f.tid;
+    L->in_fiber = true;
+    nnemu_switch_context(&L->scheduler_sp, f.sp);
+    L->in_fiber = false;
+    if (f.state == kDone) {
+        stack_pool.push_back(f.stack);
+        f.stack = nullptr;
+    }
+}
+
+void yield(Launch* L) {
+    Fiber* f = L->current;
+    nnemu_switch_context(&f->sp, L->scheduler_sp);
+    nnemu_threadIdx = f->tid;
+}
+
+std::string thread_name(const Launch* L, const Fiber& f) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "block (%u,%u,%u) thread (%u,%u,%u)", nnemu_blockIdx.x, nnemu_blockIdx.y, nnemu_blockIdx.z, f.tid.x,
+             f.tid.y, f.tid.z);
+    (void)L;
+    return buf;
+}
+
+// Runs one block to completion; false (with L->error) when a barrier cannot be satisfied.
+bool run_block(Launch* L) {
+    unsigned n = L->threads;
+    unsigned bx = nnemu_blockDim.x, by = nnemu_blockDim.y;
+    for (unsigned i = 0; i < n; ++i) {
+        Fiber& f = L->fibers[i];
+        f.state = kReady;
+        f.started = false;
+        f.tid = uint3{i % bx, (i / bx) % by, i / (bx * by)};
+    }
+    std::vector<unsigned> ready(n), next;
+    for (unsigned i = 0; i < n; ++i) ready[i] = i;
+    unsigned done = 0;
+    char buf[512];
+    while (true) {
+        for (unsigned i : ready) {
+            Fiber& f = L->fibers[i];
+            if (!f.started) start_fiber(f);
+            if (!f.stack) { L->error = "cannot allocate a fiber stack"; return false; }
+            switch_to(L, f);
+            if (f.state == kFailed) return false;
+            if (f.state == kDone) ++done;
+        }
+        ready.clear();
+        if (done == n) return true;
+
+        // Warps whose every lane of the mask waits at a warp barrier with that mask go on.
+        unsigned warps = (n + 31) / 32;
+        for (unsigned w = 0; w < warps; ++w) {
+            unsigned first = w * 32, lanes = n - first < 32 ? n - first : 32;
+            int waiting = -1;
+            for (unsigned l = 0; l < lanes; ++l)
+                if (L->fibers[first + l].state == kWaitWarp) { waiting = (int)l; break; }
+            if (waiting < 0) continue;
+            const Fiber& wf = L->fibers[first + waiting];
+            unsigned mask = wf.mask;
+            bool all = true;
+            for (unsigned l = 0; l < 32 && all; ++l) {
+                if (!((mask >> l) & 1u)) continue;
+                if (l >= lanes) {
+                    snprintf(buf, sizeof buf, "warp operation at %s:%d with mask 0x%08x names lane %u, which does not exist "
+                             "(block of %u threads; %s)", wf.file, wf.line, mask, l, n, thread_name(L, wf).c_str());
+                    L->error = buf;
+                    return false;
+                }
+                const Fiber& o = L->fibers[first + l];
+                if (o.state == kDone) {
+                    snprintf(buf, sizeof buf, "warp operation at %s:%d with mask 0x%08x: lane %u had already exited (%s waits)",
+                             wf.file, wf.line, mask, l, thread_name(L, wf).c_str());
+                    L->error = buf;
+                    return false;
+                }
+                if (o.state != kWaitWarp) { all = false; break; }
+                if (o.mask != mask || o.line != wf.line || strcmp(o.file, wf.file) != 0) {
+                    snprintf(buf, sizeof buf, "divergent warp operation: lane %u at %s:%d (mask 0x%08x), lane %u at %s:%d (mask 0x%08x)",
+                             (unsigned)waiting, wf.file, wf.line, mask, l, o.file, o.line, o.mask);
+                    L->error = buf;
+                    return false;
+                }
+            }
+            if (!all) continue;
+            for (unsigned l = 0; l < 32; ++l)
+                if ((mask >> l) & 1u) {
+                    L->fibers[first + l].state = kReady;
+                    ready.push_back(first + l);
+                }
+        }
+        if (!ready.empty()) {
+            std::sort(ready.begin(), ready.end());
+            continue;
+        }
+
+        // The block barrier opens when every thread of the block waits at the same __syncthreads.
+        const Fiber* at_block = nullptr;
+        const Fiber* exited = nullptr;
+        const Fiber* at_warp = nullptr;
+        for (const Fiber& f : L->fibers) {
+            if (&f - L->fibers.data() >= (long)n) break;
+            if (f.state == kWaitBlock && !at_block) at_block = &f;
+            if (f.state == kDone && !exited) exited = &f;
+            if (f.state == kWaitWarp && !at_warp) at_warp = &f;
+        }
+        if (at_block && !exited && !at_warp) {
+            for (unsigned i = 0; i < n; ++i) {
+                const Fiber& f = L->fibers[i];
+                if (f.line != at_block->line || strcmp(f.file, at_block->file) != 0) {
+                    snprintf(buf, sizeof buf, "divergent __syncthreads: %s waits at %s:%d, %s at %s:%d", thread_name(L, *at_block).c_str(),
+                             at_block->file, at_block->line, thread_name(L, f).c_str(), f.file, f.line);
+                    L->error = buf;
+                    return false;
+                }
+            }
+            for (unsigned i = 0; i < n; ++i) {
+                L->fibers[i].state = kReady;
+                ready.push_back(i);
+            }
+            continue;
+        }
+        if (at_block && exited)
+            snprintf(buf, sizeof buf, "divergent __syncthreads at %s:%d: reached by %u of %u threads of the block; %s had already exited",
+                     at_block->file, at_block->line, n - done, n, thread_name(L, *exited).c_str());
+        else if (at_warp && at_block)
+            snprintf(buf, sizeof buf, "deadlock: %s waits at a warp operation at %s:%d while %s waits at __syncthreads at %s:%d",
+                     thread_name(L, *at_warp).c_str(), at_warp->file, at_warp->line, thread_name(L, *at_block).c_str(), at_block->file,
+                     at_block->line);
+        else if (at_warp)
+            snprintf(buf, sizeof buf, "warp operation at %s:%d (mask 0x%08x) is never reached by every lane of its mask (%s waits)",
+                     at_warp->file, at_warp->line, at_warp->mask, thread_name(L, *at_warp).c_str());
+        else
+            snprintf(buf, sizeof buf, "the block's threads cannot make progress");
+        L->error = buf;
+        return false;
+    }
+}
+
+}  // namespace
+
+bool thread_in_launch() { return active && active->in_fiber; }
+
+void escape_launch(uint64_t fault_address) {
+    Launch* L = active;
+    L->in_fiber = false;
+    char buf[768];
+    snprintf(buf, sizeof buf, "%s at %s: %s", "illegal memory access", thread_name(L, *L->current).c_str(),
+             describe_address(fault_address).c_str());
+    L->error = buf;
+    siglongjmp(L->escape, 1);
+}
+
+}  // namespace nnemu
+
+using namespace nnemu;
+
+extern "C" void nnemu_register_kernel(const char* name, const char* file, void* fn, nnemu_invoke invoke, const nnemu_param* params,
+                                      int count) {
+    auto& map = builds();
+    if (map.count(name)) {
+        duplicate_builds += std::string(" ") + name + " (" + map[name].file + ", " + file + ")";
+        return;
+    }
+    KernelBuild b;
+    b.name = name;
+    b.file = file;
+    b.fn = fn;
+    b.invoke = invoke;
+    b.params.assign(params, params + count);
+    map[name] = b;
+}
+
+extern "C" void nnemu_syncthreads(const char* file, int line) {
+    Launch* L = active;
+    L->current->state = kWaitBlock;
+    L->current->file = file;
+    L->current->line = line;
+    yield(L);
+}
+
+extern "C" void nnemu_warp_sync(unsigned mask, const char* file, int line) {
+    Launch* L = active;
+    Fiber* f = L->current;
+    unsigned lane = (unsigned)(f - L->fibers.data()) & 31u;
+    if (!((mask >> lane) & 1u)) nnemu_kernel_error(file, line, "warp operation called by a lane outside its mask: lane", lane);
+    f->state = kWaitWarp;
+    f->mask = mask;
+    f->file = file;
+    f->line = line;
+    yield(L);
+}
+
+extern "C" uint64_t* nnemu_warp_slots(void) {
+    Launch* L = active;
+    unsigned index = (unsigned)(L->current - L->fibers.data());
+    return &L->slots[(index / 32) * 32];
+}
+
+extern "C" unsigned nnemu_lane(void) {
+    Launch* L = active;
+    return (unsigned)(L->current - L->fibers.data()) & 31u;
+}
+
+extern "C" void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value) {
+    Launch* L = active;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s %u at %s:%d (%s)", what, value, file, line, thread_name(L, *L->current).c_str());
+    L->error = buf;
+    L->current->state = kFailed;
+    nnemu_switch_context(&L->current->sp, L->scheduler_sp);
+    __builtin_unreachable();
+}
+
+extern "C" CUresult cuModuleLoadData(CUmodule* module, const void* image) {
+    NNEMU_REQUIRE_CONTEXT("cuModuleLoadData");
+    if (!module || !image) return fail(CUDA_ERROR_INVALID_VALUE, "cuModuleLoadData: NULL argument");
+    if (!duplicate_builds.empty())
+        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: the emulator was built with kernels defined twice:%s", duplicate_builds.c_str());
+    const unsigned char* bytes = (const unsigned char*)image;
+    if (bytes[0] == 0x7f && bytes[1] == 'E' && bytes[2] == 'L' && bytes[3] == 'F')
+        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: the emulator runs PTX only, not CUBIN/ELF images");
+    std::string ptx((const char*)image);
+    if (ptx.find(".version") == std::string::npos || ptx.find(".target") == std::string::npos)
+        return fail(CUDA_ERROR_INVALID_PTX, "cuModuleLoadData: the image is not PTX text (no .version/.target)");
+    Module* m = new Module();
+    size_t pos = 0;
+    while ((pos = ptx.find(".entry", pos)) != std::string::npos) {
+        pos += 6;
+        size_t open = ptx.find('(', pos), close = ptx.find(')', open);
+        if (open == std::string::npos || close == std::string::npos)
+            return fail(CUDA_ERROR_INVALID_PTX, "cuModuleLoadData: malformed .entry near offset %zu", pos);
+        std::string name = ptx.substr(pos, open - pos);
+        name.erase(0, name.find_first_not_of(" \t\r\n"));
+        name.erase(name.find_last_not_of(" \t\r\n") + 1);
+        Function* f = new Function();
+        f->module = m;
+        f->name = name;
+        std::string err;
+        if (!parse_params(ptx.substr(open + 1, close - open - 1), &f->params, &err))
+            return fail(CUDA_ERROR_INVALID_PTX, "cuModuleLoadData: entry %s: %s", name.c_str(), err.c_str());
+        auto it = builds().find(name);
+        if (it == builds().end())
+            return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: entry %s has no CPU build in the emulator "
+                        "(kernels/*.cu and tests/CudaEmulator/testkernels/*.cu are compiled in; rebuild it: make -C tests/CudaEmulator)",
+                        name.c_str());
+        const KernelBuild& b = it->second;
+        bool same = b.params.size() == f->params.size();
+        for (size_t i = 0; same && i < b.params.size(); ++i) {
+            const PtxParam& p = f->params[i];
+            const nnemu_param& c = b.params[i];
+            same = p.size == c.size && (c.floating ? p.kind == 'f' : p.kind != 'f');
+        }
+        if (!same) {
+            std::string cpu = "(";
+            for (size_t i = 0; i < b.params.size(); ++i)
+                cpu += (i ? ", " : "") + std::to_string(b.params[i].size) + (b.params[i].floating ? "f" : b.params[i].pointer ? "p" : "i");
+            return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: entry %s: PTX signature %s differs from the CPU build %s in %s "
+                        "(sizes in bytes; rebuild the emulator)", name.c_str(), signature(f->params).c_str(), (cpu + ")").c_str(),
+                        b.file.c_str());
+        }
+        f->build = &b;
+        m->functions.push_back(f);
+        pos = close;
+    }
+    std::lock_guard<std::mutex> lock(modules_mu);
+    modules[m] = m;
+    for (Function* f : m->functions) functions[f] = f;
+    *module = (CUmodule)m;
+    return CUDA_SUCCESS;
+}
+
+extern "C" CUresult cuModuleGetFunction(CUfunction* function, CUmodule module, const char* name) {
+    NNEMU_REQUIRE_CONTEXT("cuModuleGetFunction");
+    if (!function || !name) return fail(CUDA_ERROR_INVALID_VALUE, "cuModuleGetFunction: NULL argument");
+    std::lock_guard<std::mutex> lock(modules_mu);
+    auto it = modules.find((void*)module);
+    if (it == modules.end() || !it->second->live)
+        return fail(CUDA_ERROR_INVALID_HANDLE, "cuModuleGetFunction(%s): %p is not a loaded module", name, (void*)module);
+    for (Function* f : it->second->functions)
+        if (f->name == name) {
+            *function = (CUfunction)f;
+            return CUDA_SUCCESS;
+        }
+    return fail(CUDA_ERROR_NOT_FOUND, "cuModuleGetFunction: no entry '%s' in the module (%zu entries)", name, it->second->functions.size());
+}
+
+extern "C" CUresult cuModuleUnload(CUmodule module) {
+    NNEMU_REQUIRE_CONTEXT("cuModuleUnload");
+    std::lock_guard<std::mutex> lock(modules_mu);
+    auto it = modules.find((void*)module);
+    if (it == modules.end() || !it->second->live)
+        return fail(CUDA_ERROR_INVALID_HANDLE, "cuModuleUnload: %p is not a loaded module (unloaded twice?)", (void*)module);
+    it->second->live = false;  // its functions stay known so a later launch is reported, not a crash
+    return CUDA_SUCCESS;
+}
+
+CUresult nnemu_check_stream(CUstream s, const char* call);
+
+// The kernelParams array NativeNet passes ends with NULL, then this marker and each argument's
+// size in bytes (a real driver reads only as many entries as the kernel has parameters).
+static const uint64_t kSizesMarker = 0x4752414d554d454eull;  // "NEMUMARG"
+
+extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                                   unsigned shared_bytes, CUstream stream, void** params, void** extra) {
+    NNEMU_REQUIRE_CONTEXT("cuLaunchKernel");
+    Function* f;
+    {
+        std::lock_guard<std::mutex> lock(modules_mu);
+        auto it = functions.find((void*)function);
+        if (it == functions.end()) return fail(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel: %p is not a kernel function", (void*)function);
+        f = it->second;
+        if (!f->module->live) return fail(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel(%s): its module was unloaded", f->name.c_str());
+    }
+    const char* k = f->name.c_str();
+    if (CUresult r = nnemu_check_stream(stream, "cuLaunchKernel")) return r;
+    if (extra) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): the emulator takes kernelParams, not extra", k);
+    if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0)
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): grid (%u,%u,%u) block (%u,%u,%u) has a zero dimension", k, gx, gy, gz, bx, by, bz);
+    unsigned long long threads = (unsigned long long)bx * by * bz;
+    if (bx > 1024 || by > 1024 || bz > 64 || threads > 1024)
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): block (%u,%u,%u) = %llu threads; at most 1024 per block (x, y <= 1024, z <= 64)",
+                    k, bx, by, bz, threads);
+    if (gy > 65535 || gz > 65535)
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): grid (%u,%u,%u): y and z are limited to 65535", k, gx, gy, gz);
+    if (shared_bytes > 49152)
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %u bytes of dynamic shared memory; the limit per block is 49152", k, shared_bytes);
+    size_t count = f->params.size();
+    if (count > 0 && !params) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): kernelParams is NULL; the kernel has %zu parameters", k, count);
+    for (size_t i = 0; i < count; ++i)
+        if (!params[i])
+            return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %zu arguments given, the PTX signature %s has %zu parameters", k, i,
+                        signature(f->params).c_str(), count);
+    if (params && params[count]) {
+        size_t given = count;
+        while (given < count + 64 && params[given]) ++given;
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %s%zu arguments given, the PTX signature %s has %zu parameters", k,
+                    given == count + 64 ? "more than " : "", given, signature(f->params).c_str(), count);
+    }
+    if (params && (uint64_t)params[count + 1] == kSizesMarker)
+        for (size_t i = 0; i < count; ++i) {
+            size_t given = (size_t)params[count + 2 + i];
+            if (given != f->params[i].size)
+                return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): argument %zu is %zu bytes, the PTX parameter is %s (%zu bytes); signature %s",
+                            k, i, given, f->params[i].type.c_str(), f->params[i].size, signature(f->params).c_str());
+        }
+    std::vector<uint64_t> touched;
+    for (size_t i = 0; i < count; ++i) {
+        if (!f->build->params[i].pointer) continue;
+        uint64_t p = *(const uint64_t*)params[i];
+        if (p == 0) continue;
+        AllocationView a = find_allocation(p);
+        if (!in_reserved_range(p) || !a.found || !a.live || p < a.start || p > a.start + a.size)
+            return fail(a.found && !a.live ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_ERROR_INVALID_VALUE,
+                        "cuLaunchKernel(%s): pointer argument %zu: %s", k, i, describe_address(p).c_str());
+        touched.push_back(p);
+    }
+
+    Launch L;
+    L.function = f;
+    L.args = params;
+    L.threads = (unsigned)threads;
+    L.fibers.resize(threads);
+    L.slots.assign(((threads + 31) / 32) * 32, 0);
+    Launch* outer = active;
+    if (outer) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): launched from inside a kernel", k);
+    active = &L;
+    nnemu_blockDim = uint3{bx, by, bz};
+    nnemu_gridDim = uint3{gx, gy, gz};
+    bool ok = true;
+    if (sigsetjmp(L.escape, 1) == 0) {
+        for (unsigned z = 0; z < gz && ok; ++z)
+            for (unsigned y = 0; y < gy && ok; ++y)
+                for (unsigned x = 0; x < gx && ok; ++x) {
+                    nnemu_blockIdx = uint3{x, y, z};
+                    ok = run_block(&L);
+                }
+    } else {
+        ok = false;
+        active = nullptr;
+        // Stacks of the abandoned fibers go back to the pool; their frames are dead.
+        for (Fiber& fb : L.fibers)
+            if (fb.stack) stack_pool.push_back(fb.stack);
+        return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    }
+    active = nullptr;
+    for (Fiber& fb : L.fibers)
+        if (fb.stack) stack_pool.push_back(fb.stack);
+    if (!ok) return fail(CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    for (uint64_t p : touched) {
+        std::string bad = check_canaries(p);
+        if (!bad.empty()) return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s) wrote out of bounds: %s", k, bad.c_str());
+    }
+    return CUDA_SUCCESS;
+}
