@@ -23,6 +23,8 @@ internal static class InfoCommand
             catch (Exception e) { status = "unavailable: " + e.Message; }
             console.Out.WriteLine($"  {name,-6} {status}");
         }
+        if (NativeNet.Backends.Cuda.CudaRuntime.IsEmulated)
+            console.Out.WriteLine("cuda: emulated device (tests only)");
         return 0;
     }
 

@@ -53,6 +53,7 @@ internal static partial class CudaDriver
     [LibraryImport(Lib)] internal static partial CuResult cuInit(uint flags);
     [LibraryImport(Lib)] internal static partial CuResult cuDriverGetVersion(out int version);
     [LibraryImport(Lib)] internal static partial CuResult cuGetErrorName(CuResult error, out nint name);
+    [LibraryImport(Lib)] internal static partial CuResult cuGetErrorString(CuResult error, out nint text);
 
     [LibraryImport(Lib)] internal static partial CuResult cuDeviceGetCount(out int count);
     [LibraryImport(Lib)] internal static partial CuResult cuDeviceGet(out int device, int ordinal);
@@ -103,7 +104,26 @@ internal static partial class CudaDriver
     public static void Check(CuResult result, [CallerArgumentExpression(nameof(result))] string call = "")
     {
         if (result != CuResult.Success)
-            throw new CudaException(NativeLibraryResolver.Cuda, FunctionName(call), (int)result, ErrorName(result));
+            throw new CudaException(NativeLibraryResolver.Cuda, FunctionName(call), (int)result, ErrorName(result), ErrorString(result));
+    }
+
+    /// <summary>
+    /// The driver's description of a CUresult (cuGetErrorString), or null. Read right after the failing
+    /// call, on its thread: the emulated device returns its detailed message for the call that failed.
+    /// </summary>
+    /// <param name="result">The status.</param>
+    /// <returns>e.g. <c>out of memory</c>.</returns>
+    public static string? ErrorString(CuResult result)
+    {
+        try
+        {
+            if (cuGetErrorString(result, out nint text) == CuResult.Success && text != 0)
+                return Marshal.PtrToStringUTF8(text);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+        return null;
     }
 
     /// <summary>The driver's name for a CUresult (cuGetErrorName), or a numeric fallback.</summary>

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -68,13 +69,29 @@ const Allocation* find_locked(uint64_t address) {
     return address < a.region + a.region_bytes ? &a : nullptr;
 }
 
+// The allocation an address belongs to for a message: the one whose region holds it, except that
+// the guard page after an allocation's end (the next region's leading guard page, or the unused
+// range) is attributed to the allocation it follows, so an overrun reads "past its end".
+const Allocation* nearest_locked(uint64_t address) {
+    auto it = by_region.upper_bound(address);
+    if (it == by_region.begin()) return nullptr;
+    --it;
+    const Allocation* a = &it->second;
+    if (address >= a->region + a->region_bytes) return address < a->region + a->region_bytes + kPage ? a : nullptr;
+    if (address < a->region + kPage && it != by_region.begin()) {
+        auto prev = std::prev(it);
+        if (prev->second.region + prev->second.region_bytes == a->region) return &prev->second;
+    }
+    return a;
+}
+
 std::string describe_locked(uint64_t address) {
     char buf[256];
     if (address < reserve_base || address >= reserve_end) {
         snprintf(buf, sizeof buf, "0x%llx is not a device address (host memory, or never allocated)", (unsigned long long)address);
         return buf;
     }
-    const Allocation* a = find_locked(address);
+    const Allocation* a = nearest_locked(address);
     if (!a) {
         snprintf(buf, sizeof buf, "0x%llx is device address space that was never allocated", (unsigned long long)address);
         return buf;
@@ -86,24 +103,26 @@ std::string describe_locked(uint64_t address) {
     return buf;
 }
 
+// Reports the first overwritten byte of the poisoned slack around a live allocation, then
+// re-poisons the slack so one overrun is reported once, not by every later call.
 std::string canaries_locked(const Allocation& a) {
     char buf[256];
-    const unsigned char* page = (const unsigned char*)(a.region + kPage);
-    const unsigned char* data = (const unsigned char*)a.start;
-    for (const unsigned char* p = page; p < data; ++p)
-        if (*p != kCanary) {
+    buf[0] = 0;
+    unsigned char* page = (unsigned char*)(a.region + kPage);
+    unsigned char* data = (unsigned char*)a.start;
+    unsigned char* end = (unsigned char*)(a.region + a.region_bytes);
+    for (unsigned char* p = page; p < data && !buf[0]; ++p)
+        if (*p != kCanary)
             snprintf(buf, sizeof buf, "poisoned slack at offset %lld before allocation [0x%llx, +%zu bytes) was overwritten (0x%02x)",
                      (long long)(p - data), (unsigned long long)a.start, a.size, *p);
-            return buf;
-        }
-    const unsigned char* end = (const unsigned char*)(a.region + a.region_bytes);
-    for (const unsigned char* p = data + a.size; p < end; ++p)
-        if (*p != kCanary) {
+    for (unsigned char* p = data + a.size; p < end && !buf[0]; ++p)
+        if (*p != kCanary)
             snprintf(buf, sizeof buf, "poisoned slack at offset %lld (past the end) of allocation [0x%llx, +%zu bytes) was overwritten (0x%02x)",
                      (long long)(p - data), (unsigned long long)a.start, a.size, *p);
-            return buf;
-        }
-    return "";
+    if (!buf[0]) return "";
+    memset(page, kCanary, (size_t)(data - page));
+    memset(data + a.size, kCanary, (size_t)(end - (data + a.size)));
+    return buf;
 }
 
 }  // namespace

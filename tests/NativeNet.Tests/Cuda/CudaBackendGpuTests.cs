@@ -126,7 +126,14 @@ public sealed class CudaBackendGpuTests
         }
         Cuda.Synchronize();
         Assert.That(Cuda.Memory.BytesInUse, Is.EqualTo(before.BytesInUse));
-        Assert.That(Cuda.Memory.BytesCached, Is.GreaterThanOrEqualTo(4_000_000));
+        if (CudaRuntime.IsEmulated)
+        {
+            // The emulated device's allocator is exact and uncached, so every free reaches the driver's quarantine.
+            Assert.That(Cuda.Memory.BytesCached, Is.Zero);
+            Assert.That(Cuda.Memory.DeviceFrees, Is.GreaterThan(before.DeviceFrees));
+        }
+        else
+            Assert.That(Cuda.Memory.BytesCached, Is.GreaterThanOrEqualTo(4_000_000));
         Cuda.EmptyCache();
         Assert.That(Cuda.Memory.BytesCached, Is.Zero);
         using var again = Tensor.Zeros([1000, 1000], DType.Float32, Gpu);

@@ -81,12 +81,21 @@ internal sealed class CudaAllocator
     private readonly string _deviceName;
     private readonly object _lock = new();
     private readonly Dictionary<long, Stack<ulong>> _free = [];
+    private readonly bool _exact;
     private long _bytesInUse, _bytesCached, _peak, _allocations, _hits, _deviceAllocations, _deviceFrees;
 
-    public CudaAllocator(IDeviceMemory memory, string deviceName)
+    /// <param name="memory">Where blocks come from.</param>
+    /// <param name="deviceName">Named in out-of-memory messages.</param>
+    /// <param name="exact">
+    /// Allocate exactly the bytes asked for and return each block to the device when freed, with no
+    /// rounding and no cache: used on the emulated device, whose guard zones then sit right at each
+    /// tensor's end and whose quarantine sees every use after free.
+    /// </param>
+    public CudaAllocator(IDeviceMemory memory, string deviceName, bool exact = false)
     {
         _memory = memory;
         _deviceName = deviceName;
+        _exact = exact;
     }
 
     /// <summary>The bin size of a request: 0 for 0, else rounded up to 512 B (small) or 2 MiB (large).</summary>
@@ -113,6 +122,7 @@ internal sealed class CudaAllocator
     public DeviceBlock Allocate(long bytes)
     {
         long size = RoundSize(bytes);
+        if (_exact) size = bytes;
         lock (_lock)
         {
             _allocations++;
@@ -150,6 +160,16 @@ internal sealed class CudaAllocator
     public void Free(DeviceBlock block)
     {
         if (block.Size == 0) return;
+        if (_exact)
+        {
+            lock (_lock)
+            {
+                _bytesInUse -= block.Size;
+                _memory.Free(block.Pointer);
+                _deviceFrees++;
+            }
+            return;
+        }
         lock (_lock)
         {
             if (!_free.TryGetValue(block.Size, out var bin)) _free[block.Size] = bin = new Stack<ulong>();

@@ -82,7 +82,8 @@ public sealed partial class CudaBackend
 
     private static void CheckSlices(string op, Tensor x, Tensor y, int outer, int dim, int inner, long yNumel)
     {
-        if (!x.IsContiguous || !y.IsContiguous)
+        // An operand without elements (e.g. [3, 0]) has nothing to lay out, whatever its strides say.
+        if ((!x.IsContiguous && x.Numel > 0) || (!y.IsContiguous && y.Numel > 0))
             throw new ArgumentException($"{op}: cuda expects contiguous operands, got {x.Describe()} and {y.Describe()}");
         if ((long)outer * dim * inner != x.Numel || yNumel != y.Numel)
             throw new ShapeMismatchException($"{op}: [outer {outer}, dim {dim}, inner {inner}] does not match {x.Describe()} -> {y.Describe()}");

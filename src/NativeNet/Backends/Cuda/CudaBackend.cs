@@ -34,7 +34,7 @@ public sealed partial class CudaBackend : Backend
         Cublas.Check(Cublas.cublasSetMathMode(_cublas, CublasMath.Default));
         Cudnn.Check(Cudnn.cudnnCreate(out _cudnn));
         Cudnn.Check(Cudnn.cudnnSetStream(_cudnn, _stream));
-        _allocator = new CudaAllocator(new DriverDeviceMemory(_context, _stream), Device.ToString());
+        _allocator = new CudaAllocator(new DriverDeviceMemory(_context, _stream), Device.ToString(), exact: CudaRuntime.IsEmulated);
     }
 
     /// <summary>The backend of CUDA device <paramref name="deviceIndex"/>.</summary>
@@ -180,7 +180,8 @@ public sealed partial class CudaBackend : Backend
     /// <inheritdoc/>
     public override Storage Upload(Tensor host)
     {
-        if (host.Device.Kind != DeviceKind.Cpu || !host.IsContiguous)
+        // A tensor without elements has nothing to lay out; its strides may still look non-contiguous.
+        if (host.Device.Kind != DeviceKind.Cpu || (!host.IsContiguous && host.Numel > 0))
             throw new ArgumentException($"{Device}: Upload expects a contiguous host tensor, got {host.Describe()}");
         var storage = (CudaStorage)Allocate(host.DType, host.Numel, zeroed: false);
         switch (host.DType)
@@ -195,7 +196,7 @@ public sealed partial class CudaBackend : Backend
     /// <inheritdoc/>
     public override Storage Download(Tensor device)
     {
-        if (!device.IsContiguous)
+        if (!device.IsContiguous && device.Numel > 0)
             throw new ArgumentException($"{Device}: Download expects a contiguous tensor, got {device.Describe()}");
         ulong src = Ptr(device);
         return device.DType switch

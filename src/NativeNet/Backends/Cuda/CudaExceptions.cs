@@ -10,8 +10,9 @@ public class CudaException : Exception
     /// <param name="function">The native function that failed, e.g. <c>cuMemAlloc_v2</c>.</param>
     /// <param name="status">The numeric status code the function returned.</param>
     /// <param name="statusName">The status name, e.g. <c>CUDA_ERROR_OUT_OF_MEMORY</c>.</param>
-    public CudaException(string library, string function, int status, string statusName)
-        : base($"{function} failed: {statusName} ({status}) [{library}]")
+    /// <param name="detail">The library's description of the failure (e.g. cuGetErrorString), appended when given.</param>
+    public CudaException(string library, string function, int status, string statusName, string? detail = null)
+        : base($"{function} failed: {statusName} ({status}) [{library}]{(string.IsNullOrEmpty(detail) ? "" : ": " + detail)}")
     {
         Library = library;
         Function = function;

@@ -178,10 +178,28 @@ internal static class LaunchShape
 /// Kernel arguments packed for cuLaunchKernel: each value copied, 8-byte aligned, into a caller-owned
 /// buffer (stack memory), with one pointer per argument built at launch.
 /// </summary>
+/// <remarks>
+/// The kernelParams array ends with NULL, <see cref="SizesMarker"/> and each argument's size in bytes.
+/// A real driver reads only as many entries as the kernel has parameters; the emulated device
+/// (tests/CudaEmulator) reads the rest to reject a launch whose argument count or sizes differ from the PTX signature.
+/// </remarks>
 internal ref struct KernelArgs
 {
+    /// <summary>Follows the NULL that ends the argument pointers ("NEMUMARG" in little-endian ASCII).</summary>
+    public const ulong SizesMarker = 0x4752414d554d454eUL;
+
+    /// <summary>The most arguments one launch may take.</summary>
+    public const int MaxArguments = 32;
+
+    [InlineArray(MaxArguments)]
+    private struct SizeList
+    {
+        private int _element;
+    }
+
     private readonly Span<byte> _data;
     private readonly Span<int> _offsets;
+    private SizeList _sizes;
     private int _used;
 
     public KernelArgs(Span<byte> data, Span<int> offsets)
@@ -203,15 +221,19 @@ internal ref struct KernelArgs
     {
         int size = Unsafe.SizeOf<T>();
         int offset = (_used + 7) & ~7;
-        if (offset + size > _data.Length || Count >= _offsets.Length)
+        if (offset + size > _data.Length || Count >= _offsets.Length || Count >= MaxArguments)
             throw new InvalidOperationException($"kernel argument buffer full: {Count} arguments, {offset + size} of {_data.Length} bytes");
         MemoryMarshal.Write(_data.Slice(offset, size), in value);
+        _sizes[Count] = size;
         _offsets[Count++] = offset;
         _used = offset + size;
     }
 
     /// <summary>Byte offset of argument <paramref name="index"/> in the buffer.</summary>
     public readonly int OffsetOf(int index) => _offsets[index];
+
+    /// <summary>Size in bytes of argument <paramref name="index"/>.</summary>
+    public readonly int SizeOf(int index) => index >= 0 && index < Count ? _sizes[index] : throw new ArgumentOutOfRangeException(nameof(index));
 
     /// <summary>The buffer's bytes (for tests).</summary>
     public readonly ReadOnlySpan<byte> Data => _data[.._used];
@@ -221,10 +243,16 @@ internal ref struct KernelArgs
     // a value written by Add, of the size the kernel parameter has, as cuLaunchKernel requires.
     public readonly unsafe void Invoke(LaunchAction launch)
     {
-        void** pointers = stackalloc void*[Math.Max(1, Count)];
+        void** pointers = stackalloc void*[2 * Count + 2];
         fixed (byte* basePtr = _data)
         {
-            for (int i = 0; i < Count; i++) pointers[i] = basePtr + _offsets[i];
+            for (int i = 0; i < Count; i++)
+            {
+                pointers[i] = basePtr + _offsets[i];
+                pointers[Count + 2 + i] = (void*)(nuint)_sizes[i];
+            }
+            pointers[Count] = null;
+            pointers[Count + 1] = (void*)unchecked((nuint)SizesMarker);
             launch(pointers);
         }
     }

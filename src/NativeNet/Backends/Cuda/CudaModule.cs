@@ -23,13 +23,14 @@ internal sealed class CudaModule : IDisposable
 
     /// <summary>
     /// Loads the CUBIN when there is one (no JIT), else the PTX, which the driver JIT-compiles for
-    /// the current device.
+    /// the current device. The emulated device (tests only) always gets the PTX: it binds the
+    /// entries it declares to its CPU build of the same source.
     /// </summary>
     /// <param name="kernel">The compiled kernel file.</param>
     /// <returns>The loaded module.</returns>
     public static CudaModule Load(CompiledKernel kernel)
     {
-        byte[] image = kernel.Cubin ?? NulTerminated(kernel.Ptx);
+        byte[] image = kernel.Cubin is { } cubin && !CudaRuntime.IsEmulated ? cubin : NulTerminated(kernel.Ptx);
         nint handle;
         // SAFETY: the image array is pinned for the call and the driver copies it before returning.
         unsafe

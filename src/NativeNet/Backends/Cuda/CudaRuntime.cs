@@ -38,7 +38,8 @@ public static class CudaRuntime
         int DriverVersion,
         IReadOnlyList<CudaDeviceInfo> Devices,
         string? NvrtcVersion,
-        int CudnnVersion);
+        int CudnnVersion,
+        bool Emulated = false);
 
     private static readonly Lazy<State> Probed = new(Probe, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -59,6 +60,12 @@ public static class CudaRuntime
 
     /// <summary>NVRTC's version ("major.minor"), or null when NVRTC was not found or not probed.</summary>
     public static string? NvrtcVersion => Probed.Value.NvrtcVersion;
+
+    /// <summary>
+    /// True when the driver library is NativeNet's emulated CUDA device (tests/CudaEmulator, test-only,
+    /// picked up only through <c>NATIVENET_CUDA_LIB_DIR</c>), which exports <c>nnemu_is_emulator</c>.
+    /// </summary>
+    public static bool IsEmulated => Probed.Value.Emulated;
 
     /// <summary>cuDNN's version number (e.g. 90100 for 9.1.0), or 0 when cuDNN was not found or not probed.</summary>
     public static int CudnnVersion => Probed.Value.CudnnVersion;
@@ -86,8 +93,9 @@ public static class CudaRuntime
 
     private static State ProbeUnchecked()
     {
-        if (!NativeLibraryResolver.TryLoad(NativeLibraryResolver.Cuda, out _, out string driverError))
+        if (!NativeLibraryResolver.TryLoad(NativeLibraryResolver.Cuda, out nint driver, out string driverError))
             return new State(false, $"no CUDA driver library ({NativeLibraryResolver.CandidateNames(NativeLibraryResolver.Cuda)[0]}) found; tried {driverError}", 0, [], null, 0);
+        bool emulated = System.Runtime.InteropServices.NativeLibrary.TryGetExport(driver, "nnemu_is_emulator", out _);
 
         CuResult init = CudaDriver.cuInit(0);
         if (init == CuResult.ErrorNoDevice)
@@ -125,6 +133,6 @@ public static class CudaRuntime
         if (cudnnVersion / 10000 != 9)
             return new State(false, $"cuDNN 9 required, found version {cudnnVersion}", driverVersion, devices, nvrtcVersion, cudnnVersion);
 
-        return new State(true, null, driverVersion, devices, nvrtcVersion, cudnnVersion);
+        return new State(true, null, driverVersion, devices, nvrtcVersion, cudnnVersion, emulated);
     }
 }
