@@ -10,91 +10,16 @@ namespace NativeNet.Tests.Cuda;
 /// against a plain C# loop or a check a lax emulator would pass wrongly: cuBLAS's argument checks,
 /// column-major transposed and strided-batched GEMM, beta = 0 over NaN, device extents, convolution vs
 /// cross-correlation, stride/padding/dilation/groups in all three convolution passes with alpha/beta
-/// blending, pooling modes, workspace sizes and batch norm. Ignored unless the loaded CUDA driver is the
-/// emulator (its device name says "emulated"); on a real GPU the same calls are covered by the backend tests.
+/// blending, pooling modes, workspace sizes and batch norm. On a real GPU the same calls are covered by
+/// the backend tests.
 /// </summary>
 [TestFixture]
 [Category("Emulator")]
 [Category("Cuda")]
 [NonParallelizable]
-public sealed unsafe class EmulatedBlasDnnTests
+public sealed unsafe class EmulatedBlasDnnTests : EmulatorFixture
 {
-    private nint _context, _cublas, _cudnn;
-    private readonly List<ulong> _allocations = [];
-
-    [OneTimeSetUp]
-    public void OpenEmulator()
-    {
-        if (!CudaRuntime.IsAvailable) Assert.Ignore("no CUDA device (the emulator is not loaded): " + CudaRuntime.UnavailableReason);
-        string name = CudaRuntime.Devices[0].Name;
-        if (!name.Contains("emulated", StringComparison.OrdinalIgnoreCase))
-            Assert.Ignore($"device 0 is {name}, not the emulated device: these tests check the emulator itself");
-        TestContext.Progress.WriteLine($"EmulatedBlasDnnTests on the emulated device: {name}");
-        CudaDriver.Check(CudaDriver.cuInit(0));
-        CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRetain(out _context, 0));
-        CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context));
-        Cublas.Check(Cublas.cublasCreate_v2(out _cublas));
-        Cudnn.Check(Cudnn.cudnnCreate(out _cudnn));
-    }
-
-    [SetUp]
-    public void MakeCurrent() => CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context));
-
-    [TearDown]
-    public void FreeAllocations()
-    {
-        foreach (ulong p in _allocations) CudaDriver.Check(CudaDriver.cuMemFree_v2(p));
-        _allocations.Clear();
-    }
-
-    [OneTimeTearDown]
-    public void CloseEmulator()
-    {
-        if (_cudnn != 0) Cudnn.Check(Cudnn.cudnnDestroy(_cudnn));
-        if (_cublas != 0) Cublas.Check(Cublas.cublasDestroy_v2(_cublas));
-        if (_context != 0) CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRelease_v2(0));
-    }
-
-    // ---- device memory helpers
-
-    private ulong Upload<T>(T[] values) where T : unmanaged => Upload(values, values.Length);
-
-    /// <summary>A device allocation of <paramref name="elements"/> elements holding <paramref name="values"/> (a prefix when shorter).</summary>
-    private ulong Upload<T>(T[] values, int elements) where T : unmanaged
-    {
-        CudaDriver.Check(CudaDriver.cuMemAlloc_v2(out ulong p, (nuint)(elements * sizeof(T))));
-        _allocations.Add(p);
-        fixed (T* src = values)
-            CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(p, src, (nuint)(Math.Min(values.Length, elements) * sizeof(T)), 0));
-        CudaDriver.Check(CudaDriver.cuStreamSynchronize(0));
-        return p;
-    }
-
-    private static T[] Download<T>(ulong p, int elements) where T : unmanaged
-    {
-        var result = new T[elements];
-        fixed (T* dst = result)
-            CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(dst, p, (nuint)(elements * sizeof(T)), 0));
-        CudaDriver.Check(CudaDriver.cuStreamSynchronize(0));
-        return result;
-    }
-
-    private static double[] RandomArray(int seed, int n)
-    {
-        var random = new Random(seed);
-        var a = new double[n];
-        for (int i = 0; i < n; i++) a[i] = Math.Round(random.NextDouble() * 4 - 2, 3);
-        return a;
-    }
-
     private static float[] F(double[] a) => a.Select(v => (float)v).ToArray();
-
-    private static void AreClose(double[] expected, double[] actual, double tolerance, string what)
-    {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.That(actual[i], Is.EqualTo(expected[i]).Within(tolerance + tolerance * Math.Abs(expected[i])), $"{what}: element {i}");
-    }
 
     private static string CublasMessage(CublasStatus status)
     {
@@ -128,7 +53,7 @@ public sealed unsafe class EmulatedBlasDnnTests
         CublasStatus Sgemm(CublasOperation ta, CublasOperation tb, int m, int n, int k, int lda, int ldb, int ldc)
         {
             float alpha = 1, beta = 0;
-            return Cublas.cublasSgemm_v2(_cublas, ta, tb, m, n, k, &alpha, (nint)a, lda, (nint)b, ldb, &beta, (nint)c, ldc);
+            return Cublas.cublasSgemm_v2(CublasHandle, ta, tb, m, n, k, &alpha, (nint)a, lda, (nint)b, ldb, &beta, (nint)c, ldc);
         }
 
         // A is m×k = 4×3 as stored when not transposed: lda must be at least 4.
@@ -150,10 +75,10 @@ public sealed unsafe class EmulatedBlasDnnTests
         // Empty dimensions use lda ≥ max(1, rows): lda = 0 is rejected even for m = 0.
         Assert.That(Sgemm(CublasOperation.N, CublasOperation.N, 0, 2, 3, 0, 3, 1), Is.EqualTo(CublasStatus.InvalidValue));
         Assert.That(Sgemm(CublasOperation.N, CublasOperation.N, 0, 2, 3, 1, 3, 1), Is.EqualTo(CublasStatus.Success));
-        Assert.That(Cublas.cublasSgemmStridedBatched(_cublas, CublasOperation.N, CublasOperation.N, 4, 2, 3, &one, (nint)a, 4, 12,
+        Assert.That(Cublas.cublasSgemmStridedBatched(CublasHandle, CublasOperation.N, CublasOperation.N, 4, 2, 3, &one, (nint)a, 4, 12,
             (nint)b, 3, 6, &zero, (nint)c, 4, 8, -1), Is.EqualTo(CublasStatus.InvalidValue));
         Assert.That(CublasMessage(CublasStatus.InvalidValue), Does.Contain("batchCount = -1"));
-        Assert.That(Cublas.cublasSetMathMode(_cublas, (CublasMath)9), Is.EqualTo(CublasStatus.InvalidValue));
+        Assert.That(Cublas.cublasSetMathMode(CublasHandle, (CublasMath)9), Is.EqualTo(CublasStatus.InvalidValue));
 
         Cublas.Check(Cublas.cublasCreate_v2(out nint destroyed));
         Cublas.Check(Cublas.cublasDestroy_v2(destroyed));
@@ -175,12 +100,12 @@ public sealed unsafe class EmulatedBlasDnnTests
 
         ulong da = Upload(a), db = Upload(b), dc = Upload(c);
         double alpha = 1.5, beta = -0.5;
-        Cublas.Check(Cublas.cublasDgemm_v2(_cublas, opA, opB, m, n, k, &alpha, (nint)da, lda, (nint)db, ldb, &beta, (nint)dc, ldc));
+        Cublas.Check(Cublas.cublasDgemm_v2(CublasHandle, opA, opB, m, n, k, &alpha, (nint)da, lda, (nint)db, ldb, &beta, (nint)dc, ldc));
         AreClose(expected, Download<double>(dc, c.Length), 1e-12, $"Dgemm {opA}{opB}");
 
         ulong fa = Upload(F(a)), fb = Upload(F(b)), fc = Upload(F(c));
         float alphaF = 1.5f, betaF = -0.5f;
-        Cublas.Check(Cublas.cublasSgemm_v2(_cublas, opA, opB, m, n, k, &alphaF, (nint)fa, lda, (nint)fb, ldb, &betaF, (nint)fc, ldc));
+        Cublas.Check(Cublas.cublasSgemm_v2(CublasHandle, opA, opB, m, n, k, &alphaF, (nint)fa, lda, (nint)fb, ldb, &betaF, (nint)fc, ldc));
         AreClose(expected, Download<float>(fc, c.Length).Select(v => (double)v).ToArray(), 1e-5, $"Sgemm {opA}{opB}");
     }
 
@@ -195,13 +120,13 @@ public sealed unsafe class EmulatedBlasDnnTests
             ReferenceGemm(true, false, m, n, k, 2, a, 0, lda, b, (int)(i * strideB), ldb, 1, expected, (int)(i * strideC), ldc);
         ulong da = Upload(a), db = Upload(b), dc = Upload(c);
         double alpha = 2, beta = 1;
-        Cublas.Check(Cublas.cublasDgemmStridedBatched(_cublas, CublasOperation.T, CublasOperation.N, m, n, k, &alpha, (nint)da, lda, strideA,
+        Cublas.Check(Cublas.cublasDgemmStridedBatched(CublasHandle, CublasOperation.T, CublasOperation.N, m, n, k, &alpha, (nint)da, lda, strideA,
             (nint)db, ldb, strideB, &beta, (nint)dc, ldc, strideC, batch));
         AreClose(expected, Download<double>(dc, c.Length), 1e-12, "DgemmStridedBatched");
 
         ulong fa = Upload(F(a)), fb = Upload(F(b)), fc = Upload(F(c));
         float alphaF = 2, betaF = 1;
-        Cublas.Check(Cublas.cublasSgemmStridedBatched(_cublas, CublasOperation.T, CublasOperation.N, m, n, k, &alphaF, (nint)fa, lda, strideA,
+        Cublas.Check(Cublas.cublasSgemmStridedBatched(CublasHandle, CublasOperation.T, CublasOperation.N, m, n, k, &alphaF, (nint)fa, lda, strideA,
             (nint)fb, ldb, strideB, &betaF, (nint)fc, ldc, strideC, batch));
         AreClose(expected, Download<float>(fc, c.Length).Select(v => (double)v).ToArray(), 1e-5, "SgemmStridedBatched");
     }
@@ -214,11 +139,11 @@ public sealed unsafe class EmulatedBlasDnnTests
         float[] c = Enumerable.Repeat(float.NaN, m * n).ToArray();
         ulong da = Upload(a), db = Upload(b), dc = Upload(c);
         float alpha = 1, beta = 0;
-        Cublas.Check(Cublas.cublasSgemm_v2(_cublas, CublasOperation.N, CublasOperation.N, m, n, k, &alpha, (nint)da, m, (nint)db, k, &beta, (nint)dc, m));
+        Cublas.Check(Cublas.cublasSgemm_v2(CublasHandle, CublasOperation.N, CublasOperation.N, m, n, k, &alpha, (nint)da, m, (nint)db, k, &beta, (nint)dc, m));
         Assert.That(Download<float>(dc, m * n), Is.EqualTo(new float[] { 1, 2, 3, 4, 4, 6 }));
         // k = 0 with beta = 0 is C = 0, NaN included.
-        Cublas.Check(Cublas.cublasSgemm_v2(_cublas, CublasOperation.N, CublasOperation.N, m, n, 0, &alpha, (nint)da, m, (nint)db, 1, &beta, (nint)Upload(c), m));
-        Assert.That(Download<float>(_allocations[^1], m * n), Is.All.EqualTo(0f));
+        Cublas.Check(Cublas.cublasSgemm_v2(CublasHandle, CublasOperation.N, CublasOperation.N, m, n, 0, &alpha, (nint)da, m, (nint)db, 1, &beta, (nint)Upload(c), m));
+        Assert.That(Download<float>(LastAllocation, m * n), Is.All.EqualTo(0f));
     }
 
     [Test]
@@ -228,11 +153,11 @@ public sealed unsafe class EmulatedBlasDnnTests
         ulong a = Upload(new float[m * k]), b = Upload(new float[k * n]);
         ulong c = Upload(new float[m * n - 1], m * n - 1); // one element short
         float one = 1, zero = 0;
-        var status = Cublas.cublasSgemm_v2(_cublas, CublasOperation.N, CublasOperation.N, m, n, k, &one, (nint)a, m, (nint)b, k, &zero, (nint)c, m);
+        var status = Cublas.cublasSgemm_v2(CublasHandle, CublasOperation.N, CublasOperation.N, m, n, k, &one, (nint)a, m, (nint)b, k, &zero, (nint)c, m);
         Assert.That(status, Is.EqualTo(CublasStatus.ExecutionFailed));
         Assert.That(CublasMessage(status), Does.Contain("cublasSgemm_v2").And.Contain(" C "));
         // The same with a leading dimension that walks past the end of A.
-        status = Cublas.cublasSgemm_v2(_cublas, CublasOperation.N, CublasOperation.N, m, n, k, &one, (nint)a, m + 1, (nint)b, k, &zero,
+        status = Cublas.cublasSgemm_v2(CublasHandle, CublasOperation.N, CublasOperation.N, m, n, k, &one, (nint)a, m + 1, (nint)b, k, &zero,
             (nint)Upload(new float[m * n]), m);
         Assert.That(status, Is.EqualTo(CublasStatus.ExecutionFailed));
         Assert.That(CublasMessage(status), Does.Contain(" A "));
@@ -307,9 +232,9 @@ public sealed unsafe class EmulatedBlasDnnTests
         var d = Descriptors(p);
         try
         {
-            Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(_cudnn, d.X, d.W, d.Conv, d.Y, algo, out nuint bytes));
+            Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(CudnnHandle, d.X, d.W, d.Conv, d.Y, algo, out nuint bytes));
             ulong dx = Upload(x), dw = Upload(w), dy = Upload(y0), ws = bytes > 0 ? Upload(new byte[(int)bytes]) : 0;
-            Cudnn.Check(Cudnn.cudnnConvolutionForward(_cudnn, &alpha, d.X, (nint)dx, d.W, (nint)dw, d.Conv, algo, (nint)ws, bytes, &beta, d.Y, (nint)dy));
+            Cudnn.Check(Cudnn.cudnnConvolutionForward(CudnnHandle, &alpha, d.X, (nint)dx, d.W, (nint)dw, d.Conv, algo, (nint)ws, bytes, &beta, d.Y, (nint)dy));
             return Download<double>(dy, y0.Length);
         }
         finally { Destroy(d); }
@@ -366,19 +291,19 @@ public sealed unsafe class EmulatedBlasDnnTests
             double a = alpha, b = beta;
             foreach (int algo in new[] { 0, 1, 2 })
             {
-                Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(_cudnn, d.X, d.W, d.Conv, d.Y, algo, out nuint bytes));
+                Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(CudnnHandle, d.X, d.W, d.Conv, d.Y, algo, out nuint bytes));
                 ulong ws = bytes > 0 ? Upload(new byte[(int)bytes]) : 0;
                 ulong outY = Upload(y0);
-                Cudnn.Check(Cudnn.cudnnConvolutionForward(_cudnn, &a, d.X, (nint)gx, d.W, (nint)gw, d.Conv, algo, (nint)ws, bytes, &b, d.Y, (nint)outY));
+                Cudnn.Check(Cudnn.cudnnConvolutionForward(CudnnHandle, &a, d.X, (nint)gx, d.W, (nint)gw, d.Conv, algo, (nint)ws, bytes, &b, d.Y, (nint)outY));
                 AreClose(Blend(y, y0), Download<double>(outY, yn), 1e-10, $"forward algo {algo}");
             }
-            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(_cudnn, d.W, d.Y, d.Conv, d.X, 1, out nuint dataBytes));
+            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(CudnnHandle, d.W, d.Y, d.Conv, d.X, 1, out nuint dataBytes));
             ulong wsData = Upload(new byte[(int)dataBytes]);
-            Cudnn.Check(Cudnn.cudnnConvolutionBackwardData(_cudnn, &a, d.W, (nint)gw, d.Y, (nint)gdy, d.Conv, 1, (nint)wsData, dataBytes, &b, d.X, (nint)gdx));
+            Cudnn.Check(Cudnn.cudnnConvolutionBackwardData(CudnnHandle, &a, d.W, (nint)gw, d.Y, (nint)gdy, d.Conv, 1, (nint)wsData, dataBytes, &b, d.X, (nint)gdx));
             AreClose(Blend(dx, dx0), Download<double>(gdx, xn), 1e-10, "backward data");
-            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(_cudnn, d.X, d.Y, d.Conv, d.W, 1, out nuint filterBytes));
+            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(CudnnHandle, d.X, d.Y, d.Conv, d.W, 1, out nuint filterBytes));
             ulong wsFilter = Upload(new byte[(int)filterBytes]);
-            Cudnn.Check(Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &a, d.X, (nint)gx, d.Y, (nint)gdy, d.Conv, 1, (nint)wsFilter, filterBytes, &b, d.W, (nint)gdw));
+            Cudnn.Check(Cudnn.cudnnConvolutionBackwardFilter(CudnnHandle, &a, d.X, (nint)gx, d.Y, (nint)gdy, d.Conv, 1, (nint)wsFilter, filterBytes, &b, d.W, (nint)gdw));
             AreClose(Blend(dw, dw0), Download<double>(gdw, wn), 1e-10, "backward filter");
         }
         finally { Destroy(d); }
@@ -396,7 +321,7 @@ public sealed unsafe class EmulatedBlasDnnTests
             Assert.That((h, w), Is.EqualTo((3, 2)));
             nint wrongY = Tensor4d(2, 4, p.OH + 1, p.OW);
             double one = 1, zero = 0;
-            var status = Cudnn.cudnnConvolutionForward(_cudnn, &one, d.X, (nint)Upload(new double[252]), d.W, (nint)Upload(new double[108]), d.Conv, 0,
+            var status = Cudnn.cudnnConvolutionForward(CudnnHandle, &one, d.X, (nint)Upload(new double[252]), d.W, (nint)Upload(new double[108]), d.Conv, 0,
                 0, 0, &zero, wrongY, (nint)Upload(new double[64]));
             Assert.That(status, Is.EqualTo(CudnnStatus.BadParam));
             Assert.That(CudnnMessage(status), Does.Contain("cudnnConvolutionForward").And.Contain("expected [2,4,3,2]"));
@@ -417,7 +342,7 @@ public sealed unsafe class EmulatedBlasDnnTests
         {
             Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(d.Conv, CudnnMathType.Fma));
             var perf = stackalloc CudnnConvolutionAlgoPerf[8];
-            Cudnn.Check(Cudnn.cudnnGetConvolutionForwardAlgorithm_v7(_cudnn, d.X, d.W, d.Conv, d.Y, 8, out int count, perf));
+            Cudnn.Check(Cudnn.cudnnGetConvolutionForwardAlgorithm_v7(CudnnHandle, d.X, d.W, d.Conv, d.Y, 8, out int count, perf));
             Assert.That(count, Is.EqualTo(8));
             Assert.That(perf[0].Status, Is.EqualTo(CudnnStatus.Success));
             Assert.That(perf[0].Memory, Is.GreaterThan((nuint)0), "the first-ranked forward algorithm reports a workspace");
@@ -425,33 +350,33 @@ public sealed unsafe class EmulatedBlasDnnTests
             Assert.That(Enumerable.Range(0, count).Select(i => perf[i].Algo).Distinct().Count(), Is.EqualTo(8));
             Assert.That(Enumerable.Range(0, count).Any(i => perf[i].Status == CudnnStatus.NotSupported), "unsupported algorithms are listed as such");
             int algo = perf[0].Algo;
-            Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(_cudnn, d.X, d.W, d.Conv, d.Y, algo, out nuint bytes));
+            Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(CudnnHandle, d.X, d.W, d.Conv, d.Y, algo, out nuint bytes));
             Assert.That(bytes, Is.EqualTo(perf[0].Memory));
 
             ulong x = Upload(new float[2 * 3 * 64]), w = Upload(new float[4 * 3 * 9]), y = Upload(new float[2 * 4 * 64]);
             ulong ws = Upload(new byte[(int)bytes]);
             float one = 1, zero = 0;
-            var status = Cudnn.cudnnConvolutionForward(_cudnn, &one, d.X, (nint)x, d.W, (nint)w, d.Conv, algo, (nint)ws, bytes - 1, &zero, d.Y, (nint)y);
+            var status = Cudnn.cudnnConvolutionForward(CudnnHandle, &one, d.X, (nint)x, d.W, (nint)w, d.Conv, algo, (nint)ws, bytes - 1, &zero, d.Y, (nint)y);
             Assert.That(status, Is.EqualTo(CudnnStatus.BadParam));
             Assert.That(CudnnMessage(status), Does.Contain("CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM").And.Contain($"workSpaceSizeInBytes = {bytes - 1}"));
-            Cudnn.Check(Cudnn.cudnnConvolutionForward(_cudnn, &one, d.X, (nint)x, d.W, (nint)w, d.Conv, algo, (nint)ws, bytes, &zero, d.Y, (nint)y));
+            Cudnn.Check(Cudnn.cudnnConvolutionForward(CudnnHandle, &one, d.X, (nint)x, d.W, (nint)w, d.Conv, algo, (nint)ws, bytes, &zero, d.Y, (nint)y));
 
-            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(_cudnn, d.X, d.Y, d.Conv, d.W, 8, out count, perf));
+            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(CudnnHandle, d.X, d.Y, d.Conv, d.W, 8, out count, perf));
             Assert.That(count, Is.EqualTo(7));
             Assert.That(perf[0].Memory, Is.GreaterThan((nuint)0));
-            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(_cudnn, d.X, d.Y, d.Conv, d.W, perf[0].Algo, out nuint filterBytes));
-            status = Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &one, d.X, (nint)x, d.Y, (nint)y, d.Conv, perf[0].Algo, (nint)ws, filterBytes - 1,
+            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(CudnnHandle, d.X, d.Y, d.Conv, d.W, perf[0].Algo, out nuint filterBytes));
+            status = Cudnn.cudnnConvolutionBackwardFilter(CudnnHandle, &one, d.X, (nint)x, d.Y, (nint)y, d.Conv, perf[0].Algo, (nint)ws, filterBytes - 1,
                 &zero, d.W, (nint)w);
             Assert.That(status, Is.EqualTo(CudnnStatus.BadParam));
             Assert.That(CudnnMessage(status), Does.Contain("cudnnConvolutionBackwardFilter").And.Contain("CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1"));
 
-            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(_cudnn, d.W, d.Y, d.Conv, d.X, 8, out count, perf));
+            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(CudnnHandle, d.W, d.Y, d.Conv, d.X, 8, out count, perf));
             Assert.That(count, Is.EqualTo(6));
             Assert.That(perf[0].Status, Is.EqualTo(CudnnStatus.Success));
-            Assert.That(Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(_cudnn, d.W, d.Y, d.Conv, d.X, 2, out _), Is.EqualTo(CudnnStatus.NotSupported));
+            Assert.That(Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(CudnnHandle, d.W, d.Y, d.Conv, d.X, 2, out _), Is.EqualTo(CudnnStatus.NotSupported));
 
             // Find…Ex runs the best algorithm that fits the workspace given: with none, one that needs none.
-            Cudnn.Check(Cudnn.cudnnFindConvolutionForwardAlgorithmEx(_cudnn, d.X, (nint)x, d.W, (nint)w, d.Conv, d.Y, (nint)y, 8, out count, perf, 0, 0));
+            Cudnn.Check(Cudnn.cudnnFindConvolutionForwardAlgorithmEx(CudnnHandle, d.X, (nint)x, d.W, (nint)w, d.Conv, d.Y, (nint)y, 8, out count, perf, 0, 0));
             int firstOk = Enumerable.Range(0, count).First(i => perf[i].Status == CudnnStatus.Success);
             Assert.That(perf[firstOk].Memory, Is.EqualTo((nuint)0));
         }
@@ -468,7 +393,7 @@ public sealed unsafe class EmulatedBlasDnnTests
             ulong x = Upload(new double[50]), w = Upload(new double[36]);
             ulong y = Upload(new double[49], 49); // y is 1×2×5×5 = 50 elements
             double one = 1, zero = 0;
-            var status = Cudnn.cudnnConvolutionForward(_cudnn, &one, d.X, (nint)x, d.W, (nint)w, d.Conv, 0, 0, 0, &zero, d.Y, (nint)y);
+            var status = Cudnn.cudnnConvolutionForward(CudnnHandle, &one, d.X, (nint)x, d.W, (nint)w, d.Conv, 0, 0, 0, &zero, d.Y, (nint)y);
             Assert.That(status, Is.EqualTo(CudnnStatus.ExecutionFailed));
             Assert.That(CudnnMessage(status), Does.Contain("cudnnConvolutionForward").And.Contain(" y "));
         }
@@ -490,12 +415,12 @@ public sealed unsafe class EmulatedBlasDnnTests
             int yn = n * c * oh * ow;
             ulong gx = Upload(x), gy = Upload(new double[yn]);
             double one = 1, zero = 0;
-            Cudnn.Check(Cudnn.cudnnPoolingForward(_cudnn, pool, &one, xd, (nint)gx, &zero, yd, (nint)gy));
+            Cudnn.Check(Cudnn.cudnnPoolingForward(CudnnHandle, pool, &one, xd, (nint)gx, &zero, yd, (nint)gy));
             dx = null;
             if (dy is not null)
             {
                 ulong gdy = Upload(dy), gdx = Upload(Enumerable.Repeat(double.NaN, x.Length).ToArray());
-                Cudnn.Check(Cudnn.cudnnPoolingBackward(_cudnn, pool, &one, yd, (nint)gy, yd, (nint)gdy, xd, (nint)gx, &zero, xd, (nint)gdx));
+                Cudnn.Check(Cudnn.cudnnPoolingBackward(CudnnHandle, pool, &one, yd, (nint)gy, yd, (nint)gdy, xd, (nint)gx, &zero, xd, (nint)gdx));
                 dx = Download<double>(gdx, x.Length);
             }
             return Download<double>(gy, yn);
@@ -572,7 +497,7 @@ public sealed unsafe class EmulatedBlasDnnTests
             ulong gx = Upload(x), gy = Upload(new double[x.Length]), gg = Upload(gamma), gb = Upload(betaBias);
             ulong grm = Upload(runMean), grv = Upload(runVar), gsm = Upload(new double[c]), gsi = Upload(new double[c]);
             double one = 1, zero = 0;
-            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardTraining(_cudnn, CudnnBatchNormMode.Spatial, &one, &zero, xd, (nint)gx, xd, (nint)gy,
+            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardTraining(CudnnHandle, CudnnBatchNormMode.Spatial, &one, &zero, xd, (nint)gx, xd, (nint)gy,
                 pd, (nint)gg, (nint)gb, factor, (nint)grm, (nint)grv, eps, (nint)gsm, (nint)gsi));
 
             var mean = new double[c];
@@ -601,13 +526,13 @@ public sealed unsafe class EmulatedBlasDnnTests
                 "running variance (unbiased)");
 
             ulong gyi = Upload(new double[x.Length]);
-            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardInference(_cudnn, CudnnBatchNormMode.Spatial, &one, &zero, xd, (nint)gx, xd, (nint)gyi,
+            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardInference(CudnnHandle, CudnnBatchNormMode.Spatial, &one, &zero, xd, (nint)gx, xd, (nint)gyi,
                 pd, (nint)gg, (nint)gb, (nint)Upload(runMean), (nint)Upload(runVar), eps));
             var expectedInference = x.Select((v, i) => { int ci = i / (h * w) % c; return gamma[ci] * (v - runMean[ci]) / Math.Sqrt(runVar[ci] + eps) + betaBias[ci]; });
             AreClose(expectedInference.ToArray(), Download<double>(gyi, x.Length), 1e-10, "inference y");
 
             ulong gdy = Upload(dy), gdx = Upload(new double[x.Length]), gds = Upload(new double[c]), gdb = Upload(new double[c]);
-            Cudnn.Check(Cudnn.cudnnBatchNormalizationBackward(_cudnn, CudnnBatchNormMode.Spatial, &one, &zero, &one, &zero, xd, (nint)gx, xd, (nint)gdy,
+            Cudnn.Check(Cudnn.cudnnBatchNormalizationBackward(CudnnHandle, CudnnBatchNormMode.Spatial, &one, &zero, &one, &zero, xd, (nint)gx, xd, (nint)gdy,
                 xd, (nint)gdx, pd, (nint)gg, (nint)gds, (nint)gdb, eps, (nint)gsm, (nint)gsi));
             var dBias = new double[c];
             var dScale = new double[c];
