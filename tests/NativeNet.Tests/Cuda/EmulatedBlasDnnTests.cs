@@ -478,78 +478,88 @@ public sealed unsafe class EmulatedBlasDnnTests : EmulatorFixture
     // ---- batch norm
 
     [Test]
-    public void BatchNormTrainingInferenceAndBackwardMatchTheDefinition()
+    public void BatchNormTrainingInferenceAndBackwardMatchTheDefinition(
+        [Values] bool perActivation, [Values] bool f32)
     {
-        const int n = 3, c = 2, h = 2, w = 3, m = n * h * w;
+        var mode = perActivation ? CudnnBatchNormMode.PerActivation : CudnnBatchNormMode.Spatial;
+        const int n = 3, c = 2, h = 2, w = 3, hw = h * w;
         const double eps = 1e-5, factor = 0.1;
-        double[] x = RandomArray(40, n * c * h * w), dy = RandomArray(41, x.Length);
-        double[] gamma = [1.5, -0.5], betaBias = [0.25, 1], runMean = [0.5, -0.5], runVar = [2, 0.5];
-        nint xd = Tensor4d(n, c, h, w);
+        bool spatial = mode == CudnnBatchNormMode.Spatial;
+        int features = spatial ? c : c * hw, m = spatial ? n * hw : n;
+        double tolerance = f32 ? 2e-5 : 1e-10;
+        var type = f32 ? CudnnDataType.Float : CudnnDataType.Double;
+        // Element i = ((ni·c + ci)·hw + s) of x belongs to feature ci (spatial) or ci·hw + s (per activation).
+        int Feature(int i) => spatial ? i / hw % c : i % (c * hw);
+        double[] x = RandomArray(40, n * c * hw), dy = RandomArray(41, x.Length);
+        double[] gamma = RandomArray(42, features), betaBias = RandomArray(43, features), runMean = RandomArray(44, features);
+        double[] runVar = RandomArray(45, features).Select(v => Math.Abs(v) + 0.5).ToArray();
+        if (f32)
+            foreach (var a in new[] { x, dy, gamma, betaBias, runMean, runVar })
+                for (int i = 0; i < a.Length; i++) a[i] = (float)a[i];
+        ulong Up(double[] v) => f32 ? Upload(F(v)) : Upload(v);
+        double[] Down(ulong p, int count) => f32 ? Download<float>(p, count).Select(v => (double)v).ToArray() : Download<double>(p, count);
+
+        nint xd = Tensor4d(n, c, h, w, type);
         Cudnn.Check(Cudnn.cudnnCreateTensorDescriptor(out nint pd));
         try
         {
-            Cudnn.Check(Cudnn.cudnnDeriveBNTensorDescriptor(pd, xd, CudnnBatchNormMode.Spatial));
+            Cudnn.Check(Cudnn.cudnnDeriveBNTensorDescriptor(pd, xd, mode));
             int* dims = stackalloc int[4];
             int* strides = stackalloc int[4];
-            Cudnn.Check(Cudnn.cudnnGetTensorNdDescriptor(pd, 4, out _, out int nb, dims, strides));
-            Assert.That((nb, dims[0], dims[1], dims[2], dims[3]), Is.EqualTo((4, 1, c, 1, 1)));
+            Cudnn.Check(Cudnn.cudnnGetTensorNdDescriptor(pd, 4, out var paramType, out int nb, dims, strides));
+            Assert.That((paramType, nb, dims[0], dims[1], dims[2], dims[3]), Is.EqualTo((type, 4, 1, c, spatial ? 1 : h, spatial ? 1 : w)));
 
-            ulong gx = Upload(x), gy = Upload(new double[x.Length]), gg = Upload(gamma), gb = Upload(betaBias);
-            ulong grm = Upload(runMean), grv = Upload(runVar), gsm = Upload(new double[c]), gsi = Upload(new double[c]);
-            double one = 1, zero = 0;
-            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardTraining(CudnnHandle, CudnnBatchNormMode.Spatial, &one, &zero, xd, (nint)gx, xd, (nint)gy,
+            var mean = new double[features];
+            var variance = new double[features];
+            for (int i = 0; i < x.Length; i++) mean[Feature(i)] += x[i] / m;
+            for (int i = 0; i < x.Length; i++) variance[Feature(i)] += (x[i] - mean[Feature(i)]) * (x[i] - mean[Feature(i)]) / m;
+            var xhat = x.Select((v, i) => (v - mean[Feature(i)]) / Math.Sqrt(variance[Feature(i)] + eps)).ToArray();
+
+            ulong gx = Up(x), gy = Up(new double[x.Length]), gg = Up(gamma), gb = Up(betaBias);
+            ulong grm = Up(runMean), grv = Up(runVar), gsm = Up(new double[features]), gsi = Up(new double[features]);
+            float oneF = 1, zeroF = 0;
+            double oneD = 1, zeroD = 0;
+            void* one = f32 ? &oneF : &oneD;
+            void* zero = f32 ? &zeroF : &zeroD;
+            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardTraining(CudnnHandle, mode, one, zero, xd, (nint)gx, xd, (nint)gy,
                 pd, (nint)gg, (nint)gb, factor, (nint)grm, (nint)grv, eps, (nint)gsm, (nint)gsi));
-
-            var mean = new double[c];
-            var variance = new double[c];
-            int At(int ni, int ci, int s) => (ni * c + ci) * h * w + s;
-            for (int ci = 0; ci < c; ci++)
-            {
-                var values = Enumerable.Range(0, n).SelectMany(ni => Enumerable.Range(0, h * w).Select(s => x[At(ni, ci, s)])).ToArray();
-                mean[ci] = values.Average();
-                variance[ci] = values.Select(v => (v - mean[ci]) * (v - mean[ci])).Sum() / m;
-            }
-            var expectedY = new double[x.Length];
-            var xhat = new double[x.Length];
-            for (int ni = 0; ni < n; ni++)
-                for (int ci = 0; ci < c; ci++)
-                    for (int s = 0; s < h * w; s++)
-                    {
-                        xhat[At(ni, ci, s)] = (x[At(ni, ci, s)] - mean[ci]) / Math.Sqrt(variance[ci] + eps);
-                        expectedY[At(ni, ci, s)] = gamma[ci] * xhat[At(ni, ci, s)] + betaBias[ci];
-                    }
-            AreClose(expectedY, Download<double>(gy, x.Length), 1e-10, "training y");
-            AreClose(mean, Download<double>(gsm, c), 1e-12, "saved mean");
-            AreClose(variance.Select(v => 1 / Math.Sqrt(v + eps)).ToArray(), Download<double>(gsi, c), 1e-10, "saved inverse std");
-            AreClose(runMean.Select((r, i) => (1 - factor) * r + factor * mean[i]).ToArray(), Download<double>(grm, c), 1e-12, "running mean");
-            AreClose(runVar.Select((r, i) => (1 - factor) * r + factor * variance[i] * m / (m - 1)).ToArray(), Download<double>(grv, c), 1e-12,
+            AreClose(x.Select((_, i) => gamma[Feature(i)] * xhat[i] + betaBias[Feature(i)]).ToArray(), Down(gy, x.Length), tolerance, "training y");
+            AreClose(mean, Down(gsm, features), tolerance, "saved mean");
+            AreClose(variance.Select(v => 1 / Math.Sqrt(v + eps)).ToArray(), Down(gsi, features), tolerance, "saved inverse std");
+            AreClose(runMean.Select((r, i) => (1 - factor) * r + factor * mean[i]).ToArray(), Down(grm, features), tolerance, "running mean");
+            AreClose(runVar.Select((r, i) => (1 - factor) * r + factor * variance[i] * m / (m - 1)).ToArray(), Down(grv, features), tolerance,
                 "running variance (unbiased)");
 
-            ulong gyi = Upload(new double[x.Length]);
-            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardInference(CudnnHandle, CudnnBatchNormMode.Spatial, &one, &zero, xd, (nint)gx, xd, (nint)gyi,
-                pd, (nint)gg, (nint)gb, (nint)Upload(runMean), (nint)Upload(runVar), eps));
-            var expectedInference = x.Select((v, i) => { int ci = i / (h * w) % c; return gamma[ci] * (v - runMean[ci]) / Math.Sqrt(runVar[ci] + eps) + betaBias[ci]; });
-            AreClose(expectedInference.ToArray(), Download<double>(gyi, x.Length), 1e-10, "inference y");
+            ulong gyi = Up(new double[x.Length]);
+            Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardInference(CudnnHandle, mode, one, zero, xd, (nint)gx, xd, (nint)gyi,
+                pd, (nint)gg, (nint)gb, (nint)Up(runMean), (nint)Up(runVar), eps));
+            var expectedInference = x.Select((v, i) =>
+                gamma[Feature(i)] * (v - runMean[Feature(i)]) / Math.Sqrt(runVar[Feature(i)] + eps) + betaBias[Feature(i)]).ToArray();
+            AreClose(expectedInference, Down(gyi, x.Length), tolerance, "inference y");
 
-            ulong gdy = Upload(dy), gdx = Upload(new double[x.Length]), gds = Upload(new double[c]), gdb = Upload(new double[c]);
-            Cudnn.Check(Cudnn.cudnnBatchNormalizationBackward(CudnnHandle, CudnnBatchNormMode.Spatial, &one, &zero, &one, &zero, xd, (nint)gx, xd, (nint)gdy,
-                xd, (nint)gdx, pd, (nint)gg, (nint)gds, (nint)gdb, eps, (nint)gsm, (nint)gsi));
-            var dBias = new double[c];
-            var dScale = new double[c];
+            // Backward with alphaDataDiff = 1, betaDataDiff = 0.5 (dx blends), alphaParamDiff = 2, betaParamDiff = 0.
+            double[] dxPrior = RandomArray(46, x.Length);
+            if (f32) dxPrior = dxPrior.Select(v => (double)(float)v).ToArray();
+            ulong gdy = Up(dy), gdx = Up(dxPrior), gds = Up(new double[features]), gdb = Up(new double[features]);
+            float halfF = 0.5f, twoF = 2;
+            double halfD = 0.5, twoD = 2;
+            Cudnn.Check(Cudnn.cudnnBatchNormalizationBackward(CudnnHandle, mode, one, f32 ? &halfF : &halfD, f32 ? &twoF : &twoD, zero,
+                xd, (nint)gx, xd, (nint)gdy, xd, (nint)gdx, pd, (nint)gg, (nint)gds, (nint)gdb, eps, (nint)gsm, (nint)gsi));
+            var dBias = new double[features];
+            var dScale = new double[features];
             for (int i = 0; i < x.Length; i++)
             {
-                int ci = i / (h * w) % c;
-                dBias[ci] += dy[i];
-                dScale[ci] += dy[i] * xhat[i];
+                dBias[Feature(i)] += dy[i];
+                dScale[Feature(i)] += dy[i] * xhat[i];
             }
             var expectedDx = x.Select((_, i) =>
             {
-                int ci = i / (h * w) % c;
-                return gamma[ci] / Math.Sqrt(variance[ci] + eps) / m * (m * dy[i] - dBias[ci] - xhat[i] * dScale[ci]);
+                int f = Feature(i);
+                return gamma[f] / Math.Sqrt(variance[f] + eps) / m * (m * dy[i] - dBias[f] - xhat[i] * dScale[f]) + 0.5 * dxPrior[i];
             }).ToArray();
-            AreClose(expectedDx, Download<double>(gdx, x.Length), 1e-9, "backward dx");
-            AreClose(dScale, Download<double>(gds, c), 1e-10, "backward dScale");
-            AreClose(dBias, Download<double>(gdb, c), 1e-10, "backward dBias");
+            AreClose(expectedDx, Down(gdx, x.Length), tolerance * 10, "backward dx");
+            AreClose(dScale.Select(v => 2 * v).ToArray(), Down(gds, features), tolerance, "backward dScale");
+            AreClose(dBias.Select(v => 2 * v).ToArray(), Down(gdb, features), tolerance, "backward dBias");
         }
         finally
         {
