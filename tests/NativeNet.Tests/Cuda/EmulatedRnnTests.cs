@@ -19,14 +19,17 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
     private const int InputSize = 3, Hidden = 2;
 
     /// <summary>One RNN configuration of the tests.</summary>
-    private sealed record RnnCase(CudnnRnnMode Mode, CudnnRnnDataLayout Layout, bool Bidirectional, int Layers, CudnnRnnBiasMode Bias, int[] Lengths)
+    private sealed record RnnCase(CudnnRnnMode Mode, CudnnRnnDataLayout Layout, bool Bidirectional, int Layers, CudnnRnnBiasMode Bias, int[] Lengths,
+        bool F32 = false)
     {
+        public CudnnDataType Type => F32 ? CudnnDataType.Float : CudnnDataType.Double;
+        public int Element => F32 ? sizeof(float) : sizeof(double);
         public int D => Bidirectional ? 2 : 1;
         public int G => Mode switch { CudnnRnnMode.Lstm => 4, CudnnRnnMode.Gru => 3, _ => 1 };
         public int B => Lengths.Length;
         public int T => Lengths.Max();
         public int InSize(int layer) => layer == 0 ? InputSize : Hidden * D;
-        public override string ToString() => $"{Mode} {Layout} {(Bidirectional ? "bi" : "uni")} L{Layers} {Bias} [{string.Join(",", Lengths)}]";
+        public override string ToString() => $"{Mode} {Layout} {(Bidirectional ? "bi" : "uni")} L{Layers} {Bias} [{string.Join(",", Lengths)}]{(F32 ? " float" : "")}";
     }
 
     private static readonly RnnCase[] Cases =
@@ -36,6 +39,7 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
         new(CudnnRnnMode.RnnTanh, CudnnRnnDataLayout.BatchMajorUnpacked, true, 1, CudnnRnnBiasMode.SingleRecurrentBias, [2, 4]),
         new(CudnnRnnMode.RnnRelu, CudnnRnnDataLayout.SeqMajorUnpacked, false, 1, CudnnRnnBiasMode.NoBias, [3, 3]),
         new(CudnnRnnMode.Gru, CudnnRnnDataLayout.BatchMajorUnpacked, true, 1, CudnnRnnBiasMode.DoubleBias, [1, 3, 2]),
+        new(CudnnRnnMode.Lstm, CudnnRnnDataLayout.SeqMajorPacked, true, 2, CudnnRnnBiasMode.DoubleBias, [3, 3, 2], F32: true),
     ];
 
     private static IEnumerable<TestCaseData> CaseData() => Cases.Select((c, i) => new TestCaseData(i).SetArgDisplayNames(c.ToString()));
@@ -57,11 +61,11 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
         }
     }
 
-    private static nint DataDesc(RnnCase k, int vector, double* fill)
+    private static nint DataDesc(RnnCase k, int vector, void* fill)
     {
         Cudnn.Check(Cudnn.cudnnCreateRNNDataDescriptor(out nint d));
         fixed (int* lengths = k.Lengths)
-            Cudnn.Check(Cudnn.cudnnSetRNNDataDescriptor(d, CudnnDataType.Double, k.Layout, k.T, k.B, vector, lengths, fill));
+            Cudnn.Check(Cudnn.cudnnSetRNNDataDescriptor(d, k.Type, k.Layout, k.T, k.B, vector, lengths, fill));
         return d;
     }
 
@@ -70,7 +74,7 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
         Cudnn.Check(Cudnn.cudnnCreateTensorDescriptor(out nint d));
         int* dims = stackalloc int[] { k.Layers * k.D, k.B, Hidden };
         int* strides = stackalloc int[] { k.B * Hidden, Hidden, 1 };
-        Cudnn.Check(Cudnn.cudnnSetTensorNdDescriptor(d, CudnnDataType.Double, 3, dims, strides));
+        Cudnn.Check(Cudnn.cudnnSetTensorNdDescriptor(d, k.Type, 3, dims, strides));
         return d;
     }
 
@@ -81,9 +85,10 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
         Cudnn.Check(Cudnn.cudnnCreateRNNDescriptor(out nint rnn));
         Cudnn.Check(Cudnn.cudnnSetRNNDescriptor_v8(rnn, CudnnRnnAlgo.Standard, k.Mode, k.Bias,
             k.Bidirectional ? CudnnDirectionMode.Bidirectional : CudnnDirectionMode.Unidirectional, CudnnRnnInputMode.LinearInput,
-            CudnnDataType.Double, CudnnDataType.Double, CudnnMathType.Default, InputSize, Hidden, Hidden, k.Layers, 0, auxFlags));
+            k.Type, k.Type, CudnnMathType.Default, InputSize, Hidden, Hidden, k.Layers, 0, auxFlags));
         double fill = PaddingFill;
-        return new Setup(rnn, DataDesc(k, InputSize, null), DataDesc(k, Hidden * k.D, &fill), StateDesc(k), StateDesc(k));
+        float fillF = (float)PaddingFill;
+        return new Setup(rnn, DataDesc(k, InputSize, null), DataDesc(k, Hidden * k.D, k.F32 ? &fillF : &fill), StateDesc(k), StateDesc(k));
     }
 
     private Layout WeightLayout(RnnCase k, Setup s, ulong weights, nuint weightBytes)
@@ -100,10 +105,10 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
                 Cudnn.Check(Cudnn.cudnnGetRNNWeightParams(CudnnHandle, s.Rnn, p, weightBytes, (nint)weights, id, m, out nint mAddr, b, out nint bAddr));
                 Cudnn.Check(Cudnn.cudnnGetTensorNdDescriptor(m, 3, out _, out int nb, dims, strides));
                 Assert.That((nb, dims[0], strides[1], strides[2]), Is.EqualTo((3, 1, dims[2], 1)), "matrices are [1, rows, cols], row-major");
-                layout.Matrix[p, id] = (int)((ulong)mAddr - weights) / sizeof(double);
+                layout.Matrix[p, id] = (int)((ulong)mAddr - weights) / k.Element;
                 layout.Rows[p, id] = dims[1];
                 layout.Cols[p, id] = dims[2];
-                layout.Bias[p, id] = bAddr == 0 ? -1 : (int)((ulong)bAddr - weights) / sizeof(double);
+                layout.Bias[p, id] = bAddr == 0 ? -1 : (int)((ulong)bAddr - weights) / k.Element;
             }
         Cudnn.Check(Cudnn.cudnnDestroyTensorDescriptor(m));
         Cudnn.Check(Cudnn.cudnnDestroyTensorDescriptor(b));
@@ -224,50 +229,56 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
     {
         var k = Cases[caseIndex];
         using var s = Create(k);
+        // Float cases round every input to float first; the reference then sees exactly what the device sees.
+        double[] Round(double[] v) => k.F32 ? v.Select(e => (double)(float)e).ToArray() : v;
+        ulong Up(double[] v) => k.F32 ? Upload(v.Select(e => (float)e).ToArray()) : Upload(v);
+        double[] Down(ulong p, int count) => k.F32 ? Download<float>(p, count).Select(e => (double)e).ToArray() : Download<double>(p, count);
+        double tight = k.F32 ? 1e-6 : 1e-12, loose = k.F32 ? 2e-5 : 1e-6;
         Cudnn.Check(Cudnn.cudnnGetRNNWeightSpaceSize(CudnnHandle, s.Rnn, out nuint weightBytes));
-        int weightCount = (int)weightBytes / sizeof(double);
-        double[] w = RandomArray(50, weightCount).Select(v => v * 0.4).ToArray();
-        ulong gw = Upload(w);
+        int weightCount = (int)weightBytes / k.Element;
+        double[] w = Round(RandomArray(50, weightCount).Select(v => v * 0.4).ToArray());
+        ulong gw = Up(w);
         var layout = WeightLayout(k, s, gw, weightBytes);
         int states = k.Layers * k.D * k.B * Hidden, yVector = Hidden * k.D;
-        double[] x = ValidOnly(k, RandomArray(51, k.B * k.T * InputSize), InputSize), hx = RandomArray(52, states);
-        double[] cx = k.Mode == CudnnRnnMode.Lstm ? RandomArray(53, states) : new double[states];
+        double[] x = Round(ValidOnly(k, RandomArray(51, k.B * k.T * InputSize), InputSize)), hx = Round(RandomArray(52, states));
+        double[] cx = k.Mode == CudnnRnnMode.Lstm ? Round(RandomArray(53, states)) : new double[states];
         var (yRef, hyRef, cyRef) = Reference(k, layout, w, x, hx, cx);
 
         Cudnn.Check(Cudnn.cudnnGetRNNTempSpaceSizes(CudnnHandle, s.Rnn, CudnnForwardMode.Training, s.X, out nuint workBytes, out nuint reserveBytes));
         Assert.That(reserveBytes, Is.GreaterThan((nuint)0));
         ulong work = Upload(new byte[(int)workBytes]), reserve = Upload(new byte[(int)reserveBytes]);
         ulong seq = Upload(k.Lengths);
-        ulong gx = Upload(ToLayout(k, x, InputSize)), gy = Upload(new double[DataElements(k, yVector)]);
-        ulong ghx = Upload(hx), ghy = Upload(new double[states]);
-        ulong gcx = Upload(cx), gcy = Upload(new double[states]);
+        ulong gx = Up(ToLayout(k, x, InputSize)), gy = Up(new double[DataElements(k, yVector)]);
+        ulong ghx = Up(hx), ghy = Up(new double[states]);
+        ulong gcx = Up(cx), gcy = Up(new double[states]);
         Cudnn.Check(Cudnn.cudnnRNNForward(CudnnHandle, s.Rnn, CudnnForwardMode.Training, (nint)seq, s.X, (nint)gx, s.Y, (nint)gy, s.H, (nint)ghx,
             (nint)ghy, s.C, (nint)gcx, (nint)gcy, weightBytes, (nint)gw, workBytes, (nint)work, reserveBytes, (nint)reserve));
-        double[] yDevice = Download<double>(gy, DataElements(k, yVector));
-        AreClose(yRef, FromLayout(k, yDevice, yVector), 1e-12, $"{k}: y");
-        AreClose(hyRef, Download<double>(ghy, states), 1e-12, $"{k}: hy");
-        if (k.Mode == CudnnRnnMode.Lstm) AreClose(cyRef, Download<double>(gcy, states), 1e-12, $"{k}: cy");
+        double[] yDevice = Down(gy, DataElements(k, yVector));
+        AreClose(yRef, FromLayout(k, yDevice, yVector), tight, $"{k}: y");
+        AreClose(hyRef, Down(ghy, states), tight, $"{k}: hy");
+        if (k.Mode == CudnnRnnMode.Lstm) AreClose(cyRef, Down(gcy, states), tight, $"{k}: cy");
         if (k.Layout != CudnnRnnDataLayout.SeqMajorPacked)
             for (int b = 0; b < k.B; b++)
                 for (int t = k.Lengths[b]; t < k.T; t++)
                     Assert.That(yDevice[DataOffset(k, t, b, yVector)], Is.EqualTo(PaddingFill), $"{k}: y padding at t = {t}, b = {b}");
 
         // Loss = Σ y·gy + Σ hy·ghy + Σ cy·gcy over valid steps; its gradients from the device against central differences.
-        double[] gyBt = ValidOnly(k, RandomArray(54, k.B * k.T * yVector), yVector), ghyv = RandomArray(55, states), gcyv = RandomArray(56, states);
+        double[] gyBt = Round(ValidOnly(k, RandomArray(54, k.B * k.T * yVector), yVector)), ghyv = Round(RandomArray(55, states));
+        double[] gcyv = Round(RandomArray(56, states));
         double Loss(double[] ww, double[] xx, double[] hh, double[] cc)
         {
             var (yy, hyy, cyy) = Reference(k, layout, ww, xx, hh, cc);
             double sum = yy.Zip(gyBt, (a, b) => a * b).Sum() + hyy.Zip(ghyv, (a, b) => a * b).Sum();
             return k.Mode == CudnnRnnMode.Lstm ? sum + cyy.Zip(gcyv, (a, b) => a * b).Sum() : sum;
         }
-        ulong gdx = Upload(new double[DataElements(k, InputSize)]), gdhx = Upload(new double[states]), gdcx = Upload(new double[states]);
-        Cudnn.Check(Cudnn.cudnnRNNBackwardData_v8(CudnnHandle, s.Rnn, (nint)seq, s.Y, (nint)gy, (nint)Upload(ToLayout(k, gyBt, yVector)), s.X, (nint)gdx,
-            s.H, (nint)ghx, (nint)Upload(ghyv), (nint)gdhx, s.C, (nint)gcx, (nint)Upload(gcyv), (nint)gdcx, weightBytes, (nint)gw, workBytes, (nint)work,
+        ulong gdx = Up(new double[DataElements(k, InputSize)]), gdhx = Up(new double[states]), gdcx = Up(new double[states]);
+        Cudnn.Check(Cudnn.cudnnRNNBackwardData_v8(CudnnHandle, s.Rnn, (nint)seq, s.Y, (nint)gy, (nint)Up(ToLayout(k, gyBt, yVector)), s.X, (nint)gdx,
+            s.H, (nint)ghx, (nint)Up(ghyv), (nint)gdhx, s.C, (nint)gcx, (nint)Up(gcyv), (nint)gdcx, weightBytes, (nint)gw, workBytes, (nint)work,
             reserveBytes, (nint)reserve));
-        ulong gdw = Upload(Enumerable.Repeat(double.NaN, weightCount).ToArray());
+        ulong gdw = Up(Enumerable.Repeat(double.NaN, weightCount).ToArray());
         Cudnn.Check(Cudnn.cudnnRNNBackwardWeights_v8(CudnnHandle, s.Rnn, CudnnWgradMode.Set, (nint)seq, s.X, (nint)gx, s.H, (nint)ghx, s.Y, (nint)gy,
             weightBytes, (nint)gdw, workBytes, (nint)work, reserveBytes, (nint)reserve));
-        double[] dw = Download<double>(gdw, weightCount);
+        double[] dw = Down(gdw, weightCount);
 
         const double eps = 1e-6;
         double[] Numeric(double[] v, Func<double[], double> loss, Func<int, bool> include) => v.Select((_, i) =>
@@ -279,18 +290,18 @@ public sealed unsafe class EmulatedRnnTests : EmulatorFixture
             minus[i] -= eps;
             return (loss(plus) - loss(minus)) / (2 * eps);
         }).ToArray();
-        AreClose(Numeric(w, ww => Loss(ww, x, hx, cx), _ => true), dw, 1e-6, $"{k}: dw (SET over NaN)");
+        AreClose(Numeric(w, ww => Loss(ww, x, hx, cx), _ => true), dw, loose, $"{k}: dw (SET over NaN)");
         var validX = ValidOnly(k, Enumerable.Repeat(1.0, x.Length).ToArray(), InputSize);
-        AreClose(Numeric(x, xx => Loss(w, xx, hx, cx), i => validX[i] != 0), FromLayout(k, Download<double>(gdx, DataElements(k, InputSize)), InputSize),
-            1e-6, $"{k}: dx");
-        AreClose(Numeric(hx, hh => Loss(w, x, hh, cx), _ => true), Download<double>(gdhx, states), 1e-6, $"{k}: dhx");
+        AreClose(Numeric(x, xx => Loss(w, xx, hx, cx), i => validX[i] != 0), FromLayout(k, Down(gdx, DataElements(k, InputSize)), InputSize),
+            loose, $"{k}: dx");
+        AreClose(Numeric(hx, hh => Loss(w, x, hh, cx), _ => true), Down(gdhx, states), loose, $"{k}: dhx");
         if (k.Mode == CudnnRnnMode.Lstm)
-            AreClose(Numeric(cx, cc => Loss(w, x, hx, cc), _ => true), Download<double>(gdcx, states), 1e-6, $"{k}: dcx");
+            AreClose(Numeric(cx, cc => Loss(w, x, hx, cc), _ => true), Down(gdcx, states), loose, $"{k}: dcx");
 
         // ADD accumulates onto what is there.
         Cudnn.Check(Cudnn.cudnnRNNBackwardWeights_v8(CudnnHandle, s.Rnn, CudnnWgradMode.Add, (nint)seq, s.X, (nint)gx, s.H, (nint)ghx, s.Y, (nint)gy,
             weightBytes, (nint)gdw, workBytes, (nint)work, reserveBytes, (nint)reserve));
-        AreClose(dw.Select(v => 2 * v).ToArray(), Download<double>(gdw, weightCount), 1e-12, $"{k}: dw (ADD)");
+        AreClose(dw.Select(v => 2 * v).ToArray(), Down(gdw, weightCount), tight, $"{k}: dw (ADD)");
     }
 
     [Test]
