@@ -182,19 +182,89 @@ long DirectorySize(DirectoryPath dir) =>
     new System.IO.DirectoryInfo(dir.FullPath).EnumerateFiles("*", System.IO.SearchOption.AllDirectories).Sum(f => f.Length);
 
 // ---------------------------------------------------------------------------------------------
+// The emulated CUDA device (tests/CudaEmulator, test-only)
+// ---------------------------------------------------------------------------------------------
+
+var cudaHeaders = artifacts.Combine("cuda-headers");              // the real cuda.h, cublas_v2.h, cudnn*.h from Debian's nvidia-cuda-dev
+var cudaEmulator = artifacts.Combine("cuda-emulator");            // libcuda.so.1, libcublas.so.12, libcudnn.so.9 built from tests/CudaEmulator
+
+// nvidia-cuda-dev cannot be installed without a driver (it depends on libcuda1), so its .deb is
+// downloaded and only its headers are extracted; both steps are skipped when the headers are there.
+void EnsureCudaHeaders()
+{
+    if (FileExists(cudaHeaders.CombineWithFilePath("usr/include/cuda.h")) && FileExists(cudaHeaders.CombineWithFilePath("usr/include/cublas_v2.h")))
+    {
+        Information($"Deps: CUDA headers already in {cudaHeaders}");
+        return;
+    }
+    if (BashCapture("command -v apt-get").Code != 0)
+    {
+        Warning("Deps: apt-get not found; put the CUDA headers (cuda.h, cublas_v2.h) under " + cudaHeaders + "/usr/include yourself");
+        return;
+    }
+    var sudo = IsRoot() ? "" : "sudo -n ";
+    if (BashCapture("apt-cache show nvidia-cuda-dev >/dev/null 2>&1").Code != 0)
+    {
+        EnsureNonFree(sudo);
+        Bash($"{sudo}env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300 update < /dev/null");
+    }
+    var debDir = cudaHeaders.Combine("deb");
+    EnsureDirectoryExists(debDir);
+    Information("Deps: downloading nvidia-cuda-dev for its headers only (the package itself needs a driver)");
+    Bash($"cd '{debDir}' && rm -f nvidia-cuda-dev_*.deb && apt-get download -q nvidia-cuda-dev < /dev/null");
+    Bash($"dpkg-deb --fsys-tarfile '{debDir}'/nvidia-cuda-dev_*.deb | tar -x -C '{cudaHeaders}' --wildcards '*include/*'");
+    DeleteDirectory(debDir, new DeleteDirectorySettings { Recursive = true, Force = true });
+    if (!FileExists(cudaHeaders.CombineWithFilePath("usr/include/cuda.h")))
+        throw new Exception($"Deps: nvidia-cuda-dev had no usr/include/cuda.h (extracted into {cudaHeaders})");
+    Information($"Deps: CUDA headers in {cudaHeaders}/usr/include");
+}
+
+// Builds the emulator, then decides where the Cuda tests run: on a real GPU when a driver's cuInit
+// finds a device (the emulator is never picked up by default), else on the emulated device through
+// NATIVENET_CUDA_LIB_DIR. Returns the environment variables for the test process.
+Dictionary<string, string> PrepareCudaDevice()
+{
+    var env = new Dictionary<string, string>();
+    if (!string.IsNullOrEmpty(EnvironmentVariable("NATIVENET_CUDA_LIB_DIR")))
+    {
+        Information($"cuda: NATIVENET_CUDA_LIB_DIR is set ({EnvironmentVariable("NATIVENET_CUDA_LIB_DIR")}); using it as given");
+        return env;
+    }
+    Bash($"make -s -j{Math.Max(1, Environment.ProcessorCount)} -C tests/CudaEmulator CUDA_INCLUDE='{cudaHeaders}/usr/include' OUT='{cudaEmulator}'");
+    var probe = BashCapture($"'{cudaEmulator}/cuda-probe'");
+    if (probe.Code == 0)
+    {
+        Information($"cuda: real device found ({probe.Output.Trim()}); the Cuda tests run on it");
+        return env;
+    }
+    Information($"cuda: no usable GPU ({probe.Output.Trim()})");
+    env["NATIVENET_CUDA_LIB_DIR"] = cudaEmulator.FullPath;
+    bool complete = FileExists(cudaEmulator.CombineWithFilePath("libcublas.so.12")) && FileExists(cudaEmulator.CombineWithFilePath("libcudnn.so.9"));
+    if (complete)
+    {
+        env["NATIVENET_CUDA_EMULATED"] = "1";       // the Cuda tests must then run (fail, not skip, when the device is missing)
+        Console.WriteLine($"cuda: emulated device (tests only): the Cuda tests run on the CPU emulator in {cudaEmulator}");
+    }
+    else
+        Console.WriteLine($"cuda: emulated device (tests only) without emulated cuBLAS/cuDNN (no tests/CudaEmulator/blas or dnn sources): the Cuda backend is unavailable, its tests skip");
+    return env;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Targets
 // ---------------------------------------------------------------------------------------------
 
 Task("Deps")
-    .Description("Installs libnvrtc11.2 (Debian non-free) and dataset-fashion-mnist when missing.")
+    .Description("Installs libnvrtc11.2 (Debian non-free), dataset-fashion-mnist, the emulated CUDA device's build tools and the real CUDA headers when missing.")
     .Does(() =>
 {
-    EnsureDebPackages(new[] { "libnvrtc11.2", "dataset-fashion-mnist" },
+    EnsureDebPackages(new[] { "libnvrtc11.2", "dataset-fashion-mnist", "build-essential", "libopenblas-dev" },
         p => p == "dataset-fashion-mnist"
             ? FileExists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
               && FileExists("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
             : DebPackageInstalled(p),
         needsNonFree: true);
+    EnsureCudaHeaders();
 });
 
 Task("ReferenceDeps")
@@ -235,17 +305,17 @@ Task("Test")
     if (!string.IsNullOrWhiteSpace(testTimeout)) args.Append("--timeout").Append(testTimeout);
     if (!string.IsNullOrWhiteSpace(testFilter)) args.Append("--filter").AppendQuoted(testFilter);
 
+    var testEnv = PrepareCudaDevice();
+    testEnv["TESTINGPLATFORM_TELEMETRY_OPTOUT"] = "1";
+    testEnv["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+
     // Stream the runner's output and keep its summary as a fallback for the counts.
     var consoleSummary = new Dictionary<string, int>();
     var exitCode = StartProcess("dotnet", new ProcessSettings
     {
         Arguments = args,
         WorkingDirectory = root,
-        EnvironmentVariables = new Dictionary<string, string>
-        {
-            ["TESTINGPLATFORM_TELEMETRY_OPTOUT"] = "1",
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-        },
+        EnvironmentVariables = testEnv,
         RedirectStandardOutput = true,
         RedirectedStandardOutputHandler = line =>
         {
@@ -288,6 +358,8 @@ Task("Test")
     if (exitCode != 0 && failed == 0)
         Console.WriteLine($"error: the test host exited with code {exitCode} (see https://aka.ms/testingplatform/exitcodes).");
 
+    if (testEnv.ContainsKey("NATIVENET_CUDA_EMULATED"))
+        Console.WriteLine($"cuda: the Cuda tests ran on the emulated device (tests only, {cudaEmulator})");
     var success = exitCode == 0 && failed == 0;
     Console.WriteLine($"{passed} passed, {failed} failed, {skipped} skipped");
     Console.Out.Flush();

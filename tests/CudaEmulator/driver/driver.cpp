@@ -89,6 +89,8 @@ CUresult nnemu_check_stream(CUstream s, const char* call) {
 extern "C" CUresult cuInit(unsigned int flags) {
     if (flags != 0) return fail(CUDA_ERROR_INVALID_VALUE, "cuInit: flags must be 0, got %u", flags);
     memory_init();
+    std::string error;
+    if (!load_kernels(&error)) return fail(CUDA_ERROR_NOT_INITIALIZED, "cuInit: the emulator's kernels: %s", error.c_str());
     install_fault_handler();
     initialized = true;
     return CUDA_SUCCESS;

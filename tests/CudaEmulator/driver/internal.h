@@ -43,6 +43,7 @@ void install_fault_handler();
 
 // Launch state for the fault handler (launch.cpp).
 bool thread_in_launch();
+bool load_kernels(std::string* error);
 [[noreturn]] void escape_launch(uint64_t fault_address);
 
 }  // namespace nnemu

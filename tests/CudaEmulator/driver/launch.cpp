@@ -1,6 +1,8 @@
 // Modules and launches: cuModuleLoadData reads the PTX `.entry` signatures and binds each entry to
 // the CPU build of the same kernel (kernels/nnemu_registry.h); cuLaunchKernel checks the launch
 // against the signature and runs every block on the calling thread, its threads as fibers.
+#include <dlfcn.h>
+#include <link.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -365,7 +367,48 @@ bool run_block(Launch* L) {
     }
 }
 
+// ------------------------------------------------------------------------------------ kernels library
+void* kernels_lib = nullptr;
+size_t kernels_tls_bytes = 0;
+std::string kernels_error;
+thread_local unsigned char* shared_block = nullptr;
+
+int find_tls_size(struct dl_phdr_info* info, size_t, void* data) {
+    struct link_map* map = (struct link_map*)data;
+    if (info->dlpi_addr != map->l_addr || strcmp(info->dlpi_name, map->l_name) != 0) return 0;
+    for (int i = 0; i < info->dlpi_phnum; ++i)
+        if (info->dlpi_phdr[i].p_type == PT_TLS) kernels_tls_bytes = info->dlpi_phdr[i].p_memsz;
+    return 1;
+}
+
+// The calling thread's __shared__ storage of the kernels library (allocated by touching it).
+unsigned char* thread_shared_block() {
+    if (shared_block || !kernels_lib || kernels_tls_bytes == 0) return shared_block;
+    auto touch = (void* (*)(void))dlsym(kernels_lib, "nnemu_kernels_touch_tls");
+    if (touch) touch();
+    void* block = nullptr;
+    if (dlinfo(kernels_lib, RTLD_DI_TLS_DATA, &block) == 0) shared_block = (unsigned char*)block;
+    return shared_block;
+}
+
 }  // namespace
+
+// Loads libnnemu_kernels.so from this library's folder; its static constructors register every kernel.
+bool load_kernels(std::string* error) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        Dl_info self;
+        if (!dladdr((void*)&load_kernels, &self) || !self.dli_fname) { kernels_error = "cannot locate libcuda.so.1 itself"; return; }
+        std::string path = self.dli_fname;
+        path = path.substr(0, path.find_last_of('/') + 1) + "libnnemu_kernels.so";
+        kernels_lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!kernels_lib) { kernels_error = std::string("cannot load ") + path + ": " + dlerror(); return; }
+        struct link_map* map = nullptr;
+        if (dlinfo(kernels_lib, RTLD_DI_LINKMAP, &map) == 0 && map) dl_iterate_phdr(find_tls_size, map);
+    });
+    *error = kernels_error;
+    return kernels_lib != nullptr;
+}
 
 bool thread_in_launch() { return active && active->in_fiber; }
 
@@ -577,6 +620,9 @@ extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy
         if (!f->build->params[i].pointer) continue;
         uint64_t p = *(const uint64_t*)params[i];
         if (p == 0) continue;
+        if (p % f->build->params[i].pointee_align != 0)
+            return fail(CUDA_ERROR_MISALIGNED_ADDRESS, "cuLaunchKernel(%s): pointer argument %zu (0x%llx) is not aligned to the %zu bytes of its element type",
+                        k, i, (unsigned long long)p, f->build->params[i].pointee_align);
         AllocationView a = find_allocation(p);
         if (!in_reserved_range(p) || !a.found || !a.live || p < a.start || p > a.start + a.size)
             return fail(a.found && !a.live ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_ERROR_INVALID_VALUE,
@@ -595,12 +641,17 @@ extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy
     active = &L;
     nnemu_blockDim = uint3{bx, by, bz};
     nnemu_gridDim = uint3{gx, gy, gz};
+    // Every block starts with poisoned shared memory (NaN in float and double), as it would start
+    // with whatever an earlier block left on a GPU.
+    unsigned char* volatile shared = thread_shared_block();
+    const unsigned char kSharedPoison = 0xFF;
     bool ok = true;
     if (sigsetjmp(L.escape, 1) == 0) {
         for (unsigned z = 0; z < gz && ok; ++z)
             for (unsigned y = 0; y < gy && ok; ++y)
                 for (unsigned x = 0; x < gx && ok; ++x) {
                     nnemu_blockIdx = uint3{x, y, z};
+                    if (shared) memset(shared, kSharedPoison, kernels_tls_bytes);
                     ok = run_block(&L);
                 }
     } else {

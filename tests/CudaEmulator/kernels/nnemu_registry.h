@@ -9,7 +9,16 @@ struct nnemu_param {
     size_t size;
     bool pointer;
     bool floating;
+    size_t pointee_align;  // alignment a pointer argument must have (1 for non-pointers and void*)
 };
+
+template <typename A>
+constexpr size_t nnemu_pointee_align() {
+    if constexpr (std::is_pointer<A>::value && !std::is_void<std::remove_pointer_t<A>>::value)
+        return alignof(std::remove_pointer_t<A>);
+    else
+        return 1;
+}
 typedef void (*nnemu_invoke)(void* fn, void** args);
 
 extern "C" void nnemu_register_kernel(const char* name, const char* file, void* fn, nnemu_invoke invoke,
@@ -27,7 +36,7 @@ struct NnemuCall {
 template <typename... A>
 int nnemu_reg(const char* name, const char* file, void (*fn)(A...)) {
     static const nnemu_param params[sizeof...(A) + 1] = {
-        {sizeof(A), std::is_pointer<A>::value, std::is_floating_point<A>::value}..., {0, false, false}};
+        {sizeof(A), std::is_pointer<A>::value, std::is_floating_point<A>::value, nnemu_pointee_align<A>()}..., {0, false, false, 1}};
     nnemu_register_kernel(name, file, (void*)fn, &NnemuCall<A...>::invoke, params, (int)sizeof...(A));
     return 0;
 }

@@ -23,3 +23,11 @@ extern "C" __global__ void emu_block_sum_f32(const float* x, float* y, i64 n) {
     acc = nn_block_reduce(acc, NnSum(), 0.0f);
     if (threadIdx.x == 0) y[blockIdx.x] = acc;
 }
+
+// Reads shared memory before any thread of the block wrote it, then writes it: each block must
+// see the emulator's poison (NaN), not what the previous block left.
+extern "C" __global__ void emu_read_shared_first_f32(float* y) {
+    __shared__ float s[64];
+    y[blockIdx.x * blockDim.x + threadIdx.x] = s[threadIdx.x];
+    s[threadIdx.x] = 1.0f;
+}

@@ -22,7 +22,7 @@ public sealed class CudaBackendGpuTests
     [SetUp]
     public void RequireDevice()
     {
-        if (!CudaRuntime.IsAvailable) Assert.Ignore("no CUDA device: " + CudaRuntime.UnavailableReason);
+        CudaTestDevice.Require();
     }
 
     private static Tensor Randn(int seed, params int[] shape) => Tensor.Normal(shape, 0, 1, new Generator(seed));

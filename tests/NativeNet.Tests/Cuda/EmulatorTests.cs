@@ -15,7 +15,7 @@ namespace NativeNet.Tests.Cuda;
 [NonParallelizable]
 public sealed class EmulatorTests
 {
-    private const int IllegalAddress = 700, InvalidValue = 1, LaunchFailed = 719, OutOfMemory = 2;
+    private const int IllegalAddress = 700, InvalidValue = 1, LaunchFailed = 719, OutOfMemory = 2, MisalignedAddress = 716;
     private CudaModule? _module;
 
     private CudaModule Module => _module ?? throw new InvalidOperationException("the test kernels were not loaded");
@@ -23,7 +23,7 @@ public sealed class EmulatorTests
     [OneTimeSetUp]
     public void LoadTestKernels()
     {
-        if (!CudaRuntime.IsAvailable) Assert.Ignore("no CUDA device: " + CudaRuntime.UnavailableReason);
+        CudaTestDevice.Require();
         if (!CudaRuntime.IsEmulated)
             Assert.Ignore("the emulated CUDA device is not loaded (run with NATIVENET_CUDA_LIB_DIR=artifacts/cuda-emulator); these tests check its strictness");
         CudaBackend.Get(0).MakeCurrent();
@@ -127,6 +127,18 @@ public sealed class EmulatorTests
                 Assert.That(e.Message, Does.Contain("not a device address"));
             }
         }
+    }
+
+    [Test]
+    public void MisalignedPointerArgumentIsReported()
+    {
+        ulong y = Alloc(64);
+        try
+        {
+            var e = Fails(MisalignedAddress, () => WritePastEnd(y + 2, 4, 0));
+            Assert.That(e.Message, Does.Contain("emu_write_past_end_f32").And.Contain("not aligned to the 4 bytes"));
+        }
+        finally { Free(y); }
     }
 
     [Test]
@@ -260,6 +272,48 @@ public sealed class EmulatorTests
             }
         }
         finally { Free(dx); Free(dy); }
+    }
+
+    [Test]
+    public void EveryBlockStartsWithPoisonedSharedMemory()
+    {
+        const int blocks = 3, threads = 64;
+        ulong y = Alloc(blocks * threads * 4L);
+        try
+        {
+            Span<byte> data = stackalloc byte[64];
+            Span<int> offsets = stackalloc int[8];
+            var args = new KernelArgs(data, offsets);
+            args.Add(y);
+            // SAFETY: the kernel's one argument (float*).
+            unsafe { args.Invoke(p => Module.Launch("emu_read_shared_first_f32", blocks, threads, 0, 0, p)); }
+            float[] got = new float[blocks * threads];
+            // SAFETY: a pinned array of exactly the bytes copied.
+            unsafe { fixed (float* h = got) CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(h, y, (nuint)(got.Length * 4), 0)); }
+            Assert.That(got, Is.All.NaN, "shared memory read before it is written must be the poison in every block, not the previous block's 1s");
+        }
+        finally { Free(y); }
+    }
+
+    private sealed class Holder
+    {
+        public int Value = 1;
+    }
+
+    [Test]
+    public void ManagedNullDereferencesStillReachTheRuntimeAfterTheFaultHandlerIsInstalled()
+    {
+        // The emulator's SIGSEGV handler (installed at cuInit) must chain every fault outside an
+        // emulated kernel to the runtime's, which turns this one into NullReferenceException.
+        Holder? holder = Environment.TickCount == int.MinValue ? new Holder() : null;
+        Assert.Throws<NullReferenceException>(() => _ = holder!.Value);
+        ulong y = Alloc(1000 * 4);
+        try
+        {
+            Fails(IllegalAddress, () => WritePastEnd(y, 1000, 0));
+            Assert.Throws<NullReferenceException>(() => _ = holder!.Value);
+        }
+        finally { Free(y); }
     }
 
     [Test]

@@ -23,7 +23,12 @@ public abstract class BackendTest(string backendName)
     {
         Backend backend;
         try { backend = Backend.FromName(backendName); }
-        catch (Exception e) { Assert.Ignore($"{backendName} backend unavailable: {e.Message}"); return; }
+        catch (Exception e)
+        {
+            if (backendName == "cuda") CudaTestDevice.Unavailable($"{backendName} backend unavailable: {e.Message}");
+            Assert.Ignore($"{backendName} backend unavailable: {e.Message}");
+            return;
+        }
         if (backend.DeviceKind == DeviceKind.Cpu) { _use = Backend.Use(backend); Dev = Device.Cpu; }
         else Dev = Device.Cuda(0);
     }
