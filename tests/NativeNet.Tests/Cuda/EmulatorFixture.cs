@@ -7,7 +7,8 @@ namespace NativeNet.Tests.Cuda;
 /// <summary>
 /// Shared set-up of the fixtures that test the emulated device's libraries through the engine's bindings: the
 /// primary context, a cuBLAS and a cuDNN handle, device allocations freed after each test. Ignored unless the
-/// loaded CUDA driver is the emulator (CudaRuntime.IsEmulated: its device name says "emulated").
+/// loaded CUDA driver is the emulator (CudaRuntime.IsEmulated: its device name says "emulated"); they fail
+/// instead where the emulator was expected (CudaTestDevice).
 /// </summary>
 public abstract unsafe class EmulatorFixture
 {
@@ -20,9 +21,10 @@ public abstract unsafe class EmulatorFixture
     [OneTimeSetUp]
     public void OpenEmulator()
     {
-        if (!CudaRuntime.IsAvailable) Assert.Ignore("no CUDA device (the emulator is not loaded): " + CudaRuntime.UnavailableReason);
+        CudaTestDevice.Require();
         string name = CudaRuntime.Devices[0].Name;
-        if (!CudaRuntime.IsEmulated) Assert.Ignore($"device 0 is {name}, not the emulated device: these tests check the emulator itself");
+        if (!CudaRuntime.IsEmulated)
+            Assert.Ignore($"device 0 is {name}, not the emulated device (run with NATIVENET_CUDA_LIB_DIR=artifacts/cuda-emulator): these tests check the emulator itself");
         TestContext.Progress.WriteLine($"{GetType().Name} on the emulated device: {name}");
         CudaDriver.Check(CudaDriver.cuInit(0));
         CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRetain(out _context, 0));
