@@ -18,13 +18,16 @@ __device__ __forceinline__ double nn_rtanh(double x) {
     return ax < 1e-4 ? x : t;
 }
 
-// gates [N, 4H] pre-activations -> activations in place; c = f*cPrev + i*g; h = o*tanh(c).
+// gates [N, 4H] = x*W_ih^T + h*W_hh^T; + bias [4H] (b_ih + b_hh, when hasBias) the pre-activations; -> activations in place;
+// c = f*cPrev + i*g; h = o*tanh(c).
 template <typename T>
-__device__ __forceinline__ void lstm_cell_fwd(T* __restrict__ gates, const T* __restrict__ cPrev, T* __restrict__ c, T* __restrict__ h, i64 batch, i64 hidden) {
+__device__ __forceinline__ void lstm_cell_fwd(T* __restrict__ gates, const T* __restrict__ bias, i64 hasBias, const T* __restrict__ cPrev, T* __restrict__ c,
+                                              T* __restrict__ h, i64 batch, i64 hidden) {
     NN_GRID_STRIDE(e, batch * hidden) {
         i64 b = e / hidden, j = e - b * hidden;
         T* g = gates + b * 4 * hidden + j;
-        T i = nn_rsigmoid(g[0]), f = nn_rsigmoid(g[hidden]), gg = nn_rtanh(g[2 * hidden]), o = nn_rsigmoid(g[3 * hidden]);
+        T bi = hasBias ? bias[j] : T(0), bf = hasBias ? bias[hidden + j] : T(0), bg = hasBias ? bias[2 * hidden + j] : T(0), bo = hasBias ? bias[3 * hidden + j] : T(0);
+        T i = nn_rsigmoid(g[0] + bi), f = nn_rsigmoid(g[hidden] + bf), gg = nn_rtanh(g[2 * hidden] + bg), o = nn_rsigmoid(g[3 * hidden] + bo);
         g[0] = i; g[hidden] = f; g[2 * hidden] = gg; g[3 * hidden] = o;
         T cv = f * cPrev[e] + i * gg;
         c[e] = cv;
@@ -52,19 +55,20 @@ __device__ __forceinline__ void lstm_cell_bwd(const T* __restrict__ act, const T
     }
 }
 
-// xGates [N, 3H] = x*W_ih^T + b_ih -> (r, z, n); hGates [N, 3H] = h*W_hh^T, n block -> h*W_hn^T + b_hn; bias [3H] when hasBias.
+// xGates [N, 3H] = x*W_ih^T -> (r, z, n); hGates [N, 3H] = h*W_hh^T, n block -> h*W_hn^T + b_hn; biases b_ih, b_hh [3H] when hasBias.
 template <typename T>
-__device__ __forceinline__ void gru_cell_fwd(T* __restrict__ xGates, T* __restrict__ hGates, const T* __restrict__ bias, i64 hasBias,
-                                             const T* __restrict__ hPrev, T* __restrict__ h, i64 batch, i64 hidden) {
+__device__ __forceinline__ void gru_cell_fwd(T* __restrict__ xGates, T* __restrict__ hGates, const T* __restrict__ biasIh, const T* __restrict__ biasHh,
+                                             i64 hasBias, const T* __restrict__ hPrev, T* __restrict__ h, i64 batch, i64 hidden) {
     NN_GRID_STRIDE(e, batch * hidden) {
         i64 b = e / hidden, j = e - b * hidden;
         T* x = xGates + b * 3 * hidden + j;
         T* hg = hGates + b * 3 * hidden + j;
-        T br = hasBias ? bias[j] : T(0), bz = hasBias ? bias[hidden + j] : T(0), bn = hasBias ? bias[2 * hidden + j] : T(0);
-        T r = nn_rsigmoid(x[0] + hg[0] + br);
-        T z = nn_rsigmoid(x[hidden] + hg[hidden] + bz);
-        T hn = hg[2 * hidden] + bn;
-        T n = nn_rtanh(x[2 * hidden] + r * hn);
+        T ir = hasBias ? biasIh[j] : T(0), iz = hasBias ? biasIh[hidden + j] : T(0), in_ = hasBias ? biasIh[2 * hidden + j] : T(0);
+        T hr = hasBias ? biasHh[j] : T(0), hz = hasBias ? biasHh[hidden + j] : T(0), hnb = hasBias ? biasHh[2 * hidden + j] : T(0);
+        T r = nn_rsigmoid(x[0] + ir + hg[0] + hr);
+        T z = nn_rsigmoid(x[hidden] + iz + hg[hidden] + hz);
+        T hn = hg[2 * hidden] + hnb;
+        T n = nn_rtanh(x[2 * hidden] + in_ + r * hn);
         x[0] = r; x[hidden] = z; x[2 * hidden] = n;
         hg[2 * hidden] = hn;
         h[e] = n + z * (hPrev[e] - n);
@@ -90,14 +94,14 @@ __device__ __forceinline__ void gru_cell_bwd(const T* __restrict__ act, const T*
 }
 
 #define NN_RECURRENT(T, sfx)                                                                                                         \
-    extern "C" __global__ void lstm_cell_fwd_##sfx(T* gates, const T* cPrev, T* c, T* h, i64 batch, i64 hidden) {                     \
-        lstm_cell_fwd<T>(gates, cPrev, c, h, batch, hidden);                                                                         \
+    extern "C" __global__ void lstm_cell_fwd_##sfx(T* gates, const T* bias, i64 hasBias, const T* cPrev, T* c, T* h, i64 batch, i64 hidden) { \
+        lstm_cell_fwd<T>(gates, bias, hasBias, cPrev, c, h, batch, hidden);                                                          \
     }                                                                                                                                \
     extern "C" __global__ void lstm_cell_bwd_##sfx(const T* act, const T* cPrev, const T* c, const T* dh, T* dc, T* dGates, i64 batch, i64 hidden) { \
         lstm_cell_bwd<T>(act, cPrev, c, dh, dc, dGates, batch, hidden);                                                              \
     }                                                                                                                                \
-    extern "C" __global__ void gru_cell_fwd_##sfx(T* xGates, T* hGates, const T* bias, i64 hasBias, const T* hPrev, T* h, i64 batch, i64 hidden) { \
-        gru_cell_fwd<T>(xGates, hGates, bias, hasBias, hPrev, h, batch, hidden);                                                     \
+    extern "C" __global__ void gru_cell_fwd_##sfx(T* xGates, T* hGates, const T* biasIh, const T* biasHh, i64 hasBias, const T* hPrev, T* h, i64 batch, i64 hidden) { \
+        gru_cell_fwd<T>(xGates, hGates, biasIh, biasHh, hasBias, hPrev, h, batch, hidden);                                          \
     }                                                                                                                                \
     extern "C" __global__ void gru_cell_bwd_##sfx(const T* act, const T* hGates, const T* hPrev, const T* dh, T* dhPrev, T* dXGates, T* dHGates, i64 batch, i64 hidden) { \
         gru_cell_bwd<T>(act, hGates, hPrev, dh, dhPrev, dXGates, dHGates, batch, hidden);                                            \

@@ -7,11 +7,12 @@ namespace NativeNet.Backends;
 public abstract partial class Backend
 {
     /// <summary>
-    /// LSTM step: <paramref name="gates"/> [N, 4H] holds the pre-activations (x·W_ihᵀ + h·W_hhᵀ + both biases) and is
-    /// overwritten with the activations i = σ, f = σ, g = tanh, o = σ; then c = f ⊙ <paramref name="cPrev"/> + i ⊙ g and
-    /// h = o ⊙ tanh(c), with <paramref name="cPrev"/>, <paramref name="c"/> and <paramref name="h"/> [N, H].
+    /// LSTM step: <paramref name="gates"/> [N, 4H] holds x·W_ihᵀ + h·W_hhᵀ; with <paramref name="bias"/> [4H] (b_ih + b_hh, or
+    /// null for none) added they are the pre-activations, and <paramref name="gates"/> is overwritten with the activations
+    /// i = σ, f = σ, g = tanh, o = σ; then c = f ⊙ <paramref name="cPrev"/> + i ⊙ g and h = o ⊙ tanh(c), with
+    /// <paramref name="cPrev"/>, <paramref name="c"/> and <paramref name="h"/> [N, H].
     /// </summary>
-    public abstract void LstmCellForward(Tensor gates, Tensor cPrev, Tensor c, Tensor h);
+    public abstract void LstmCellForward(Tensor gates, Tensor? bias, Tensor cPrev, Tensor c, Tensor h);
 
     /// <summary>
     /// Backward of <see cref="LstmCellForward"/> from its saved activations <paramref name="act"/> [N, 4H], c_{t−1} and c_t:
@@ -21,12 +22,12 @@ public abstract partial class Backend
     public abstract void LstmCellBackward(Tensor act, Tensor cPrev, Tensor c, Tensor dh, Tensor dc, Tensor dGates);
 
     /// <summary>
-    /// GRU step: <paramref name="xGates"/> [N, 3H] holds x·W_ihᵀ + b_ih and is overwritten with the activations r, z, n;
+    /// GRU step: <paramref name="xGates"/> [N, 3H] holds x·W_ihᵀ and is overwritten with the activations r, z, n;
     /// <paramref name="hGates"/> [N, 3H] holds h·W_hhᵀ and its n block is overwritten with h·W_hnᵀ + b_hn (what the backward
-    /// needs); <paramref name="biasHh"/> [3H] or null. r = σ(x_r + h_r + b_hr), z = σ(x_z + h_z + b_hz),
-    /// n = tanh(x_n + r ⊙ (h_n + b_hn)), h = n + z ⊙ (<paramref name="hPrev"/> − n).
+    /// needs); the biases b_ih and b_hh [3H] are both given or both null. With x = xGates + b_ih:
+    /// r = σ(x_r + h_r + b_hr), z = σ(x_z + h_z + b_hz), n = tanh(x_n + r ⊙ (h_n + b_hn)), h = n + z ⊙ (<paramref name="hPrev"/> − n).
     /// </summary>
-    public abstract void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasHh, Tensor hPrev, Tensor h);
+    public abstract void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasIh, Tensor? biasHh, Tensor hPrev, Tensor h);
 
     /// <summary>
     /// Backward of <see cref="GruCellForward"/> from its saved activations <paramref name="act"/> (r, z, n) and
@@ -37,7 +38,7 @@ public abstract partial class Backend
     public abstract void GruCellBackward(Tensor act, Tensor hGates, Tensor hPrev, Tensor dh, Tensor dhPrev, Tensor dXGates, Tensor dHGates);
 
     /// <summary>Checks the operands of a fused cell: contiguous, one float dtype, on this backend's device, [N, G·H] and [N, H]; returns (N, H).</summary>
-    protected static (int Batch, int Hidden) CheckCell(string op, int gateBlocks, Tensor[] gateTensors, Tensor[] stateTensors, Tensor? bias = null)
+    protected static (int Batch, int Hidden) CheckCell(string op, int gateBlocks, Tensor[] gateTensors, Tensor[] stateTensors, params Tensor?[] biases)
     {
         var first = stateTensors[0];
         if (!first.DType.IsFloat()) throw new DTypeMismatchException($"{op}: expected Float32 or Float64 operands, got {first.Describe()}");
@@ -53,8 +54,11 @@ public abstract partial class Backend
         }
         foreach (var t in stateTensors) Check(t, hidden);
         foreach (var t in gateTensors) Check(t, gateBlocks * hidden);
-        if (bias is not null && (bias.DType != first.DType || !bias.IsContiguous || bias.Rank != 1 || bias.Shape[0] != gateBlocks * hidden))
-            throw new ShapeMismatchException($"{op}: bias must be a contiguous {first.DType} [{gateBlocks * hidden}], got {bias.Describe()}");
+        if (biases.Length == 2 && (biases[0] is null) != (biases[1] is null))
+            throw new ArgumentException($"{op}: pass both biases or neither");
+        foreach (var bias in biases)
+            if (bias is not null && (bias.DType != first.DType || bias.Device != first.Device || !bias.IsContiguous || bias.Rank != 1 || bias.Shape[0] != gateBlocks * hidden))
+                throw new ShapeMismatchException($"{op}: bias must be a contiguous {first.DType} [{gateBlocks * hidden}] on {first.Device}, got {bias.Describe()}");
         return (batch, hidden);
     }
 }

@@ -67,14 +67,18 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         using var c0c = c0 is null ? null : Raw.Contiguous(c0);
         using var wIh = Raw.Contiguous(weightIh);
         using var wHh = Raw.Contiguous(weightHh);
+        using var bIh = biasIh is null ? null : Raw.Contiguous(biasIh);
         using var bHh = biasHh is null ? null : Raw.Contiguous(biasHh);
+        // LSTM: the cell adds b_ih + b_hh to its pre-activations; GRU: the cell adds both (b_hn sits inside r ⊙ (·));
+        // RNN: the bias is laid down first and the input-projection GEMM adds onto it.
+        using var lstmBias = cell == RecurrentCell.Lstm && bIh is not null ? Raw.Add(bIh, bHh!) : null;
 
-        // Input projection of every step: xw = bias + X·W_ihᵀ, the bias laid down first so the GEMM adds onto it.
+        // Input projection of every step in one GEMM.
         using var xw = Tensor.Empty([steps, batch, width], dtype, device);
         double beta = 0;
-        if (biasIh is not null)
+        if (cell == RecurrentCell.Rnn && bIh is not null)
         {
-            using var bias = cell == RecurrentCell.Gru ? Raw.Contiguous(biasIh) : Raw.Add(biasIh, biasHh!);
+            using var bias = Raw.Add(bIh, bHh!);
             Raw.CopyInto(bias, xw);
             beta = 1;
         }
@@ -97,14 +101,14 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                     RecurrentGemm.Run(hPrev, false, wHh, true, gates, 1);
                     using var cPrev = t == 0 ? c0c!.Detach() : Slot(cs!, t - 1);
                     using var c = Slot(cs!, t);
-                    backend.LstmCellForward(gates, cPrev, c, h);
+                    backend.LstmCellForward(gates, lstmBias, cPrev, c, h);
                     break;
                 }
                 case RecurrentCell.Gru:
                 {
                     using var hg = Slot(hGates!, t);
                     RecurrentGemm.Run(hPrev, false, wHh, true, hg, 0);
-                    backend.GruCellForward(gates, hg, bHh, hPrev, h);
+                    backend.GruCellForward(gates, hg, bIh, bHh, hPrev, h);
                     break;
                 }
                 default:

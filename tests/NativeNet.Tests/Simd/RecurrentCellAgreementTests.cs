@@ -54,31 +54,37 @@ public class RecurrentCellAgreementTests
         {
             string ctx = $"{label} {dtype} N={batch} H={hidden}";
             Tensor R(int cols, double scale = 1) { var t = Random([batch, cols], dtype, ++seed, -scale, scale); return t; }
-            Agree(backend, device, [Pre([batch, 4 * hidden], dtype, ++seed), R(hidden, 2), Tensor.Zeros([batch, hidden], dtype), Tensor.Zeros([batch, hidden], dtype)],
-                (b, t) => b.LstmCellForward(t[0], t[1], t[2], t[3]), "LstmCellForward " + ctx);
+            foreach (bool bias in new[] { true, false })
+            {
+                using var b4 = Random([4 * hidden], dtype, ++seed, -1, 1);
+                var operands = new List<Tensor> { Pre([batch, 4 * hidden], dtype, ++seed), R(hidden, 2), Tensor.Zeros([batch, hidden], dtype), Tensor.Zeros([batch, hidden], dtype) };
+                if (bias) operands.Add(b4);
+                Agree(backend, device, operands.ToArray(), (b, t) => b.LstmCellForward(t[0], bias ? t[4] : null, t[1], t[2], t[3]), $"LstmCellForward(bias={bias}) " + ctx);
+            }
 
             // Backward from a consistent forward state (activations in range, c from them).
             using var gates = Pre([batch, 4 * hidden], dtype, ++seed);
             using var cPrev = R(hidden, 2);
             using var c = Tensor.Zeros([batch, hidden], dtype);
             using var h = Tensor.Zeros([batch, hidden], dtype);
-            Naive.LstmCellForward(gates, cPrev, c, h);
+            Naive.LstmCellForward(gates, null, cPrev, c, h);
             Agree(backend, device, [gates, cPrev, c, R(hidden), R(hidden), Tensor.Zeros([batch, 4 * hidden], dtype)],
                 (b, t) => b.LstmCellBackward(t[0], t[1], t[2], t[3], t[4], t[5]), "LstmCellBackward " + ctx);
 
             foreach (bool bias in new[] { true, false })
             {
-                using var b3 = Random([3 * hidden], dtype, ++seed, -1, 1);
+                using var bi = Random([3 * hidden], dtype, ++seed, -1, 1);
+                using var bh = Random([3 * hidden], dtype, ++seed, -1, 1);
                 var operands = new List<Tensor> { Pre([batch, 3 * hidden], dtype, ++seed), Pre([batch, 3 * hidden], dtype, ++seed), R(hidden, 2), Tensor.Zeros([batch, hidden], dtype) };
-                if (bias) operands.Add(b3);
-                Agree(backend, device, operands.ToArray(), (b, t) => b.GruCellForward(t[0], t[1], bias ? t[4] : null, t[2], t[3]), $"GruCellForward(bias={bias}) " + ctx);
+                if (bias) { operands.Add(bi); operands.Add(bh); }
+                Agree(backend, device, operands.ToArray(), (b, t) => b.GruCellForward(t[0], t[1], bias ? t[4] : null, bias ? t[5] : null, t[2], t[3]), $"GruCellForward(bias={bias}) " + ctx);
             }
 
             using var xg = Pre([batch, 3 * hidden], dtype, ++seed);
             using var hg = Pre([batch, 3 * hidden], dtype, ++seed);
             using var hPrev = R(hidden, 2);
             using var hOut = Tensor.Zeros([batch, hidden], dtype);
-            Naive.GruCellForward(xg, hg, null, hPrev, hOut);
+            Naive.GruCellForward(xg, hg, null, null, hPrev, hOut);
             Agree(backend, device, [xg, hg, hPrev, R(hidden), R(hidden), Tensor.Zeros([batch, 3 * hidden], dtype), Tensor.Zeros([batch, 3 * hidden], dtype)],
                 (b, t) => b.GruCellBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6]), "GruCellBackward " + ctx);
         }
@@ -112,14 +118,19 @@ public class RecurrentCellAgreementTests
         using var ints = Tensor.Zeros([2, 3], DType.Int32);
         foreach (Backend b in new Backend[] { Naive, SimdB })
         {
-            var e = Assert.Throws<ShapeMismatchException>(() => b.LstmCellForward(gates, state, state, wrong))!;
+            var e = Assert.Throws<ShapeMismatchException>(() => b.LstmCellForward(gates, null, state, state, wrong))!;
             Assert.That(e.Message, Does.Contain("LstmCellForward").And.Contain("[2, 3]"));
-            Assert.Throws<ShapeMismatchException>(() => b.GruCellForward(gates, gates, null, state, state), "GRU gates must be [N, 3H]");
-            Assert.Throws<DTypeMismatchException>(() => b.LstmCellForward(gates, state, f64, state));
-            Assert.Throws<DTypeMismatchException>(() => b.LstmCellForward(gates, ints, ints, ints));
+            Assert.Throws<ShapeMismatchException>(() => b.GruCellForward(gates, gates, null, null, state, state), "GRU gates must be [N, 3H]");
+            Assert.Throws<DTypeMismatchException>(() => b.LstmCellForward(gates, null, state, f64, state));
+            Assert.Throws<DTypeMismatchException>(() => b.LstmCellForward(gates, null, ints, ints, ints));
             using var strided = Tensor.Zeros([3, 2], DType.Float32);
             using var transposed = strided.Transpose(0, 1);
-            Assert.Throws<ShapeMismatchException>(() => b.LstmCellForward(gates, transposed, state, state), "strided state");
+            Assert.Throws<ShapeMismatchException>(() => b.LstmCellForward(gates, null, transposed, state, state), "strided state");
+            using var shortBias = Tensor.Zeros([11], DType.Float32);
+            Assert.Throws<ShapeMismatchException>(() => b.LstmCellForward(gates, shortBias, state, state, state), "bias [4H]");
+            using var gruGates = Tensor.Zeros([2, 9], DType.Float32);
+            using var gruBias = Tensor.Zeros([9], DType.Float32);
+            Assert.Throws<ArgumentException>(() => b.GruCellForward(gruGates, gruGates, gruBias, null, state, state), "one GRU bias");
         }
     }
 }

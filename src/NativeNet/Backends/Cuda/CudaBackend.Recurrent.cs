@@ -5,10 +5,11 @@ namespace NativeNet.Backends.Cuda;
 public sealed partial class CudaBackend
 {
     /// <inheritdoc/>
-    public override void LstmCellForward(Tensor gates, Tensor cPrev, Tensor c, Tensor h)
+    public override void LstmCellForward(Tensor gates, Tensor? bias, Tensor cPrev, Tensor c, Tensor h)
     {
-        var (batch, hidden) = CheckCell("LstmCellForward", 4, [gates], [cPrev, c, h]);
-        LaunchCell($"lstm_cell_fwd_{FloatSfx("LstmCellForward", c.DType)}", [Ptr(gates), Ptr(cPrev), Ptr(c), Ptr(h)], null, batch, hidden);
+        var (batch, hidden) = CheckCell("LstmCellForward", 4, [gates], [cPrev, c, h], bias);
+        LaunchCell($"lstm_cell_fwd_{FloatSfx("LstmCellForward", c.DType)}", [Ptr(gates), bias is null ? 0 : Ptr(bias)], bias is null ? 0 : 1,
+            batch, hidden, [Ptr(cPrev), Ptr(c), Ptr(h)]);
     }
 
     /// <inheritdoc/>
@@ -19,12 +20,12 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc/>
-    public override void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasHh, Tensor hPrev, Tensor h)
+    public override void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasIh, Tensor? biasHh, Tensor hPrev, Tensor h)
     {
-        var (batch, hidden) = CheckCell("GruCellForward", 3, [xGates, hGates], [hPrev, h], biasHh);
-        ulong bias = biasHh is null ? 0 : Ptr(biasHh);
-        LaunchCell($"gru_cell_fwd_{FloatSfx("GruCellForward", h.DType)}", [Ptr(xGates), Ptr(hGates), bias], biasHh is null ? 0 : 1,
-            batch, hidden, [Ptr(hPrev), Ptr(h)]);
+        var (batch, hidden) = CheckCell("GruCellForward", 3, [xGates, hGates], [hPrev, h], biasIh, biasHh);
+        bool hasBias = biasIh is not null;
+        LaunchCell($"gru_cell_fwd_{FloatSfx("GruCellForward", h.DType)}", [Ptr(xGates), Ptr(hGates), hasBias ? Ptr(biasIh!) : 0, hasBias ? Ptr(biasHh!) : 0],
+            hasBias ? 1 : 0, batch, hidden, [Ptr(hPrev), Ptr(h)]);
     }
 
     /// <inheritdoc/>

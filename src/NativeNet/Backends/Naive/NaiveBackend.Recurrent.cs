@@ -6,20 +6,25 @@ namespace NativeNet.Backends.Naive;
 public partial class NaiveBackend
 {
     /// <inheritdoc/>
-    public override void LstmCellForward(Tensor gates, Tensor cPrev, Tensor c, Tensor h)
+    public override void LstmCellForward(Tensor gates, Tensor? bias, Tensor cPrev, Tensor c, Tensor h)
     {
-        var (batch, hidden) = CheckCell("LstmCellForward", 4, [gates], [cPrev, c, h]);
-        ByFloat(c.DType, "LstmCellForward", () => LstmForward<float>(gates, cPrev, c, h, batch, hidden), () => LstmForward<double>(gates, cPrev, c, h, batch, hidden));
+        var (batch, hidden) = CheckCell("LstmCellForward", 4, [gates], [cPrev, c, h], bias);
+        ByFloat(c.DType, "LstmCellForward", () => LstmForward<float>(gates, bias, cPrev, c, h, batch, hidden), () => LstmForward<double>(gates, bias, cPrev, c, h, batch, hidden));
     }
 
-    private static void LstmForward<T>(Tensor gates, Tensor cPrev, Tensor c, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static T BiasAt<T>(T[]? data, Tensor? bias, int index) where T : unmanaged, IFloatingPointIeee754<T> =>
+        data is null ? T.Zero : data[bias!.Offset + index];
+
+    private static void LstmForward<T>(Tensor gates, Tensor? bias, Tensor cPrev, Tensor c, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var gd = gates.HostData<T>(); var cpd = cPrev.HostData<T>(); var cd = c.HostData<T>(); var hd = h.HostData<T>();
+        var bd = bias?.HostData<T>();
         for (int b = 0; b < batch; b++)
             for (int j = 0; j < hidden; j++)
             {
                 int g0 = gates.Offset + b * 4 * hidden + j, s = b * hidden + j;
-                T i = Scalar.Sigmoid(gd[g0]), f = Scalar.Sigmoid(gd[g0 + hidden]), g = T.Tanh(gd[g0 + 2 * hidden]), o = Scalar.Sigmoid(gd[g0 + 3 * hidden]);
+                T i = Scalar.Sigmoid(gd[g0] + BiasAt(bd, bias, j)), f = Scalar.Sigmoid(gd[g0 + hidden] + BiasAt(bd, bias, hidden + j));
+                T g = T.Tanh(gd[g0 + 2 * hidden] + BiasAt(bd, bias, 2 * hidden + j)), o = Scalar.Sigmoid(gd[g0 + 3 * hidden] + BiasAt(bd, bias, 3 * hidden + j));
                 gd[g0] = i; gd[g0 + hidden] = f; gd[g0 + 2 * hidden] = g; gd[g0 + 3 * hidden] = o;
                 T cv = f * cpd[cPrev.Offset + s] + i * g;
                 cd[c.Offset + s] = cv;
@@ -55,25 +60,26 @@ public partial class NaiveBackend
     }
 
     /// <inheritdoc/>
-    public override void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasHh, Tensor hPrev, Tensor h)
+    public override void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasIh, Tensor? biasHh, Tensor hPrev, Tensor h)
     {
-        var (batch, hidden) = CheckCell("GruCellForward", 3, [xGates, hGates], [hPrev, h], biasHh);
-        ByFloat(h.DType, "GruCellForward", () => GruForward<float>(xGates, hGates, biasHh, hPrev, h, batch, hidden), () => GruForward<double>(xGates, hGates, biasHh, hPrev, h, batch, hidden));
+        var (batch, hidden) = CheckCell("GruCellForward", 3, [xGates, hGates], [hPrev, h], biasIh, biasHh);
+        ByFloat(h.DType, "GruCellForward", () => GruForward<float>(xGates, hGates, biasIh, biasHh, hPrev, h, batch, hidden),
+            () => GruForward<double>(xGates, hGates, biasIh, biasHh, hPrev, h, batch, hidden));
     }
 
-    private static void GruForward<T>(Tensor xGates, Tensor hGates, Tensor? biasHh, Tensor hPrev, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void GruForward<T>(Tensor xGates, Tensor hGates, Tensor? biasIh, Tensor? biasHh, Tensor hPrev, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var xd = xGates.HostData<T>(); var hgd = hGates.HostData<T>(); var hpd = hPrev.HostData<T>(); var hd = h.HostData<T>();
-        var bd = biasHh?.HostData<T>();
+        var bi = biasIh?.HostData<T>();
+        var bh = biasHh?.HostData<T>();
         for (int b = 0; b < batch; b++)
             for (int j = 0; j < hidden; j++)
             {
                 int x0 = xGates.Offset + b * 3 * hidden + j, h0 = hGates.Offset + b * 3 * hidden + j, s = b * hidden + j;
-                T br = bd is null ? T.Zero : bd[biasHh!.Offset + j], bz = bd is null ? T.Zero : bd[biasHh!.Offset + hidden + j], bn = bd is null ? T.Zero : bd[biasHh!.Offset + 2 * hidden + j];
-                T r = Scalar.Sigmoid(xd[x0] + hgd[h0] + br);
-                T z = Scalar.Sigmoid(xd[x0 + hidden] + hgd[h0 + hidden] + bz);
-                T hn = hgd[h0 + 2 * hidden] + bn;
-                T n = T.Tanh(xd[x0 + 2 * hidden] + r * hn);
+                T r = Scalar.Sigmoid(xd[x0] + BiasAt(bi, biasIh, j) + hgd[h0] + BiasAt(bh, biasHh, j));
+                T z = Scalar.Sigmoid(xd[x0 + hidden] + BiasAt(bi, biasIh, hidden + j) + hgd[h0 + hidden] + BiasAt(bh, biasHh, hidden + j));
+                T hn = hgd[h0 + 2 * hidden] + BiasAt(bh, biasHh, 2 * hidden + j);
+                T n = T.Tanh(xd[x0 + 2 * hidden] + BiasAt(bi, biasIh, 2 * hidden + j) + r * hn);
                 xd[x0] = r; xd[x0 + hidden] = z; xd[x0 + 2 * hidden] = n;
                 hgd[h0 + 2 * hidden] = hn;
                 hd[h.Offset + s] = n + z * (hpd[hPrev.Offset + s] - n);

@@ -14,10 +14,10 @@ public sealed partial class SimdBackend
     private const int RecurrentParallelThreshold = 1 << 13;
 
     /// <inheritdoc/>
-    public override void LstmCellForward(Tensor gates, Tensor cPrev, Tensor c, Tensor h)
+    public override void LstmCellForward(Tensor gates, Tensor? bias, Tensor cPrev, Tensor c, Tensor h)
     {
-        var (batch, hidden) = CheckCell("LstmCellForward", 4, [gates], [cPrev, c, h]);
-        ByFloatType(c.DType, "LstmCellForward", () => LstmForward<float>(gates, cPrev, c, h, batch, hidden), () => LstmForward<double>(gates, cPrev, c, h, batch, hidden));
+        var (batch, hidden) = CheckCell("LstmCellForward", 4, [gates], [cPrev, c, h], bias);
+        ByFloatType(c.DType, "LstmCellForward", () => LstmForward<float>(gates, bias, cPrev, c, h, batch, hidden), () => LstmForward<double>(gates, bias, cPrev, c, h, batch, hidden));
     }
 
     /// <inheritdoc/>
@@ -28,11 +28,16 @@ public sealed partial class SimdBackend
     }
 
     /// <inheritdoc/>
-    public override void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasHh, Tensor hPrev, Tensor h)
+    public override void GruCellForward(Tensor xGates, Tensor hGates, Tensor? biasIh, Tensor? biasHh, Tensor hPrev, Tensor h)
     {
-        var (batch, hidden) = CheckCell("GruCellForward", 3, [xGates, hGates], [hPrev, h], biasHh);
-        ByFloatType(h.DType, "GruCellForward", () => GruForward<float>(xGates, hGates, biasHh, hPrev, h, batch, hidden), () => GruForward<double>(xGates, hGates, biasHh, hPrev, h, batch, hidden));
+        var (batch, hidden) = CheckCell("GruCellForward", 3, [xGates, hGates], [hPrev, h], biasIh, biasHh);
+        ByFloatType(h.DType, "GruCellForward", () => GruForward<float>(xGates, hGates, biasIh, biasHh, hPrev, h, batch, hidden),
+            () => GruForward<double>(xGates, hGates, biasIh, biasHh, hPrev, h, batch, hidden));
     }
+
+    /// <summary>The bias data and offset, or a zero vector of <paramref name="length"/> when there is none.</summary>
+    private static (T[] Data, int Offset) BiasOrZeros<T>(Tensor? bias, int length) where T : unmanaged =>
+        bias is null ? (new T[length], 0) : (bias.HostData<T>(), bias.Offset);
 
     /// <inheritdoc/>
     public override void GruCellBackward(Tensor act, Tensor hGates, Tensor hPrev, Tensor dh, Tensor dhPrev, Tensor dXGates, Tensor dHGates)
@@ -65,21 +70,23 @@ public sealed partial class SimdBackend
     }
 
 
-    private static unsafe void LstmForward<T>(Tensor gates, Tensor cPrev, Tensor c, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void LstmForward<T>(Tensor gates, Tensor? bias, Tensor cPrev, Tensor c, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // SAFETY: CheckCell verified every operand is contiguous [batch, ·]; the row kernels stay inside their rows.
-        fixed (T* g0 = gates.HostData<T>(), cp0 = cPrev.HostData<T>(), c0 = c.HostData<T>(), h0 = h.HostData<T>())
+        var (biasData, biasOffset) = BiasOrZeros<T>(bias, 4 * hidden);
+        // SAFETY: CheckCell verified every operand is contiguous [batch, ·] and the bias [4·hidden]; the row kernels stay inside their rows.
+        fixed (T* g0 = gates.HostData<T>(), b0 = biasData, cp0 = cPrev.HostData<T>(), c0 = c.HostData<T>(), h0 = h.HostData<T>())
         {
-            nint g = (nint)(g0 + gates.Offset), cp = (nint)(cp0 + cPrev.Offset), cc = (nint)(c0 + c.Offset), hh = (nint)(h0 + h.Offset);
+            nint g = (nint)(g0 + gates.Offset), bb = (nint)(b0 + biasOffset), cp = (nint)(cp0 + cPrev.Offset), cc = (nint)(c0 + c.Offset), hh = (nint)(h0 + h.Offset);
             ForBatchRows(batch, hidden, (first, end) =>
             {
+                T* br = (T*)bb;
                 for (int b = first; b < end; b++)
                 {
                     T* gr = (T*)g + (nint)b * 4 * hidden, cpr = (T*)cp + (nint)b * hidden, cr = (T*)cc + (nint)b * hidden, hr = (T*)hh + (nint)b * hidden;
-                    int j = Vector512.IsHardwareAccelerated ? LstmForwardRow512(gr, cpr, cr, hr, hidden) : Vector256.IsHardwareAccelerated ? LstmForwardRow256(gr, cpr, cr, hr, hidden) : 0;
+                    int j = Vector512.IsHardwareAccelerated ? LstmForwardRow512(gr, br, cpr, cr, hr, hidden) : Vector256.IsHardwareAccelerated ? LstmForwardRow256(gr, br, cpr, cr, hr, hidden) : 0;
                     for (; j < hidden; j++)
                     {
-                        T i = SigmoidS(gr[j]), f = SigmoidS(gr[hidden + j]), gg = TanhS(gr[2 * hidden + j]), o = SigmoidS(gr[3 * hidden + j]);
+                        T i = SigmoidS(gr[j] + br[j]), f = SigmoidS(gr[hidden + j] + br[hidden + j]), gg = TanhS(gr[2 * hidden + j] + br[2 * hidden + j]), o = SigmoidS(gr[3 * hidden + j] + br[3 * hidden + j]);
                         gr[j] = i; gr[hidden + j] = f; gr[2 * hidden + j] = gg; gr[3 * hidden + j] = o;
                         T cv = f * cpr[j] + i * gg;
                         cr[j] = cv;
@@ -120,28 +127,29 @@ public sealed partial class SimdBackend
         }
     }
 
-    private static unsafe void GruForward<T>(Tensor xGates, Tensor hGates, Tensor? biasHh, Tensor hPrev, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void GruForward<T>(Tensor xGates, Tensor hGates, Tensor? biasIh, Tensor? biasHh, Tensor hPrev, Tensor h, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var bias = biasHh is null ? new T[3 * hidden] : biasHh.HostData<T>();
-        int biasOffset = biasHh?.Offset ?? 0;
-        // SAFETY: as in LstmForward; the bias is [3·hidden] from biasOffset.
-        fixed (T* x0 = xGates.HostData<T>(), hg0 = hGates.HostData<T>(), b0 = bias, hp0 = hPrev.HostData<T>(), h0 = h.HostData<T>())
+        var (biData, biOffset) = BiasOrZeros<T>(biasIh, 3 * hidden);
+        var (bhData, bhOffset) = BiasOrZeros<T>(biasHh, 3 * hidden);
+        // SAFETY: as in LstmForward; each bias is [3·hidden] from its offset.
+        fixed (T* x0 = xGates.HostData<T>(), hg0 = hGates.HostData<T>(), bi0 = biData, bh0 = bhData, hp0 = hPrev.HostData<T>(), h0 = h.HostData<T>())
         {
-            nint x = (nint)(x0 + xGates.Offset), hg = (nint)(hg0 + hGates.Offset), bb = (nint)(b0 + biasOffset), hp = (nint)(hp0 + hPrev.Offset), hh = (nint)(h0 + h.Offset);
+            nint x = (nint)(x0 + xGates.Offset), hg = (nint)(hg0 + hGates.Offset), bip = (nint)(bi0 + biOffset), bhp = (nint)(bh0 + bhOffset);
+            nint hp = (nint)(hp0 + hPrev.Offset), hh = (nint)(h0 + h.Offset);
             ForBatchRows(batch, hidden, (first, end) =>
             {
-                T* br = (T*)bb;
+                T* bi = (T*)bip, bh = (T*)bhp;
                 for (int b = first; b < end; b++)
                 {
                     nint row = (nint)b * hidden, wide = row * 3;
                     T* xr = (T*)x + wide, hgr = (T*)hg + wide, hpr = (T*)hp + row, hr = (T*)hh + row;
-                    int j = Vector512.IsHardwareAccelerated ? GruForwardRow512(xr, hgr, br, hpr, hr, hidden) : Vector256.IsHardwareAccelerated ? GruForwardRow256(xr, hgr, br, hpr, hr, hidden) : 0;
+                    int j = Vector512.IsHardwareAccelerated ? GruForwardRow512(xr, hgr, bi, bh, hpr, hr, hidden) : Vector256.IsHardwareAccelerated ? GruForwardRow256(xr, hgr, bi, bh, hpr, hr, hidden) : 0;
                     for (; j < hidden; j++)
                     {
-                        T r = SigmoidS(xr[j] + hgr[j] + br[j]);
-                        T z = SigmoidS(xr[hidden + j] + hgr[hidden + j] + br[hidden + j]);
-                        T hn = hgr[2 * hidden + j] + br[2 * hidden + j];
-                        T n = TanhS(xr[2 * hidden + j] + r * hn);
+                        T r = SigmoidS(xr[j] + bi[j] + hgr[j] + bh[j]);
+                        T z = SigmoidS(xr[hidden + j] + bi[hidden + j] + hgr[hidden + j] + bh[hidden + j]);
+                        T hn = hgr[2 * hidden + j] + bh[2 * hidden + j];
+                        T n = TanhS(xr[2 * hidden + j] + bi[2 * hidden + j] + r * hn);
                         xr[j] = r; xr[hidden + j] = z; xr[2 * hidden + j] = n;
                         hgr[2 * hidden + j] = hn;
                         hr[j] = n + z * (hpr[j] - n);
@@ -195,15 +203,15 @@ public sealed partial class SimdBackend
             : Vector512.Create(T.One + T.One) / (Vector512<T>.One + VMath.Exp(-(x + x))) - Vector512<T>.One;
 
     // SAFETY (all row kernels): the pointers address rows of pinned contiguous operands checked by CheckCell, and j + Vector512<T>.Count <= hidden.
-    private static unsafe int LstmForwardRow512<T>(T* g, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe int LstmForwardRow512<T>(T* g, T* bias, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0;
         for (; j + Vector512<T>.Count <= hidden; j += Vector512<T>.Count)
         {
-            var i = Sigmoid512(Vector512.Load(g + j));
-            var f = Sigmoid512(Vector512.Load(g + hidden + j));
-            var gg = Tanh512(Vector512.Load(g + 2 * hidden + j));
-            var o = Sigmoid512(Vector512.Load(g + 3 * hidden + j));
+            var i = Sigmoid512(Vector512.Load(g + j) + Vector512.Load(bias + j));
+            var f = Sigmoid512(Vector512.Load(g + hidden + j) + Vector512.Load(bias + hidden + j));
+            var gg = Tanh512(Vector512.Load(g + 2 * hidden + j) + Vector512.Load(bias + 2 * hidden + j));
+            var o = Sigmoid512(Vector512.Load(g + 3 * hidden + j) + Vector512.Load(bias + 3 * hidden + j));
             i.Store(g + j); f.Store(g + hidden + j); gg.Store(g + 2 * hidden + j); o.Store(g + 3 * hidden + j);
             var cv = f * Vector512.Load(cp + j) + i * gg;
             cv.Store(c + j);
@@ -234,15 +242,15 @@ public sealed partial class SimdBackend
         return j;
     }
 
-    private static unsafe int GruForwardRow512<T>(T* x, T* hg, T* bias, T* hp, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe int GruForwardRow512<T>(T* x, T* hg, T* bi, T* bh, T* hp, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0;
         for (; j + Vector512<T>.Count <= hidden; j += Vector512<T>.Count)
         {
-            var r = Sigmoid512(Vector512.Load(x + j) + Vector512.Load(hg + j) + Vector512.Load(bias + j));
-            var z = Sigmoid512(Vector512.Load(x + hidden + j) + Vector512.Load(hg + hidden + j) + Vector512.Load(bias + hidden + j));
-            var hn = Vector512.Load(hg + 2 * hidden + j) + Vector512.Load(bias + 2 * hidden + j);
-            var n = Tanh512(Vector512.Load(x + 2 * hidden + j) + r * hn);
+            var r = Sigmoid512(Vector512.Load(x + j) + Vector512.Load(bi + j) + Vector512.Load(hg + j) + Vector512.Load(bh + j));
+            var z = Sigmoid512(Vector512.Load(x + hidden + j) + Vector512.Load(bi + hidden + j) + Vector512.Load(hg + hidden + j) + Vector512.Load(bh + hidden + j));
+            var hn = Vector512.Load(hg + 2 * hidden + j) + Vector512.Load(bh + 2 * hidden + j);
+            var n = Tanh512(Vector512.Load(x + 2 * hidden + j) + Vector512.Load(bi + 2 * hidden + j) + r * hn);
             r.Store(x + j); z.Store(x + hidden + j); n.Store(x + 2 * hidden + j);
             hn.Store(hg + 2 * hidden + j);
             (n + z * (Vector512.Load(hp + j) - n)).Store(h + j);
@@ -283,15 +291,15 @@ public sealed partial class SimdBackend
             : Vector256.Create(T.One + T.One) / (Vector256<T>.One + VMath.Exp(-(x + x))) - Vector256<T>.One;
 
     // SAFETY (all row kernels): the pointers address rows of pinned contiguous operands checked by CheckCell, and j + Vector256<T>.Count <= hidden.
-    private static unsafe int LstmForwardRow256<T>(T* g, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe int LstmForwardRow256<T>(T* g, T* bias, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0;
         for (; j + Vector256<T>.Count <= hidden; j += Vector256<T>.Count)
         {
-            var i = Sigmoid256(Vector256.Load(g + j));
-            var f = Sigmoid256(Vector256.Load(g + hidden + j));
-            var gg = Tanh256(Vector256.Load(g + 2 * hidden + j));
-            var o = Sigmoid256(Vector256.Load(g + 3 * hidden + j));
+            var i = Sigmoid256(Vector256.Load(g + j) + Vector256.Load(bias + j));
+            var f = Sigmoid256(Vector256.Load(g + hidden + j) + Vector256.Load(bias + hidden + j));
+            var gg = Tanh256(Vector256.Load(g + 2 * hidden + j) + Vector256.Load(bias + 2 * hidden + j));
+            var o = Sigmoid256(Vector256.Load(g + 3 * hidden + j) + Vector256.Load(bias + 3 * hidden + j));
             i.Store(g + j); f.Store(g + hidden + j); gg.Store(g + 2 * hidden + j); o.Store(g + 3 * hidden + j);
             var cv = f * Vector256.Load(cp + j) + i * gg;
             cv.Store(c + j);
@@ -322,15 +330,15 @@ public sealed partial class SimdBackend
         return j;
     }
 
-    private static unsafe int GruForwardRow256<T>(T* x, T* hg, T* bias, T* hp, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe int GruForwardRow256<T>(T* x, T* hg, T* bi, T* bh, T* hp, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0;
         for (; j + Vector256<T>.Count <= hidden; j += Vector256<T>.Count)
         {
-            var r = Sigmoid256(Vector256.Load(x + j) + Vector256.Load(hg + j) + Vector256.Load(bias + j));
-            var z = Sigmoid256(Vector256.Load(x + hidden + j) + Vector256.Load(hg + hidden + j) + Vector256.Load(bias + hidden + j));
-            var hn = Vector256.Load(hg + 2 * hidden + j) + Vector256.Load(bias + 2 * hidden + j);
-            var n = Tanh256(Vector256.Load(x + 2 * hidden + j) + r * hn);
+            var r = Sigmoid256(Vector256.Load(x + j) + Vector256.Load(bi + j) + Vector256.Load(hg + j) + Vector256.Load(bh + j));
+            var z = Sigmoid256(Vector256.Load(x + hidden + j) + Vector256.Load(bi + hidden + j) + Vector256.Load(hg + hidden + j) + Vector256.Load(bh + hidden + j));
+            var hn = Vector256.Load(hg + 2 * hidden + j) + Vector256.Load(bh + 2 * hidden + j);
+            var n = Tanh256(Vector256.Load(x + 2 * hidden + j) + Vector256.Load(bi + 2 * hidden + j) + r * hn);
             r.Store(x + j); z.Store(x + hidden + j); n.Store(x + 2 * hidden + j);
             hn.Store(hg + 2 * hidden + j);
             (n + z * (Vector256.Load(hp + j) - n)).Store(h + j);
