@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using NativeNet.Autodiff;
 using NativeNet.Backends;
 
@@ -45,6 +46,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
     private Tensor? _x, _h0, _c0, _wIh, _wHh, _bHh, _out, _act, _cs, _hGates;
     private int _steps, _batch, _hidden, _inputSize;
     private bool _hasBias;
+    private readonly List<Array> _workspace = [];
 
     /// <inheritdoc/>
     public override string Name => $"RecurrentLayer({cell})";
@@ -74,7 +76,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         using var lstmBias = cell == RecurrentCell.Lstm && bIh is not null ? Raw.Add(bIh, bHh!) : null;
 
         // Input projection of every step in one GEMM.
-        using var xw = Tensor.Empty([steps, batch, width], dtype, device);
+        using var xw = RecurrentWorkspace.Rent([steps, batch, width], dtype, device, _workspace);
         double beta = 0;
         if (cell == RecurrentCell.Rnn && bIh is not null)
         {
@@ -87,8 +89,8 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             RecurrentGemm.Run(x2, false, wIh, true, xw2, beta);
 
         var output = Tensor.Empty([cell == RecurrentCell.Lstm ? steps + 1 : steps, batch, hidden], dtype, device);
-        using var cs = cell == RecurrentCell.Lstm ? Tensor.Empty([steps, batch, hidden], dtype, device) : null;
-        using var hGates = cell == RecurrentCell.Gru ? Tensor.Empty([steps, batch, width], dtype, device) : null;
+        using var cs = cell == RecurrentCell.Lstm ? RecurrentWorkspace.Rent([steps, batch, hidden], dtype, device, _workspace) : null;
+        using var hGates = cell == RecurrentCell.Gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, _workspace) : null;
         for (int t = 0; t < steps; t++)
         {
             using var hPrev = t == 0 ? h0c.Detach() : Slot(output, t - 1);
@@ -150,9 +152,10 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         int bIhIndex = _hasBias ? at++ : -1, bHhIndex = _hasBias ? at++ : -1;
         bool needH0 = NeedsGrad(h0Index);
 
+        var scratch = new List<Array>();
         // dH[t] collects dL/dh_t: the upstream gradient plus what step t + 1 sends back.
-        Tensor dH;
-        using (var upstream = Raw.Narrow(dOut, 0, 0, steps)) dH = Raw.Clone(upstream);
+        var dH = RecurrentWorkspace.Rent([steps, batch, hidden], dtype, device, scratch);
+        using (var upstream = Raw.Narrow(dOut, 0, 0, steps)) backend.Copy(upstream, dH);
         using var dHOwner = dH;
         using var dc = lstm ? Tensor.Empty([batch, hidden], dtype, device) : null;
         if (dc is not null)
@@ -162,8 +165,8 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             backend.Copy(dcT2, dc);
         }
         // dG: gradients of the x-side pre-activations; for GRU dHG holds the h-side ones (they differ in the n block).
-        using var dG = Tensor.Empty([steps, batch, width], dtype, device);
-        using var dHG = gru ? Tensor.Empty([steps, batch, width], dtype, device) : null;
+        var dG = RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
+        var dHG = gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch) : null;
         var dh0 = gru || needH0 ? Tensor.Zeros([batch, hidden], dtype, device) : null;
         try
         {
@@ -246,8 +249,15 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         finally
         {
             dh0?.Dispose();
+            dHOwner.Dispose();
+            dG.Dispose();
+            dHG?.Dispose();
+            RecurrentWorkspace.Return(scratch);
         }
     }
+
+    /// <inheritdoc/>
+    protected override void OnRelease() => RecurrentWorkspace.Return(_workspace);
 
     private void Check(Tensor x, Tensor h0, Tensor? c0, Tensor wIh, Tensor wHh, Tensor? bIh, Tensor? bHh)
     {
@@ -282,6 +292,42 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
     /// <summary>The first (or, from element <paramref name="skip"/> on) <paramref name="rows"/> rows of a contiguous tensor, as [rows, features].</summary>
     private static Tensor Rows(Tensor t, int rows, int features, int skip = 0) =>
         t.View([rows, features], [features, 1], t.Offset + skip);
+}
+
+/// <summary>
+/// Reuses the large CPU scratch buffers of recurrent layers (projected gates, cell states, their gradients: tens of MB per
+/// call) from one call to the next, so training loops do not churn the large-object heap and its gen-2 collections.
+/// A buffer is returned only once every tensor over it is disposed; none of them ever leaves the gate.
+/// </summary>
+internal static class RecurrentWorkspace
+{
+    private const int KeptPerSize = 4;
+    private static readonly ConcurrentDictionary<(DType, int), ConcurrentBag<Array>> s_free = new();
+
+    /// <summary>An uninitialised contiguous tensor; CPU buffers are recorded in <paramref name="rented"/> for <see cref="Return"/>.</summary>
+    public static Tensor Rent(int[] shape, DType dtype, Device device, List<Array> rented)
+    {
+        if (device.Kind != DeviceKind.Cpu || !dtype.IsFloat()) return Tensor.Empty(shape, dtype, device);
+        int length = ShapeUtil.Numel(shape);
+        Array data = s_free.TryGetValue((dtype, length), out var bag) && bag.TryTake(out var reused)
+            ? reused
+            : dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(length) : GC.AllocateUninitializedArray<double>(length);
+        rented.Add(data);
+        Storage storage = data is float[] f ? new CpuStorage<float>(f) : new CpuStorage<double>((double[])data);
+        return new Tensor(storage, shape);
+    }
+
+    /// <summary>Hands the buffers back (all tensors over them must be disposed) and clears the list.</summary>
+    public static void Return(List<Array> rented)
+    {
+        foreach (var data in rented)
+        {
+            var key = (data is float[] ? DType.Float32 : DType.Float64, data.Length);
+            var bag = s_free.GetOrAdd(key, _ => []);
+            if (bag.Count < KeptPerSize) bag.Add(data);
+        }
+        rented.Clear();
+    }
 }
 
 /// <summary>C = op(A)·op(B) + beta·C on contiguous rank-2 operands, straight through the backend's GEMM.</summary>
