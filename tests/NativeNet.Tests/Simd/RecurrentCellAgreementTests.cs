@@ -109,6 +109,27 @@ public class RecurrentCellAgreementTests
     }
 
     [Test]
+    public void NaNPreActivationsGiveNaNStates([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
+    {
+        const int batch = 2, hidden = 40; // vector body and scalar tail
+        foreach (int unit in new[] { 3, 37 })
+        {
+            using var gates = Random([batch, 4 * hidden], dtype, 1);
+            var values = gates.ToArray<double>();
+            values[hidden + unit] = double.NaN; // f of batch row 0
+            using var host = Tensor.FromArray(values, [batch, 4 * hidden]);
+            using var poisoned = dtype == DType.Float32 ? host.To(DType.Float32) : host.Clone();
+            using var cPrev = Random([batch, hidden], dtype, 2);
+            using var c = Tensor.Zeros([batch, hidden], dtype);
+            using var h = Tensor.Zeros([batch, hidden], dtype);
+            SimdB.LstmCellForward(poisoned, null, cPrev, c, h);
+            var hs = h.ToArray<double>();
+            Assert.That(double.IsNaN(hs[unit]), $"{dtype} unit {unit}: h = {hs[unit]}");
+            Assert.That(hs.Count(double.IsNaN), Is.EqualTo(1), $"{dtype} unit {unit}: only that state is NaN");
+        }
+    }
+
+    [Test]
     public void CellsRejectMismatchedOperands()
     {
         using var gates = Tensor.Zeros([2, 12], DType.Float32);

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace NativeNet.Backends.Simd;
 
 // The fused recurrent cells, vectorised along the hidden units of a batch row (Vector512, else Vector256, then a scalar
-// tail with the same formulas): σ(x) = 1/(1 + e^−x) and, in Float32, tanh x = 2/(1 + e^−2x) − 1 (absolute error ~1e-7, which
+// tail with the same formulas; Float32 vectors use a float-only e^x, ExpF512/ExpF256): σ(x) = 1/(1 + e^−x) and, in Float32, tanh x = 2/(1 + e^−2x) − 1 (absolute error ~1e-7, which
 // is what the cell's sums need), in Float64 the accurate VMath.TanhD (finite-difference gradient checks see its smoothness);
 // all saturate without NaN for any finite x. Rows are split over threads only when the step is large enough to pay for the hand-off.
 public sealed partial class SimdBackend
@@ -196,14 +196,38 @@ public sealed partial class SimdBackend
     // ---- 512-bit rows ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Exp512<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float) ? ExpF512(x.As<T, float>()).As<float, T>() : VMath.Exp(x);
+
+    // e^x in float without widening to double: x clamped to [−87, 88] (the cells only need saturation there), x = n·ln 2 + r
+    // with |r| ≤ ln 2 / 2 (ln 2 split in two for an exact product), Cephes' degree-6 polynomial for e^r (about 2e-7
+    // relative), then 2^n through the exponent bits. NaN propagates through Min/Max and the polynomial.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExpF512(Vector512<float> x)
+    {
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87f)), Vector512.Create(88f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(1.9875691500e-4f), r, Vector512.Create(1.3981999507e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        var y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
+        return y * scale.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> Sigmoid512<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Vector512<T>.One / (Vector512<T>.One + VMath.Exp(-x));
+        Vector512<T>.One / (Vector512<T>.One + Exp512(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> Tanh512<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
         typeof(T) == typeof(double)
             ? VMath.TanhD(x.As<T, double>()).As<double, T>()
-            : Vector512.Create(T.One + T.One) / (Vector512<T>.One + VMath.Exp(-(x + x))) - Vector512<T>.One;
+            : Vector512.Create(T.One + T.One) / (Vector512<T>.One + Exp512(-(x + x))) - Vector512<T>.One;
 
     // SAFETY (all row kernels): the pointers address rows of pinned contiguous operands checked by CheckCell, and j + Vector512<T>.Count <= hidden.
     private static unsafe int LstmForwardRow512<T>(T* g, T* bias, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
@@ -284,14 +308,38 @@ public sealed partial class SimdBackend
     // ---- 256-bit rows ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Exp256<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float) ? ExpF256(x.As<T, float>()).As<float, T>() : VMath.Exp(x);
+
+    // e^x in float without widening to double: x clamped to [−87, 88] (the cells only need saturation there), x = n·ln 2 + r
+    // with |r| ≤ ln 2 / 2 (ln 2 split in two for an exact product), Cephes' degree-6 polynomial for e^r (about 2e-7
+    // relative), then 2^n through the exponent bits. NaN propagates through Min/Max and the polynomial.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExpF256(Vector256<float> x)
+    {
+        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87f)), Vector256.Create(88f));
+        var n = Vector256.Round(x * Vector256.Create(1.44269504088896341f));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.FusedMultiplyAdd(Vector256.Create(1.9875691500e-4f), r, Vector256.Create(1.3981999507e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        var y = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
+        var scale = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
+        return y * scale.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> Sigmoid256<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Vector256<T>.One / (Vector256<T>.One + VMath.Exp(-x));
+        Vector256<T>.One / (Vector256<T>.One + Exp256(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> Tanh256<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
         typeof(T) == typeof(double)
             ? VMath.TanhD(x.As<T, double>()).As<double, T>()
-            : Vector256.Create(T.One + T.One) / (Vector256<T>.One + VMath.Exp(-(x + x))) - Vector256<T>.One;
+            : Vector256.Create(T.One + T.One) / (Vector256<T>.One + Exp256(-(x + x))) - Vector256<T>.One;
 
     // SAFETY (all row kernels): the pointers address rows of pinned contiguous operands checked by CheckCell, and j + Vector256<T>.Count <= hidden.
     private static unsafe int LstmForwardRow256<T>(T* g, T* bias, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
