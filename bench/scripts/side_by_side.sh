@@ -2,7 +2,8 @@
 # Same-session side-by-side run: NativeNet (naive, simd) against OpenBLAS sgemm and PyTorch 1.13 ("tuned" configuration of
 # the anchors: auto OpenBLAS core type, OMP_WAIT_POLICY=PASSIVE, glibc malloc tunables), alternating per thread count so
 # every ratio comes from figures taken minutes apart on the same machine. Then bench/scripts/make_results.py turns the raw
-# files into the tables of bench/RESULTS.md and bench/chart.svg.
+# files into the tables of bench/RESULTS.md and bench/chart.svg. The LSTM/GRU rows (bench/scripts/torch_recurrent.py, a GRU case
+# added to the anchors' method) are also measured interleaved and repeated by bench/scripts/recurrent_side_by_side.sh.
 #
 # Usage: bench/scripts/side_by_side.sh [--no-bdn]
 #   ANCHORS  the anchors folder (sgemm.c, torch_micro.py, models.py); default ../shared/anchors next to the repository
@@ -45,6 +46,8 @@ for t in $threads; do
     echo "== $t thread(s): PyTorch (tuned)"
     (cd "$anchors" && OMP_WAIT_POLICY=PASSIVE GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824 \
         OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 torch_micro.py "$t") | tee "$out/torch_T$t.txt"
+    (cd "$root/bench/scripts" && OMP_WAIT_POLICY=PASSIVE GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824 \
+        OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 torch_recurrent.py "$t") | tee "$out/torch_recurrent_T$t.txt"
     echo "== $t thread(s): NativeNet"
     for s in "${gemm_shapes[@]}"; do
         read -r m n k op <<< "$s"
@@ -59,6 +62,10 @@ for t in $threads; do
     nn maxpool --backend simd --threads "$t" --pass fwdbwd
     nn train-step --backend simd --threads "$t" --model mlp --batch 128
     nn train-step --backend simd --threads "$t" --model cnn --batch 128
+    for cell in lstm gru; do
+        nn "$cell" --backend simd --threads "$t" --pass fwd --seq 50 --batch 64 --input 128 --hidden 256
+        nn "$cell" --backend simd --threads "$t" --pass fwdbwd --seq 50 --batch 64 --input 128 --hidden 256
+    done
 done
 
 echo "== NativeNet naive (single-threaded reference; few repeats, it is slow)"

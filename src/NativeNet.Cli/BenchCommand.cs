@@ -3,11 +3,12 @@ using NativeNet.Autodiff;
 using NativeNet.Backends;
 using NativeNet.Backends.Cuda;
 using NativeNet.Models;
+using NativeNet.Nn;
 
 namespace NativeNet.Cli;
 
 /// <summary>
-/// <c>nativenet bench gemm|conv2d|maxpool|train-step</c>: one timed figure per call with <see cref="Measurement"/>
+/// <c>nativenet bench gemm|conv2d|maxpool|train-step|lstm|gru</c>: one timed figure per call with <see cref="Measurement"/>
 /// (warm-up, ≥ 30 repeats and ≥ 1 s, median), as one plain line or one JSON object. Shapes follow the PyTorch anchors.
 /// </summary>
 public static class BenchCommand
@@ -15,8 +16,8 @@ public static class BenchCommand
     /// <summary>Runs benchmark <paramref name="which"/>; returns the exit code.</summary>
     public static int Run(string which, CliArgs args, CliConsole console)
     {
-        if (which is not ("gemm" or "conv2d" or "maxpool" or "train-step"))
-            throw new UsageException($"unknown benchmark '{which}': expected gemm, conv2d, maxpool or train-step");
+        if (which is not ("gemm" or "conv2d" or "maxpool" or "train-step" or "lstm" or "gru"))
+            throw new UsageException($"unknown benchmark '{which}': expected gemm, conv2d, maxpool, train-step, lstm or gru");
         string backendName = args.Choice("backend", Backend.DefaultCpu.Name, "naive", "simd", "cuda");
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         bool json = args.Flag("json");
@@ -29,6 +30,7 @@ public static class BenchCommand
             "gemm" => Gemm(args, fields),
             "conv2d" => Conv(args, fields),
             "maxpool" => MaxPool(args, fields),
+            "lstm" or "gru" => Recurrent(which, args, fields),
             _ => TrainStep(args, fields),
         };
         args.RejectUnknown($"bench {which}");
@@ -150,6 +152,52 @@ public static class BenchCommand
                 using var scope = new TensorScope();
                 Ops.MaxPool2d(x, 2).Backward(g);
             }, 0);
+        };
+    }
+
+    /// <summary>
+    /// The anchor's nn.LSTM / nn.GRU case: sequence [T, N, input] through <c>--layers</c> stacked layers from a zero state;
+    /// fwd runs without recording, fwdbwd backpropagates a fixed upstream gradient of the output into the weights (the input
+    /// needs no gradient, as in the anchor).
+    /// </summary>
+    private static Func<Device, (Action, double)> Recurrent(string which, CliArgs args, List<(string, object)> fields)
+    {
+        int steps = args.Int("seq", 50, 1, 100_000), batch = args.Int("batch", 64, 1, 100_000);
+        int input = args.Int("input", 128, 1, 100_000), hidden = args.Int("hidden", 256, 1, 100_000), layers = args.Int("layers", 1, 1, 64);
+        string pass = args.Choice("pass", "fwd", "fwd", "fwdbwd");
+        fields.AddRange([("pass", pass), ("seq", steps), ("batch", batch), ("input", input), ("hidden", hidden), ("layers", layers)]);
+        int gates = which == "lstm" ? 4 : 3;
+        // 2 flops per multiply-add of the GEMMs: forward X·W_ihᵀ and h·W_hhᵀ; backward dW_ih, dW_hh, dh and dX (not for layer 0).
+        double perStep(int inSize) => 2.0 * batch * gates * hidden * (inSize + hidden);
+        double fwdFlop = 0, bwdFlop = 0;
+        for (int l = 0; l < layers; l++)
+        {
+            int inSize = l == 0 ? input : hidden;
+            fwdFlop += steps * perStep(inSize);
+            bwdFlop += steps * (2 * perStep(inSize) - (l == 0 ? 2.0 * batch * gates * hidden * inSize : 0));
+        }
+        return device =>
+        {
+            var generator = new Generator(0);
+            RecurrentBase net = which == "lstm"
+                ? new NativeNet.Nn.Lstm(input, hidden, layers, generator: generator)
+                : new NativeNet.Nn.Gru(input, hidden, layers, generator: generator);
+            net.To(device);
+            var parameters = net.Parameters().ToArray();
+            var x = Tensor.Normal([steps, batch, input], 0, 1, generator, DType.Float32, device);
+            var g = Tensor.Normal([steps, batch, hidden], 0, 1, generator, DType.Float32, device);
+            if (pass == "fwd")
+                return (() =>
+                {
+                    using var noGrad = GradMode.Disable();
+                    net.Forward(x).Dispose();
+                }, fwdFlop);
+            return (() =>
+            {
+                ClearGrads(parameters);
+                using var scope = new TensorScope();
+                net.Forward(x).Backward(g);
+            }, fwdFlop + bwdFlop);
         };
     }
 

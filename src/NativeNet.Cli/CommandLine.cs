@@ -28,6 +28,7 @@ public static class CommandLine
           bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
           bench maxpool [--pass fwd|fwdbwd]
           bench train-step [--model mlp|cnn] [--batch B]
+          bench lstm|gru [--seq 50] [--batch 64] [--input 128] [--hidden 256] [--layers L] [--pass fwd|fwdbwd]
                 (every bench: [--backend naive|simd|cuda] [--threads T] [--repeats R] [--min-time S] [--json];
                  5 warm-up calls, then at least R calls and S seconds; prints the median)
         Errors print one line 'nativenet: ...' (set NATIVENET_DEBUG=1 for the stack trace).
@@ -53,7 +54,7 @@ public static class CommandLine
             if (command == "bench")
             {
                 if (rest.Count == 0 || rest[0].StartsWith("--", StringComparison.Ordinal))
-                    throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool or train-step");
+                    throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool, train-step, lstm or gru");
                 string which = rest[0];
                 return BenchCommand.Run(which, new CliArgs(rest.Skip(1)), console);
             }

@@ -3,8 +3,8 @@ namespace NativeNet.Nn;
 /// <summary>
 /// Shared parts of <see cref="Rnn"/>, <see cref="Lstm"/> and <see cref="Gru"/>: PyTorch's parameter names and layouts
 /// (weight_ih_l{k} [G·H, in_k], weight_hh_l{k} [G·H, H], bias_ih_l{k} and bias_hh_l{k} [G·H], all U(±1/√H), G = gates per cell),
-/// sequence-first input [T, N, input], stacked layers with optional dropout between them (training only), and the step loop built from differentiable ops so the tape
-/// backpropagates through time.
+/// sequence-first input [T, N, input], stacked layers with optional dropout between them (training only); each layer runs as one
+/// fused <see cref="Ops.RecurrentLayer"/> whose gate backpropagates through time.
 /// </summary>
 public abstract class RecurrentBase : Module
 {
@@ -77,53 +77,36 @@ public abstract class RecurrentBase : Module
             ? Tensor.Zeros([batch, HiddenSize], like.DType, like.Device)
             : Ops.Reshape(Ops.Narrow(state, 0, layer, 1), batch, HiddenSize);
 
-    /// <summary>The input projection of every step at once: x [T, N, in] → [T, N, G·H] (one matrix product per layer).</summary>
-    private protected Tensor ProjectInput(Tensor layerInput, int layer)
-    {
-        int steps = layerInput.Shape[0], batch = layerInput.Shape[1];
-        var flat = Ops.Reshape(layerInput, steps * batch, layerInput.Shape[2]);
-        var projected = Ops.Linear(flat, WeightIh(layer), BiasIh(layer));
-        return Ops.Reshape(projected, steps, batch, projected.Shape[1]);
-    }
-
     /// <summary>The input of layer <paramref name="layer"/> + 1: the output sequence of <paramref name="layer"/>, with dropout when training.</summary>
     private protected Tensor NextLayerInput(Tensor sequence, int layer) =>
         Dropout > 0 && IsTraining && layer < NumLayers - 1 ? Ops.Dropout(sequence, Dropout, true, _generator) : sequence;
 
-    /// <summary>Step <paramref name="t"/> of a projected sequence [T, N, F] as [N, F].</summary>
-    private protected static Tensor Step(Tensor sequence, int t) =>
-        Ops.Reshape(Ops.Narrow(sequence, 0, t, 1), sequence.Shape[1], sequence.Shape[2]);
-
     /// <summary>
-    /// The layer and time loops of a recurrence with one state (RNN, GRU): for each layer, projects the whole input
-    /// sequence once, then h_t = <paramref name="cell"/>(projected x_t, h_{t−1}, layer) from the layer's initial state.
-    /// Returns the last layer's outputs [T, N, H] and every layer's final state [layers, N, H].
+    /// The stacked layers, each one fused <see cref="Ops.RecurrentLayer"/> (input projection of all steps in one GEMM, per step
+    /// one GEMM and one fused cell, one backward gate) from the layer's initial state. Returns the last layer's outputs
+    /// [T, N, H], every layer's final h [layers, N, H] and, for LSTM, every layer's final c.
     /// </summary>
-    private protected (Tensor Output, Tensor HN) RunLayers(Tensor input, Tensor? h0, Func<Tensor, Tensor, int, Tensor> cell)
+    private protected (Tensor Output, Tensor HN, Tensor? CN) RunLayers(RecurrentCell cell, Tensor input, Tensor? h0, Tensor? c0)
     {
         var (steps, batch) = CheckInput(input, h0, "h0");
+        if (cell == RecurrentCell.Lstm) CheckInput(input, c0, "c0");
         using var scope = new TensorScope();
         var layerInput = input;
-        var last = new Tensor[NumLayers];
+        var lastH = new Tensor[NumLayers];
+        var lastC = new Tensor[NumLayers];
         for (int layer = 0; layer < NumLayers; layer++)
         {
-            var projected = ProjectInput(layerInput, layer);
             var h = InitialState(h0, layer, batch, input);
-            var outputs = new Tensor[steps];
-            for (int t = 0; t < steps; t++)
-            {
-                h = cell(Step(projected, t), h, layer);
-                outputs[t] = h;
-            }
-            last[layer] = h;
-            layerInput = NextLayerInput(Stack(outputs), layer);
+            var c = cell == RecurrentCell.Lstm ? InitialState(c0, layer, batch, input) : null;
+            var packed = Ops.RecurrentLayer(cell, layerInput, h, c, WeightIh(layer), WeightHh(layer), BiasIh(layer), BiasHh(layer));
+            lastH[layer] = Ops.Narrow(packed, 0, steps - 1, 1);
+            if (cell == RecurrentCell.Lstm) lastC[layer] = Ops.Narrow(packed, 0, steps, 1);
+            layerInput = NextLayerInput(Ops.Narrow(packed, 0, 0, steps), layer);
         }
-        return (scope.Keep(layerInput), scope.Keep(Stack(last)));
+        var hN = scope.Keep(Ops.Concat(lastH, 0));
+        var cN = cell == RecurrentCell.Lstm ? scope.Keep(Ops.Concat(lastC, 0)) : null;
+        return (scope.Keep(layerInput), hN, cN);
     }
-
-    /// <summary>Stacks [N, H] tensors into [count, N, H].</summary>
-    private protected static Tensor Stack(IReadOnlyList<Tensor> parts) =>
-        Ops.Concat(parts.Select(p => Ops.Reshape(p, 1, p.Shape[0], p.Shape[1])).ToArray(), 0);
 
     /// <inheritdoc/>
     protected override string ExtraRepr() =>
@@ -148,8 +131,11 @@ public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool b
     /// Runs the sequence [T, N, input] from <paramref name="h0"/> [layers, N, H] (zeros when null); returns the last layer's
     /// outputs [T, N, H] and the final hidden state of every layer h_n [layers, N, H].
     /// </summary>
-    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0) =>
-        RunLayers(input, h0, (x, h, layer) => Ops.Tanh(Ops.Add(x, Ops.Linear(h, WeightHh(layer), BiasHh(layer)))));
+    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0)
+    {
+        var (output, hN, _) = RunLayers(RecurrentCell.Rnn, input, h0, null);
+        return (output, hN);
+    }
 }
 
 /// <summary>
@@ -176,35 +162,8 @@ public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool 
     /// </summary>
     public (Tensor Output, (Tensor H, Tensor C) State) Forward(Tensor input, (Tensor H, Tensor C)? state)
     {
-        var (steps, batch) = CheckInput(input, state?.H, "h0");
-        CheckInput(input, state?.C, "c0");
-        int hidden = HiddenSize;
-        using var scope = new TensorScope();
-        var layerInput = input;
-        var lastH = new Tensor[NumLayers];
-        var lastC = new Tensor[NumLayers];
-        for (int layer = 0; layer < NumLayers; layer++)
-        {
-            var projected = ProjectInput(layerInput, layer);
-            var h = InitialState(state?.H, layer, batch, input);
-            var c = InitialState(state?.C, layer, batch, input);
-            var outputs = new Tensor[steps];
-            for (int t = 0; t < steps; t++)
-            {
-                var gates = Ops.Add(Step(projected, t), Ops.Linear(h, WeightHh(layer), BiasHh(layer)));
-                var i = Ops.Sigmoid(Ops.Narrow(gates, 1, 0, hidden));
-                var f = Ops.Sigmoid(Ops.Narrow(gates, 1, hidden, hidden));
-                var g = Ops.Tanh(Ops.Narrow(gates, 1, 2 * hidden, hidden));
-                var o = Ops.Sigmoid(Ops.Narrow(gates, 1, 3 * hidden, hidden));
-                c = Ops.Add(Ops.Mul(f, c), Ops.Mul(i, g));
-                h = Ops.Mul(o, Ops.Tanh(c));
-                outputs[t] = h;
-            }
-            lastH[layer] = h;
-            lastC[layer] = c;
-            layerInput = NextLayerInput(Stack(outputs), layer);
-        }
-        return (scope.Keep(layerInput), (scope.Keep(Stack(lastH)), scope.Keep(Stack(lastC))));
+        var (output, hN, cN) = RunLayers(RecurrentCell.Lstm, input, state?.H, state?.C);
+        return (output, (hN, cN!));
     }
 }
 
@@ -228,14 +187,9 @@ public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool b
     /// Runs the sequence [T, N, input] from <paramref name="h0"/> [layers, N, H] (zeros when null); returns the last layer's
     /// outputs [T, N, H] and h_n [layers, N, H].
     /// </summary>
-    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0) => RunLayers(input, h0, (x, h, layer) =>
+    public (Tensor Output, Tensor HN) Forward(Tensor input, Tensor? h0)
     {
-        int hidden = HiddenSize;
-        var hh = Ops.Linear(h, WeightHh(layer), BiasHh(layer));
-        var r = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, 0, hidden), Ops.Narrow(hh, 1, 0, hidden)));
-        var z = Ops.Sigmoid(Ops.Add(Ops.Narrow(x, 1, hidden, hidden), Ops.Narrow(hh, 1, hidden, hidden)));
-        var n = Ops.Tanh(Ops.Add(Ops.Narrow(x, 1, 2 * hidden, hidden), Ops.Mul(r, Ops.Narrow(hh, 1, 2 * hidden, hidden))));
-        // (1 − z)·n + z·h written as n + z·(h − n): one op fewer, same value and gradient.
-        return Ops.Add(n, Ops.Mul(z, Ops.Sub(h, n)));
-    });
+        var (output, hN, _) = RunLayers(RecurrentCell.Gru, input, h0, null);
+        return (output, hN);
+    }
 }

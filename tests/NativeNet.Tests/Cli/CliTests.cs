@@ -75,6 +75,24 @@ public class CliTests
         AssertOneLineError(Run("bench", "gemm", "--min-time", "-1"), "--min-time must be");
     }
 
+    [TestCase("lstm", "fwd")]
+    [TestCase("gru", "fwdbwd")]
+    public void BenchRecurrentPrintsOneJsonObjectWithTheShape(string cell, string pass)
+    {
+        var result = Run("bench", cell, "--backend", "simd", "--threads", "1", "--pass", pass, "--seq", "3", "--batch", "2", "--input", "5",
+            "--hidden", "4", "--layers", "2", "--repeats", "1", "--min-time", "0", "--json");
+        Assert.That(result.Code, Is.Zero, result.Error);
+        using var json = JsonDocument.Parse(result.Out);
+        var root = json.RootElement;
+        Assert.That(root.GetProperty("op").GetString(), Is.EqualTo(cell));
+        Assert.That(root.GetProperty("pass").GetString(), Is.EqualTo(pass));
+        Assert.That(root.GetProperty("layers").GetInt32(), Is.EqualTo(2));
+        Assert.That(root.GetProperty("hidden").GetInt32(), Is.EqualTo(4));
+        Assert.That(root.GetProperty("median_ms").GetDouble(), Is.GreaterThan(0));
+        AssertOneLineError(Run("bench", cell, "--pass", "back"), "--pass must be one of");
+        AssertOneLineError(Run("bench", cell, "--layers", "0"), "--layers must be between");
+    }
+
     [Test]
     public void HelpAnywherePrintsTheUsage()
     {

@@ -51,6 +51,9 @@ public static class KernelCatalog
     /// <summary>Optimizer updates in optim.cu: <c>&lt;name&gt;_step_&lt;t&gt;</c>.</summary>
     public static readonly IReadOnlyList<string> OptimizerOps = ["sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop"];
 
+    /// <summary>Fused recurrent cells in recurrent.cu: <c>&lt;cell&gt;_cell_&lt;fwd|bwd&gt;_&lt;t&gt;</c>.</summary>
+    public static readonly IReadOnlyList<string> RecurrentOps = ["lstm_cell_fwd", "lstm_cell_bwd", "gru_cell_fwd", "gru_cell_bwd"];
+
     private static readonly KernelElementType[] Floats = [KernelElementType.Float32, KernelElementType.Float64];
 
     /// <summary>All entry points, grouped by file.</summary>
@@ -134,6 +137,9 @@ public static class KernelCatalog
 
         Add("embedding.cu", "embedding_fwd", Floats);
         Add("embedding.cu", "embedding_bwd", Floats);
+
+        foreach (string op in RecurrentOps)
+            Add("recurrent.cu", op, Floats);
         return list;
     }
 }
