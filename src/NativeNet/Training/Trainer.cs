@@ -45,7 +45,7 @@ public sealed class Trainer
     private readonly List<TrainerCallback> _callbacks = [];
     private double _epochLossSum;
     private long _epochCorrect, _epochSeen;
-    private bool _begun, _ended;
+    private bool _begun, _ended, _inEpochEnd;
 
     /// <summary>Creates a trainer; the model and optimiser stay owned by the caller.</summary>
     /// <param name="model">The model (its parameters are the optimiser's).</param>
@@ -111,6 +111,15 @@ public sealed class Trainer
 
     /// <summary>Optimiser steps done.</summary>
     public long Step { get; private set; }
+
+    /// <summary>Predictions trained on so far in the current epoch.</summary>
+    public long EpochSamples => _epochSeen;
+
+    /// <summary>Mean training loss over the current epoch so far (NaN before its first step).</summary>
+    public double EpochLoss => _epochSeen == 0 ? double.NaN : _epochLossSum / _epochSeen;
+
+    /// <summary>Training accuracy over the current epoch so far (NaN before its first step).</summary>
+    public double EpochAccuracy => _epochSeen == 0 ? double.NaN : (double)_epochCorrect / _epochSeen;
 
     /// <summary>The latest dev evaluation (null before the first).</summary>
     public ClassificationMetrics? LastEvaluation { get; private set; }
@@ -221,7 +230,15 @@ public sealed class Trainer
     {
         if (DevData is not null && Options.EvaluateAtEpochEnd) RunEvaluation();
         var info = new EpochInfo(Epoch, _epochLossSum / _epochSeen, (double)_epochCorrect / _epochSeen, _epochSeen);
-        foreach (var c in _callbacks) c.OnEpochEnd(this, info);
+        _inEpochEnd = true;
+        try
+        {
+            foreach (var c in _callbacks) c.OnEpochEnd(this, info);
+        }
+        finally
+        {
+            _inEpochEnd = false;
+        }
         Epoch++;
         BatchInEpoch = 0;
     }
@@ -232,11 +249,22 @@ public sealed class Trainer
         foreach (var c in _callbacks) c.OnEvaluation(this, LastEvaluation);
     }
 
-    /// <summary>Evaluates the model on <paramref name="data"/> (epoch 0 of it, evaluation mode, no gradients); leaves the model in training mode.</summary>
-    public ClassificationMetrics Evaluate(IBatchSource data)
+    /// <summary>Evaluates the model on <paramref name="data"/> with this trainer's forward, loss, device and top-k.</summary>
+    public ClassificationMetrics Evaluate(IBatchSource data) => Evaluate(Model, data, Device, Forward, Loss, Options.TopK);
+
+    /// <summary>
+    /// Evaluates <paramref name="model"/> on epoch 0 of <paramref name="data"/> in evaluation mode without gradients
+    /// (forward: <see cref="Module.Forward"/>, loss: softmax cross-entropy unless given); leaves the model in training mode.
+    /// </summary>
+    public static ClassificationMetrics Evaluate(Module model, IBatchSource data, Device device, Func<Tensor, Tensor>? forward = null,
+        Func<Tensor, Tensor, Tensor>? loss = null, int topK = 5)
     {
+        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
-        Model.Eval();
+        forward ??= model.Forward;
+        loss ??= (scores, labels) => Ops.SoftmaxCrossEntropy(scores, labels);
+        bool onCpu = device.Kind == DeviceKind.Cpu;
+        model.Eval();
         try
         {
             using var noGrad = GradMode.Disable();
@@ -246,11 +274,11 @@ public sealed class Trainer
                 try
                 {
                     using var scope = new TensorScope();
-                    var scores = Forward(Device.Kind == DeviceKind.Cpu ? x : x.To(Device));
-                    double loss = Loss(scores, Device.Kind == DeviceKind.Cpu ? y : y.To(Device)).Item();
+                    var scores = forward(onCpu ? x : x.To(device));
+                    double batchLoss = loss(scores, onCpu ? y : y.To(device)).Item();
                     if (scores.Rank != 2) throw new InvalidOperationException($"Trainer.Evaluate: expected scores [N, classes], got {scores.Describe()}");
-                    metrics ??= new ClassificationMetrics(scores.Shape[1], Options.TopK);
-                    metrics.Add(scores.ToArray<float>(), y.ToArray<int>(), loss * y.Shape[0]);
+                    metrics ??= new ClassificationMetrics(scores.Shape[1], topK);
+                    metrics.Add(scores.ToArray<float>(), y.ToArray<int>(), batchLoss * y.Shape[0]);
                 }
                 finally
                 {
@@ -262,7 +290,7 @@ public sealed class Trainer
         }
         finally
         {
-            Model.Train();
+            model.Train();
         }
     }
 
@@ -304,8 +332,9 @@ public sealed class Trainer
                 owned.Add(t);
                 tensors[OptimizerPrefix + name] = t;
             }
-            values[StatePrefix + "epoch"] = Text(Epoch);
-            values[StatePrefix + "batch"] = Text(BatchInEpoch);
+            // Written from an epoch-end callback, the checkpoint resumes at the start of the next epoch.
+            values[StatePrefix + "epoch"] = Text(_inEpochEnd ? Epoch + 1 : Epoch);
+            values[StatePrefix + "batch"] = Text(_inEpochEnd ? 0 : BatchInEpoch);
             values[StatePrefix + "step"] = Text(Step);
             values[StatePrefix + "epoch_loss_sum"] = _epochLossSum.ToString("R", CultureInfo.InvariantCulture);
             values[StatePrefix + "epoch_correct"] = Text(_epochCorrect);
