@@ -29,6 +29,7 @@ public static class CommandLine
                [--trials 16] [--budget-steps 2000] [--eta 2] [--rungs 4] [--dev-fraction 0.1] [--optimizer O]
                [--backend B] [--threads T] [--seed S] [--limit N] [--data DIR] [--out DIR] [--json]
           eval --checkpoint PATH [--backend naive|simd|cuda] [--threads T] [--data DIR] [--json]
+               [--report [--worst N] [--report-out DIR]]   confusion matrix, per-class precision/recall, worst images
           bench gemm [--m M] [--n N] [--k K] [--op NN|NT|TN|TT]
           bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
           bench maxpool [--pass fwd|fwdbwd]
