@@ -80,7 +80,11 @@ public static class TrainCommand
             [LoadStartKey] = loadStart,
         };
         trainer.Add(new CheckpointEvery(resumePath, config.CheckpointEvery ?? 0, atEpochEnd: true, ResumeMetadata));
-        if (resume.Length > 0) trainer.LoadCheckpoint(resumePath);
+        if (resume.Length > 0)
+        {
+            trainer.LoadCheckpoint(resumePath);
+            progress.Restart(trainer);
+        }
 
         Reporter.Run(console, json, config.Epochs * task.StepsPerEpoch, reporter =>
         {
@@ -128,7 +132,7 @@ public static class TrainCommand
 
         public override void OnEpochBegin(Trainer trainer, int epoch) => Restart(trainer);
 
-        private void Restart(Trainer trainer)
+        public void Restart(Trainer trainer)
         {
             _clock = Stopwatch.StartNew();
             _samplesAtStart = trainer.BatchInEpoch == 0 ? 0 : trainer.EpochSamples;

@@ -105,8 +105,8 @@ public sealed record TrainConfig
         if (text && config.DevFraction is not null) throw new UsageException("--dev-fraction is for the image models; charlstm holds out the last 10% of the text");
         if ((config.EvalEvery is not null || config.EarlyStop is not null) && config.DevFraction is null)
             throw new UsageException("--eval-every and --early-stop evaluate on a dev set: give --dev-fraction F too");
-        if (text && config.CheckpointEvery is not null)
-            throw new UsageException("--checkpoint-every is for the image models; charlstm carries its LSTM state through an epoch and checkpoints at epoch ends");
+        if (text && (config.CheckpointEvery is not null || config.MaxSteps is not null))
+            throw new UsageException("--checkpoint-every and --max-steps are for the image models; charlstm carries its LSTM state through an epoch and checkpoints at epoch ends only");
         string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         return config with { Out = args.String("out", Path.Combine("runs", $"{model}-{stamp}")) };
     }

@@ -176,11 +176,11 @@ public sealed class Trainer
         int accumulate = Options.AccumulationSteps;
         int inGroup = 0, groupCorrect = 0, groupCount = 0;
         double groupLossSum = 0;
+        Model.Train();
         foreach (var (x, y) in TrainData.Epoch(Epoch, BatchInEpoch))
         {
             try
             {
-                Model.Train();
                 Generator.ManualSeed(DataLoader.Mix(Options.Seed, Epoch, BatchInEpoch));
                 if (inGroup == 0) Optimizer.ZeroGrad(setToNull: true);
                 using (var scope = new TensorScope())
