@@ -207,6 +207,9 @@ public sealed class Trainer
             inGroup++;
             if (inGroup < accumulate && BatchInEpoch < batches) continue;
 
+            double meanLoss = groupLossSum / groupCount;
+            if (!double.IsFinite(meanLoss))
+                throw new InvalidOperationException($"Trainer: the training loss became {meanLoss} at epoch {Epoch + 1} step {Step + 1}; try a smaller learning rate");
             foreach (var c in _callbacks) c.OnBeforeOptimizerStep(this);
             double lr = Optimizer.LearningRate;
             Optimizer.Step();
@@ -214,9 +217,7 @@ public sealed class Trainer
             _epochLossSum += groupLossSum;
             _epochCorrect += groupCorrect;
             _epochSeen += groupCount;
-            var info = new StepInfo(Step, Epoch, BatchInEpoch, batches, groupLossSum / groupCount, groupCorrect, groupCount, lr);
-            if (!double.IsFinite(info.Loss))
-                throw new InvalidOperationException($"Trainer: the training loss became {info.Loss} at epoch {Epoch + 1} step {Step}; try a smaller learning rate");
+            var info = new StepInfo(Step, Epoch, BatchInEpoch, batches, meanLoss, groupCorrect, groupCount, lr);
             (inGroup, groupCorrect, groupCount, groupLossSum) = (0, 0, 0, 0);
             bool atEpochEnd = BatchInEpoch == batches;
             if (DevData is not null && Options.EvaluateEvery > 0 && Step % Options.EvaluateEvery == 0 && !(atEpochEnd && Options.EvaluateAtEpochEnd))

@@ -84,6 +84,14 @@ public class TrainerTests
     }
 
     [Test]
+    public void DivergingLossStopsWithAClearMessageBeforeTheOptimizerStep()
+    {
+        using var run = Build(new TrainerOptions { Epochs = 3 }, lr: 1e30);
+        Assert.That(() => run.Trainer.Run(), Throws.InvalidOperationException.With.Message.Contains("the training loss became").And.Message.Contains("smaller learning rate"));
+        Assert.That(run.Trainer.Step, Is.LessThan(3 * run.Train.BatchesPerEpoch), "the run stopped at the bad step");
+    }
+
+    [Test]
     public void StepBudgetStopsInTheMiddleOfAnEpoch()
     {
         using var run = Build(new TrainerOptions { Epochs = 0, MaxSteps = 13 });
