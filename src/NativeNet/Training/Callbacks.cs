@@ -246,3 +246,29 @@ public sealed class LambdaCallback : TrainerCallback
     /// <inheritdoc/>
     public override void OnEpochEnd(Trainer trainer, EpochInfo epoch) => EpochEnd?.Invoke(trainer, epoch);
 }
+
+/// <summary>Records the run's figures: every step (loss, accuracy, learning rate), every dev evaluation and every epoch (for plots and reports).</summary>
+public sealed class MetricsHistory : TrainerCallback
+{
+    private readonly List<StepInfo> _steps = [];
+    private readonly List<(long Step, double Loss, double Accuracy, double TopKAccuracy)> _evaluations = [];
+    private readonly List<EpochInfo> _epochs = [];
+
+    /// <summary>Every optimiser step so far.</summary>
+    public IReadOnlyList<StepInfo> Steps => _steps;
+
+    /// <summary>Every dev evaluation: the step it followed and its loss, accuracy and top-k accuracy.</summary>
+    public IReadOnlyList<(long Step, double Loss, double Accuracy, double TopKAccuracy)> Evaluations => _evaluations;
+
+    /// <summary>Every completed epoch.</summary>
+    public IReadOnlyList<EpochInfo> Epochs => _epochs;
+
+    /// <inheritdoc/>
+    public override void OnStep(Trainer trainer, StepInfo step) => _steps.Add(step);
+
+    /// <inheritdoc/>
+    public override void OnEvaluation(Trainer trainer, ClassificationMetrics dev) => _evaluations.Add((trainer.Step, dev.Loss, dev.Accuracy, dev.TopKAccuracy));
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(Trainer trainer, EpochInfo epoch) => _epochs.Add(epoch);
+}

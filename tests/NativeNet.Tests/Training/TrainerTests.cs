@@ -84,6 +84,24 @@ public class TrainerTests
     }
 
     [Test]
+    public void HistoryRecordsStepsEvaluationsAndEpochsThatAgreeWithTheTrainer()
+    {
+        var history = new MetricsHistory();
+        using var run = Build(new TrainerOptions { Epochs = 2, EvaluateEvery = 5 }, callbacks: () => [history]);
+        run.Trainer.Run();
+        int n = run.Train.BatchesPerEpoch;
+        Assert.That(history.Steps.Select(s => s.Step), Is.EqualTo(Enumerable.Range(1, 2 * n).Select(i => (long)i)));
+        Assert.That(history.Steps.Select(s => s.Loss), Is.EqualTo(run.Losses));
+        var expectedEvaluations = Enumerable.Range(1, 2 * n).Where(s => s % 5 == 0 && s % n != 0).Concat([n, 2 * n]).Order().Select(s => (long)s);
+        Assert.That(history.Evaluations.Select(e => e.Step), Is.EqualTo(expectedEvaluations));
+        Assert.That(history.Evaluations[^1].Loss, Is.EqualTo(run.Trainer.LastEvaluation!.Loss));
+        Assert.That(history.Epochs, Has.Count.EqualTo(2));
+        var first = history.Steps.Take(n).ToList();
+        Assert.That(history.Epochs[0].Loss, Is.EqualTo(first.Sum(s => s.Loss * s.Count) / first.Sum(s => s.Count)).Within(1e-12));
+        Assert.That(history.Epochs[0].Accuracy, Is.EqualTo((double)first.Sum(s => s.Correct) / first.Sum(s => s.Count)));
+    }
+
+    [Test]
     public void DivergingLossStopsWithAClearMessageBeforeTheOptimizerStep()
     {
         using var run = Build(new TrainerOptions { Epochs = 3 }, lr: 1e30);
