@@ -123,9 +123,8 @@ public static class TuneCommand
                 log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"trial {t + 1}/{trials}  {Values(trial.Values)}  {steps} steps: dev acc {dev.Accuracy * 100:F2}%  dev loss {dev.Loss:F4}  ({trial.Seconds:F1} s)"));
                 log?.Flush();
-                if (steps == rungs[^1]) trial.Dispose();
                 return dev.Accuracy;
-            }, eta);
+            }, eta, eliminated: t => all[t].Dispose());
         }
         finally
         {

@@ -127,9 +127,10 @@ public static class SuccessiveHalving
 
     /// <summary>
     /// Runs the halving: <paramref name="advance"/>(trial, steps) trains trial to that many steps in total and returns its
-    /// score. Returns, per trial, the (steps, score) of every rung it reached. Ties keep the lower trial index.
+    /// score; <paramref name="eliminated"/> (optional) hears of each trial that goes no further, so its resources can be freed.
+    /// Returns, per trial, the (steps, score) of every rung it reached. Ties keep the lower trial index.
     /// </summary>
-    public static IReadOnlyList<IReadOnlyList<(long Steps, double Score)>> Run(int trials, IReadOnlyList<long> rungs, Func<int, long, double> advance, int eta = 2)
+    public static IReadOnlyList<IReadOnlyList<(long Steps, double Score)>> Run(int trials, IReadOnlyList<long> rungs, Func<int, long, double> advance, int eta = 2, Action<int>? eliminated = null)
     {
         ArgumentNullException.ThrowIfNull(rungs);
         ArgumentNullException.ThrowIfNull(advance);
@@ -144,9 +145,15 @@ public static class SuccessiveHalving
                 scores[t] = score;
                 history[t].Add((rungs[r], score));
             }
-            if (r == rungs.Count - 1) break;
+            if (r == rungs.Count - 1)
+            {
+                foreach (int t in alive) eliminated?.Invoke(t);
+                break;
+            }
             int keep = Math.Max(1, alive.Count / eta);
-            alive = alive.OrderByDescending(t => double.IsNaN(scores[t]) ? double.NegativeInfinity : scores[t]).ThenBy(t => t).Take(keep).Order().ToList();
+            var next = alive.OrderByDescending(t => double.IsNaN(scores[t]) ? double.NegativeInfinity : scores[t]).ThenBy(t => t).Take(keep).Order().ToList();
+            foreach (int t in alive.Except(next)) eliminated?.Invoke(t);
+            alive = next;
         }
         return history;
     }

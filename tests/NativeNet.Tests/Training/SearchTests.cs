@@ -43,7 +43,10 @@ public class SearchTests
         Assert.That(SuccessiveHalving.Rungs(100, 1), Is.EqualTo(new long[] { 100 }));
         var quality = new double[] { 0.3, 0.9, 0.1, 0.7, 0.5, 0.8, 0.2, 0.6 };
         var calls = new List<(int, long)>();
-        var history = SuccessiveHalving.Run(8, [10, 20, 40], (t, steps) => { calls.Add((t, steps)); return quality[t] * steps; });
+        var dropped = new List<int>();
+        var history = SuccessiveHalving.Run(8, [10, 20, 40], (t, steps) => { calls.Add((t, steps)); return quality[t] * steps; }, eliminated: dropped.Add);
+        Assert.That(dropped.Order(), Is.EqualTo(Enumerable.Range(0, 8)), "every trial is released once");
+        Assert.That(dropped.Take(4), Is.EquivalentTo(Enumerable.Range(0, 8).OrderByDescending(t => quality[t]).Skip(4)), "the worst half first");
         var byQuality = Enumerable.Range(0, 8).OrderByDescending(t => quality[t]).ToList();
         Assert.That(calls.Where(c => c.Item2 == 20).Select(c => c.Item1), Is.EqualTo(byQuality.Take(4).Order()));
         Assert.That(calls.Where(c => c.Item2 == 40).Select(c => c.Item1), Is.EqualTo(byQuality.Take(2).Order()));
