@@ -23,7 +23,13 @@ public static class CommandLine
                 [--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw] [--lr X] [--backend naive|simd|cuda]
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
                 charlstm: [--text PATH] [--seq-len L] [--hidden H] [--clip C]
+                [--dev-fraction F] [--eval-every N] [--early-stop P] [--checkpoint-every N] [--max-steps N] [--weight-decay W]
+          train --resume DIR [--json]   continue a run from DIR/resume.safetensors, bit for bit
+          tune [--model mlp|cnn|resnet] [--lr log:1e-4:1e-2] [--weight-decay log:1e-6:1e-3] [--batch choice:64,128,256]
+               [--trials 16] [--budget-steps 2000] [--eta 2] [--rungs 4] [--dev-fraction 0.1] [--optimizer O]
+               [--backend B] [--threads T] [--seed S] [--limit N] [--data DIR] [--out DIR] [--json]
           eval --checkpoint PATH [--backend naive|simd|cuda] [--threads T] [--data DIR] [--json]
+               [--report [--worst N] [--report-out DIR]]   confusion matrix, per-class precision/recall, worst images
           bench gemm [--m M] [--n N] [--k K] [--op NN|NT|TN|TT]
           bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
           bench maxpool [--pass fwd|fwdbwd]
@@ -64,6 +70,7 @@ public static class CommandLine
                 "info" => InfoCommand.Run(options, console),
                 "train" => options.Peek("model") == "twolayer" ? TrainTwoLayerCommand.Run(options, console) : TrainCommand.Run(options, console),
                 "eval" => EvalCommand.Run(options, console),
+                "tune" => TuneCommand.Run(options, console),
                 _ => throw new UsageException($"unknown command '{command}'; try 'nativenet help'"),
             };
         }

@@ -20,6 +20,9 @@ public static class EvalCommand
         string? data = args.String("data", "") is { Length: > 0 } d ? d : null;
         string? text = args.String("text", "") is { Length: > 0 } t ? t : null;
         bool json = args.Flag("json");
+        bool report = args.Flag("report");
+        int worst = args.Int("worst", 32, 0, 10_000);
+        string reportOut = args.String("report-out", "");
         args.RejectUnknown("eval");
 
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' not found");
@@ -58,8 +61,11 @@ public static class EvalCommand
         {
             foreach (var tensor in state.Values) tensor.Dispose();
         }
+        if (report && task is not ImageTask) throw new UsageException("eval --report is for the image models (mlp, cnn, resnet)");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = task.Evaluate();
+        if (report)
+            EvalReport.Run((ImageTask)task, device, worst, reportOut.Length > 0 ? reportOut : Path.GetDirectoryName(Path.GetFullPath(path))!, console, json);
         double seconds = clock.Elapsed.TotalSeconds;
         if (json)
         {

@@ -6,7 +6,7 @@ namespace NativeNet.Cli;
 
 /// <summary>Figures of one finished epoch.</summary>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
-    double Seconds, double EvalSeconds, double SamplesPerSecond, string? Sample)
+    double Seconds, double EvalSeconds, double SamplesPerSecond, string? Sample, double? DevLoss = null, double? DevAccuracy = null)
 {
     /// <summary>Writes the epoch as a JSON object (the --json line and an element of metrics.json).</summary>
     public void WriteJson(Utf8JsonWriter json)
@@ -21,6 +21,8 @@ public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccur
         json.WriteNumber("eval_seconds", Math.Round(EvalSeconds, 3));
         json.WriteNumber("samples_per_s", Math.Round(SamplesPerSecond, 1));
         if (Sample is not null) json.WriteString("sample", Sample);
+        if (DevLoss is { } devLoss) json.WriteNumber("dev_loss", Math.Round(devLoss, 6));
+        if (DevAccuracy is { } devAccuracy) json.WriteNumber("dev_acc", devAccuracy);
         json.WriteEndObject();
     }
 
@@ -68,7 +70,7 @@ internal abstract class Reporter
 
     protected static string Describe(EpochMetrics m, int epochs) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4}  train acc {m.TrainAccuracy * 100:F2}%  test loss {m.TestLoss:F4}  test acc {m.TestAccuracy * 100:F2}%  ({m.Seconds:F1} s train, {m.EvalSeconds:F1} s eval, {m.SamplesPerSecond:F0} samples/s)");
+            $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4}  train acc {m.TrainAccuracy * 100:F2}%  {(m.DevAccuracy is { } dev ? $"dev loss {m.DevLoss:F4}  dev acc {dev * 100:F2}%  " : "")}test loss {m.TestLoss:F4}  test acc {m.TestAccuracy * 100:F2}%  ({m.Seconds:F1} s train, {m.EvalSeconds:F1} s eval, {m.SamplesPerSecond:F0} samples/s)");
 
     private sealed class JsonReporter(TextWriter output) : Reporter
     {

@@ -50,6 +50,18 @@ public sealed record TrainConfig
     [JsonPropertyName("embedding")] public int Embedding { get; init; } = 64;
     /// <summary>charlstm: maximum global gradient norm.</summary>
     [JsonPropertyName("clip")] public double Clip { get; init; } = 5.0;
+    /// <summary>Weight decay of the optimizer (null: its default, 0.01 for adamw and 0 otherwise).</summary>
+    [JsonPropertyName("weight_decay")] public double? WeightDecay { get; init; }
+    /// <summary>Fraction of the training images held out as a stratified dev set (null: none).</summary>
+    [JsonPropertyName("dev_fraction")] public double? DevFraction { get; init; }
+    /// <summary>Evaluate on the dev set every N steps besides each epoch end (null: epoch ends only).</summary>
+    [JsonPropertyName("eval_every")] public int? EvalEvery { get; init; }
+    /// <summary>Stop after this many dev evaluations without a better dev accuracy and keep the best weights (null: off).</summary>
+    [JsonPropertyName("early_stop")] public int? EarlyStop { get; init; }
+    /// <summary>Write the resume checkpoint every N steps besides each epoch end (null: epoch ends only).</summary>
+    [JsonPropertyName("checkpoint_every")] public int? CheckpointEvery { get; init; }
+    /// <summary>Stop after this many optimizer steps (null: run all epochs).</summary>
+    [JsonPropertyName("max_steps")] public int? MaxSteps { get; init; }
 
     private static readonly JsonSerializerOptions s_json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
@@ -82,7 +94,19 @@ public sealed record TrainConfig
             Hidden = text ? args.Int("hidden", 256, 1, 100_000) : 256,
             Embedding = text ? args.Int("embedding", 64, 1, 100_000) : 64,
             Clip = text ? args.Double("clip", 5.0, positive: true) : 5.0,
+            WeightDecay = args.Has("weight-decay") ? args.Double("weight-decay", 0) : null,
+            DevFraction = args.Has("dev-fraction") ? args.Double("dev-fraction", 0) : null,
+            EvalEvery = args.Has("eval-every") ? args.Int("eval-every", 0, 1) : null,
+            EarlyStop = args.Has("early-stop") ? args.Int("early-stop", 0, 1) : null,
+            CheckpointEvery = args.Has("checkpoint-every") ? args.Int("checkpoint-every", 0, 1) : null,
+            MaxSteps = args.Has("max-steps") ? args.Int("max-steps", 0, 1) : null,
         };
+        if (config.DevFraction is { } f && !(f > 0 && f < 1)) throw new UsageException($"--dev-fraction must be in (0, 1), got {f.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        if (text && config.DevFraction is not null) throw new UsageException("--dev-fraction is for the image models; charlstm holds out the last 10% of the text");
+        if ((config.EvalEvery is not null || config.EarlyStop is not null) && config.DevFraction is null)
+            throw new UsageException("--eval-every and --early-stop evaluate on a dev set: give --dev-fraction F too");
+        if (text && (config.CheckpointEvery is not null || config.MaxSteps is not null))
+            throw new UsageException("--checkpoint-every and --max-steps are for the image models; charlstm carries its LSTM state through an epoch and checkpoints at epoch ends only");
         string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         return config with { Out = args.String("out", Path.Combine("runs", $"{model}-{stamp}")) };
     }
@@ -106,13 +130,13 @@ public sealed record TrainConfig
     /// <summary>The configured optimizer over <paramref name="parameters"/>.</summary>
     public Optimizer CreateOptimizer(IEnumerable<(string Name, Tensor Tensor)> parameters) => Optimizer switch
     {
-        "sgd" => new Sgd(parameters, LearningRate),
-        "momentum" => new Momentum(parameters, LearningRate, 0.9),
-        "nesterov" => new Nesterov(parameters, LearningRate, 0.9),
-        "adagrad" => new AdaGrad(parameters, LearningRate),
-        "rmsprop" => new RmsProp(parameters, LearningRate),
-        "adam" => new Adam(parameters, LearningRate),
-        "adamw" => new AdamW(parameters, LearningRate, weightDecay: 0.01, decayWhere: NativeNet.Optim.Optimizer.WeightsOnly),
+        "sgd" => new Sgd(parameters, LearningRate, weightDecay: WeightDecay ?? 0),
+        "momentum" => new Momentum(parameters, LearningRate, 0.9, weightDecay: WeightDecay ?? 0),
+        "nesterov" => new Nesterov(parameters, LearningRate, 0.9, weightDecay: WeightDecay ?? 0),
+        "adagrad" => new AdaGrad(parameters, LearningRate, weightDecay: WeightDecay ?? 0),
+        "rmsprop" => new RmsProp(parameters, LearningRate, weightDecay: WeightDecay ?? 0),
+        "adam" => new Adam(parameters, LearningRate, weightDecay: WeightDecay ?? 0),
+        "adamw" => new AdamW(parameters, LearningRate, weightDecay: WeightDecay ?? 0.01, decayWhere: NativeNet.Optim.Optimizer.WeightsOnly),
         _ => throw new UsageException($"unknown optimizer '{Optimizer}'"),
     };
 }

@@ -5,18 +5,16 @@ using NativeNet.Data;
 using NativeNet.Models;
 using NativeNet.Nn;
 using NativeNet.Optim;
+using NativeNet.Training;
 
 namespace NativeNet.Cli;
-
-/// <summary>One optimisation step's figures: mean loss over <paramref name="Count"/> predictions, of which <paramref name="Correct"/> were right.</summary>
-public readonly record struct StepResult(double Loss, int Correct, int Count);
 
 /// <summary>Test-set figures: mean loss and accuracy (fraction) over <paramref name="Count"/> predictions.</summary>
 public readonly record struct EvalResult(double Loss, double Accuracy, int Count);
 
 /// <summary>
 /// A model together with its data: builds the model from the config (and, for eval, the checkpoint metadata),
-/// runs training epochs step by step and evaluates on the held-out data.
+/// builds the <see cref="Trainer"/> that trains it, and evaluates on the held-out data.
 /// </summary>
 public abstract class TrainingTask : IDisposable
 {
@@ -36,8 +34,8 @@ public abstract class TrainingTask : IDisposable
     /// <summary>One line saying what is trained on what.</summary>
     public abstract string Description { get; }
 
-    /// <summary>Trains one epoch (0-based <paramref name="epoch"/>), yielding after each step.</summary>
-    public abstract IEnumerable<StepResult> TrainEpoch(int epoch, Optimizer optimizer);
+    /// <summary>The trainer of this task's model and training data (with the task's own forward pass and callbacks).</summary>
+    public abstract Trainer CreateTrainer(TrainerOptions options, Optimizer optimizer);
 
     /// <summary>Loss and accuracy on the test data (evaluation mode, no gradients); leaves the model in training mode.</summary>
     public abstract EvalResult Evaluate();
@@ -73,17 +71,17 @@ public abstract class TrainingTask : IDisposable
             ? v : throw new InvalidDataException($"the checkpoint metadata has no valid '{key}'");
 }
 
-/// <summary>Fashion-MNIST classification with mlp, cnn or resnet.</summary>
+/// <summary>Fashion-MNIST classification with mlp, cnn or resnet; with a dev fraction a stratified part of the training set is held out.</summary>
 internal sealed class ImageTask : TrainingTask
 {
     private const int EvalBatch = 1000;
     private readonly TrainConfig _config;
     private readonly Device _device;
     private readonly Module _model;
-    private readonly DataLoader? _loader;
+    private readonly DataLoader? _loader, _devLoader;
     private readonly Tensor _testX, _testY;
     private readonly double _mean, _std;
-    private readonly int _trainCount;
+    private readonly int _trainCount, _devCount;
 
     public ImageTask(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata)
     {
@@ -95,9 +93,21 @@ internal sealed class ImageTask : TrainingTask
             using (trainX)
             using (trainY)
             {
-                var normalize = Normalize.Fit(trainX, NormalizeMode.Global);
+                IDataset dataset = new TensorDataset(trainX, trainY);
+                Normalize normalize;
+                if (config.DevFraction is { } fraction)
+                {
+                    var (train, dev) = DevSplit.Stratified(dataset, fraction, config.Seed);
+                    normalize = Normalize.Fit(train, NormalizeMode.Global);
+                    _devCount = dev.Count;
+                    _devLoader = new DataLoader(dev, EvalBatch, shuffle: false, prefetch: 0, transform: normalize);
+                    dataset = train;
+                }
+                else
+                {
+                    normalize = Normalize.Fit(trainX, NormalizeMode.Global);
+                }
                 (_mean, _std) = (normalize.Mean[0], normalize.Std[0]);
-                var dataset = new TensorDataset(trainX, trainY);
                 _trainCount = dataset.Count;
                 _loader = new DataLoader(dataset, config.Batch, shuffle: true, seed: config.Seed, prefetch: 2, transform: normalize);
             }
@@ -117,7 +127,7 @@ internal sealed class ImageTask : TrainingTask
     public override int StepsPerEpoch => _loader?.BatchesPerEpoch ?? 0;
 
     public override string Description =>
-        $"{_config.Model} ({_model.ParameterCount:N0} parameters) on Fashion-MNIST: {_trainCount} train, {_testX.Shape[0]} test, " +
+        $"{_config.Model} ({_model.ParameterCount:N0} parameters) on Fashion-MNIST: {_trainCount} train, {(_devCount > 0 ? $"{_devCount} dev (stratified), " : "")}{_testX.Shape[0]} test, " +
         $"inputs standardised with the training mean {_mean:F4} and std {_std:F4}";
 
     public override Dictionary<string, string> Metadata() => new()
@@ -125,6 +135,9 @@ internal sealed class ImageTask : TrainingTask
         ["normalize_mean"] = Format(_mean),
         ["normalize_std"] = Format(_std),
     };
+
+    /// <summary>The standardised test images and their labels.</summary>
+    public (Tensor X, Tensor Y) TestData => (_testX, _testY);
 
     /// <summary>The first <paramref name="limit"/> samples (all when 0), as new contiguous tensors.</summary>
     private static (Tensor X, Tensor Y) Limit((Tensor X, Tensor Y) data, int limit)
@@ -143,73 +156,22 @@ internal sealed class ImageTask : TrainingTask
         TensorPrimitives.Multiply(data, (float)(1 / std), data);
     }
 
-    public override IEnumerable<StepResult> TrainEpoch(int epoch, Optimizer optimizer)
-    {
-        if (_loader is null) throw new InvalidOperationException("this task was built for evaluation only");
-        _model.Train();
-        foreach (var (x, y) in _loader.Epoch(epoch))
-        {
-            StepResult result;
-            try
-            {
-                using var scope = new TensorScope();
-                var xd = _device.Kind == DeviceKind.Cpu ? x : x.To(_device);
-                var yd = _device.Kind == DeviceKind.Cpu ? y : y.To(_device);
-                optimizer.ZeroGrad(setToNull: true);
-                var logits = _model.Forward(xd);
-                var loss = Ops.SoftmaxCrossEntropy(logits, yd);
-                loss.Backward();
-                optimizer.Step();
-                result = new StepResult(loss.Item(), CountCorrect(logits, y), y.Shape[0]);
-            }
-            finally
-            {
-                x.Dispose();
-                y.Dispose();
-            }
-            yield return result;
-        }
-    }
+    public override Trainer CreateTrainer(TrainerOptions options, Optimizer optimizer) =>
+        new(_model, optimizer, _loader ?? throw new InvalidOperationException("this task was built for evaluation only"), _devLoader, options) { Device = _device };
 
-    private static int CountCorrect(Tensor logits, Tensor labels)
-    {
-        using var predicted = Ops.ArgMax(logits, 1);
-        var p = predicted.ToArray<int>();
-        var l = labels.ToArray<int>();
-        int correct = 0;
-        for (int i = 0; i < p.Length; i++) if (p[i] == l[i]) correct++;
-        return correct;
-    }
+    /// <summary>All figures on the test set (confusion matrix, per-class precision and recall).</summary>
+    public ClassificationMetrics EvaluateTest() => Trainer.Evaluate(_model, new TensorBatches(_testX, _testY, EvalBatch), _device);
 
     public override EvalResult Evaluate()
     {
-        _model.Eval();
-        try
-        {
-            using var noGrad = GradMode.Disable();
-            int n = _testX.Shape[0], correct = 0;
-            double lossSum = 0;
-            for (int start = 0; start < n; start += EvalBatch)
-            {
-                using var scope = new TensorScope();
-                int count = Math.Min(EvalBatch, n - start);
-                var x = _testX.Narrow(0, start, count);
-                var y = _testY.Narrow(0, start, count);
-                var logits = _model.Forward(_device.Kind == DeviceKind.Cpu ? x : x.To(_device));
-                lossSum += Ops.SoftmaxCrossEntropy(logits, _device.Kind == DeviceKind.Cpu ? y : y.To(_device)).Item() * count;
-                correct += CountCorrect(logits, y);
-            }
-            return new EvalResult(lossSum / n, (double)correct / n, n);
-        }
-        finally
-        {
-            _model.Train();
-        }
+        var metrics = EvaluateTest();
+        return new EvalResult(metrics.Loss, metrics.Accuracy, (int)metrics.Count);
     }
 
     public override void Dispose()
     {
         _loader?.Dispose();
+        _devLoader?.Dispose();
         _testX.Dispose();
         _testY.Dispose();
         base.Dispose();
@@ -260,9 +222,7 @@ internal sealed class CharTask : TrainingTask
 
     public override Module Model => _model;
 
-    private int StreamLength => (_train.Length - 1) / _config.Batch;
-
-    public override int StepsPerEpoch => (StreamLength + _config.SeqLen - 1) / _config.SeqLen;
+    public override int StepsPerEpoch => ((_train.Length - 1) / _config.Batch + _config.SeqLen - 1) / _config.SeqLen;
 
     public override string Description =>
         $"charlstm ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, embedding {_config.Embedding}, hidden {_config.Hidden}) on {_path}: " +
@@ -270,47 +230,88 @@ internal sealed class CharTask : TrainingTask
 
     public override Dictionary<string, string> Metadata() => new() { ["vocabulary"] = _vocabulary };
 
-    public override IEnumerable<StepResult> TrainEpoch(int epoch, Optimizer optimizer)
+    public override Trainer CreateTrainer(TrainerOptions options, Optimizer optimizer)
     {
-        _model.Train();
-        int streams = _config.Batch, length = StreamLength;
-        (Tensor H, Tensor C)? state = null;
-        try
+        var carry = new CarriedState();
+        Trainer? trainer = null;
+        trainer = new Trainer(_model, optimizer, new StreamChunks(_train, _config.Batch, _config.SeqLen), null, options)
         {
-            for (int start = 0; start < length; start += _config.SeqLen)
+            Device = _device,
+            Forward = x =>
             {
-                int steps = Math.Min(_config.SeqLen, length - start);
+                var (logits, (h, c)) = _model.Forward(x, carry.State);
+                carry.Next = (trainer!.StepScope!.Keep(h.Detach()), trainer.StepScope.Keep(c.Detach()));
+                return logits;
+            },
+        };
+        trainer.Add(GradientClipping.ByNorm(_config.Clip));
+        trainer.Add(carry);
+        _carried = carry;
+        return trainer;
+    }
+
+    private CarriedState? _carried;
+
+    public override void Dispose()
+    {
+        _carried?.Reset();
+        base.Dispose();
+    }
+
+    /// <summary>The LSTM state carried from chunk to chunk within an epoch (truncated backpropagation through time), reset at each epoch start.</summary>
+    private sealed class CarriedState : TrainerCallback
+    {
+        public (Tensor H, Tensor C)? State { get; private set; }
+
+        public (Tensor H, Tensor C)? Next { get; set; }
+
+        public override void OnEpochBegin(Trainer trainer, int epoch) => Reset();
+
+        public override void OnStep(Trainer trainer, StepInfo step)
+        {
+            DisposeState(State);
+            State = Next;
+            Next = null;
+        }
+
+        public override void OnTrainEnd(Trainer trainer) => Reset();
+
+        public void Reset()
+        {
+            DisposeState(State);
+            DisposeState(Next);
+            (State, Next) = (null, null);
+        }
+    }
+
+    /// <summary>
+    /// The training characters as <c>streams</c> parallel streams cut into chunks of <c>seqLen</c>: batch b is inputs
+    /// [steps, streams] and next-character targets [steps·streams] (time-major), the same every epoch.
+    /// </summary>
+    private sealed class StreamChunks(int[] text, int streams, int seqLen) : IBatchSource
+    {
+        private int Length => (text.Length - 1) / streams;
+
+        public int BatchesPerEpoch => (Length + seqLen - 1) / seqLen;
+
+        public IEnumerable<(Tensor X, Tensor Y)> Epoch(int epoch, int startBatch)
+        {
+            int length = Length;
+            for (int b = startBatch; b < BatchesPerEpoch; b++)
+            {
+                int start = b * seqLen;
+                int steps = Math.Min(seqLen, length - start);
                 var inputs = new int[steps * streams];
                 var targets = new int[steps * streams];
                 for (int t = 0; t < steps; t++)
-                    for (int b = 0; b < streams; b++)
+                    for (int s = 0; s < streams; s++)
                     {
-                        int position = b * length + start + t;
-                        inputs[t * streams + b] = _train[position];
-                        targets[t * streams + b] = _train[position + 1];
+                        int position = s * length + start + t;
+                        inputs[t * streams + s] = text[position];
+                        targets[t * streams + s] = text[position + 1];
                     }
-                StepResult result;
-                using (var scope = new TensorScope())
-                {
-                    var x = ToDevice(Tensor.FromArray(inputs, steps, streams));
-                    var y = ToDevice(Tensor.FromArray(targets, steps * streams));
-                    optimizer.ZeroGrad(setToNull: true);
-                    var (logits, (h, c)) = _model.Forward(x, state);
-                    var loss = Ops.SoftmaxCrossEntropy(logits, y);
-                    loss.Backward();
-                    GradClip.ByGlobalNorm(_model.Parameters(), _config.Clip);
-                    optimizer.Step();
-                    result = new StepResult(loss.Item(), CountCorrect(logits, targets), targets.Length);
-                    var next = (scope.Keep(h.Detach()), scope.Keep(c.Detach()));
-                    DisposeState(state);
-                    state = next;
-                }
-                yield return result;
+                yield return (Tensor.FromArray(inputs, steps, streams), Tensor.FromArray(targets, steps * streams));
             }
-        }
-        finally
-        {
-            DisposeState(state);
         }
     }
 

@@ -17,7 +17,7 @@ namespace NativeNet.Data;
 /// which stops and joins the worker and disposes batches that were prepared but not handed out; disposing the
 /// loader does the same for every enumeration still open.
 /// </remarks>
-public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>, IDisposable
+public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>, IBatchSource, IDisposable
 {
     private readonly IDataset _dataset;
     private readonly int[] _sampleShape;
@@ -80,27 +80,35 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>, IDisposable
     }
 
     /// <summary>The batches of <paramref name="epoch"/> (the same batches each time it is enumerated).</summary>
-    public IEnumerable<(Tensor X, Tensor Y)> Epoch(int epoch)
+    public IEnumerable<(Tensor X, Tensor Y)> Epoch(int epoch) => Epoch(epoch, 0);
+
+    /// <summary>
+    /// The batches of <paramref name="epoch"/> from batch <paramref name="startBatch"/> on: the same batches as the tail of
+    /// <see cref="Epoch(int)"/>, without building the skipped ones (to resume an epoch in the middle).
+    /// </summary>
+    public IEnumerable<(Tensor X, Tensor Y)> Epoch(int epoch, int startBatch)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (epoch < 0) throw new ArgumentOutOfRangeException(nameof(epoch), $"DataLoader: epoch must be non-negative, got {epoch}");
-        return Prefetch == 0 ? Synchronous(epoch) : Prefetched(epoch);
+        if (startBatch < 0 || startBatch > BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(startBatch), $"DataLoader: start batch must be in [0, {BatchesPerEpoch}], got {startBatch}");
+        return Prefetch == 0 ? Synchronous(epoch, startBatch) : Prefetched(epoch, startBatch);
     }
 
-    private IEnumerable<(Tensor X, Tensor Y)> Synchronous(int epoch)
+    private IEnumerable<(Tensor X, Tensor Y)> Synchronous(int epoch, int startBatch)
     {
         var order = Order(epoch);
         int batches = BatchesPerEpoch;
-        for (int b = 0; b < batches; b++)
+        for (int b = startBatch; b < batches; b++)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             yield return Build(order, epoch, b);
         }
     }
 
-    private IEnumerable<(Tensor X, Tensor Y)> Prefetched(int epoch)
+    private IEnumerable<(Tensor X, Tensor Y)> Prefetched(int epoch, int startBatch)
     {
-        using var worker = new Prefetcher(this, Order(epoch), epoch);
+        using var worker = new Prefetcher(this, Order(epoch), epoch, startBatch);
         _active.TryAdd(worker, 0);
         try
         {
@@ -173,16 +181,16 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>, IDisposable
     {
         private readonly DataLoader _loader;
         private readonly int[] _order;
-        private readonly int _epoch;
+        private readonly int _epoch, _startBatch;
         private readonly BlockingCollection<(Tensor X, Tensor Y)> _queue;
         private readonly CancellationTokenSource _cancel = new();
         private readonly Thread _thread;
         private ExceptionDispatchInfo? _failure;
         private int _disposed;
 
-        public Prefetcher(DataLoader loader, int[] order, int epoch)
+        public Prefetcher(DataLoader loader, int[] order, int epoch, int startBatch)
         {
-            (_loader, _order, _epoch) = (loader, order, epoch);
+            (_loader, _order, _epoch, _startBatch) = (loader, order, epoch, startBatch);
             _queue = new BlockingCollection<(Tensor, Tensor)>(loader.Prefetch);
             _thread = new Thread(Produce) { IsBackground = true, Name = $"DataLoader prefetch (epoch {epoch})" };
             _thread.Start();
@@ -195,7 +203,7 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>, IDisposable
             try
             {
                 int batches = _loader.BatchesPerEpoch;
-                for (int b = 0; b < batches && !_cancel.IsCancellationRequested; b++)
+                for (int b = _startBatch; b < batches && !_cancel.IsCancellationRequested; b++)
                 {
                     var batch = _loader.Build(_order, _epoch, b);
                     try
