@@ -24,6 +24,7 @@ public static class CommandLine
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
                 charlstm: [--text PATH] [--seq-len L] [--hidden H] [--clip C]
           eval --checkpoint PATH [--backend naive|simd|cuda] [--threads T] [--data DIR] [--json]
+          export --checkpoint PATH --onnx OUT
           bench gemm [--m M] [--n N] [--k K] [--op NN|NT|TN|TT]
           bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
           bench maxpool [--pass fwd|fwdbwd]
@@ -63,6 +64,7 @@ public static class CommandLine
                 "info" => InfoCommand.Run(options, console),
                 "train" => options.Peek("model") == "twolayer" ? TrainTwoLayerCommand.Run(options, console) : TrainCommand.Run(options, console),
                 "eval" => EvalCommand.Run(options, console),
+                "export" => ExportCommand.Run(options, console),
                 _ => throw new UsageException($"unknown command '{command}'; try 'nativenet help'"),
             };
         }

@@ -1,6 +1,7 @@
 using NativeNet.Nn;
+using NativeNet.OnnxIO;
 
-namespace NativeNet.Onnx;
+namespace NativeNet;
 
 /// <summary>
 /// ONNX in and out. <see cref="Export"/> writes a NativeNet module (the model zoo's models and the <see cref="NativeNet.Nn"/>

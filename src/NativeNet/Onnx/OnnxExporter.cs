@@ -4,7 +4,7 @@ using NativeNet.Autodiff;
 using NativeNet.Models;
 using NativeNet.Nn;
 
-namespace NativeNet.Onnx;
+namespace NativeNet.OnnxIO;
 
 /// <summary>
 /// Writes a module tree as an ONNX opset-17 graph, module by module: each leaf becomes the ONNX operator(s) of its eval-mode
@@ -166,7 +166,7 @@ internal sealed class OnnxExporter
                 var (l, vl) = Emit(Child(m, "linear"), Path(path, "linear"), input, x);
                 string grouped = Node("Reshape", [l, Int64Initializer(Path(path, "pieces_shape"), 0, maxout.OutFeatures, maxout.Pieces)], Path(path, "grouped"));
                 _ = vl;
-                return (Node("ReduceMax", [grouped], label, OnnxAttributeProto.Of("axes", 2L), OnnxAttributeProto.Of("keepdims", 0L)), m.Forward(x));
+                return (Node("ReduceMax", [grouped], label, OnnxAttributeProto.Of("axes", new long[] { 2 }), OnnxAttributeProto.Of("keepdims", 0L)), m.Forward(x));
             }
             case RecurrentBase rnn:
                 return EmitRecurrent(rnn, path, input, x);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using NativeNet.Nn;
 
-namespace NativeNet.Onnx;
+namespace NativeNet.OnnxIO;
 
 /// <summary>
 /// A NativeNet module built from an ONNX graph by <see cref="Onnx.Load(string)"/>: it runs the graph's nodes in order with

@@ -1,4 +1,4 @@
-namespace NativeNet.Onnx;
+namespace NativeNet.OnnxIO;
 
 /// <summary>
 /// The ONNX operators <see cref="OnnxModule"/> runs, each compiled once at load time (attributes read and checked there, so an

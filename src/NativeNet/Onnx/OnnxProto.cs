@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace NativeNet.Onnx;
+namespace NativeNet.OnnxIO;
 
 /// <summary>ONNX's TensorProto.DataType values that NativeNet reads or writes.</summary>
 public enum OnnxDataType

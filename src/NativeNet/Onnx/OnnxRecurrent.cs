@@ -1,4 +1,4 @@
-namespace NativeNet.Onnx;
+namespace NativeNet.OnnxIO;
 
 /// <summary>
 /// ONNX's LSTM, GRU and RNN operators (forward direction, default activations, no sequence lengths or peepholes) built from
