@@ -186,10 +186,10 @@ long DirectorySize(DirectoryPath dir) =>
 // ---------------------------------------------------------------------------------------------
 
 Task("Deps")
-    .Description("Installs libnvrtc11.2 (Debian non-free) and dataset-fashion-mnist when missing.")
+    .Description("Installs libnvrtc11.2 (Debian non-free), dataset-fashion-mnist and python3-onnx (the ONNX checker of the export tests) when missing.")
     .Does(() =>
 {
-    EnsureDebPackages(new[] { "libnvrtc11.2", "dataset-fashion-mnist" },
+    EnsureDebPackages(new[] { "libnvrtc11.2", "dataset-fashion-mnist", "python3-onnx" },
         p => p == "dataset-fashion-mnist"
             ? FileExists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
               && FileExists("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")

@@ -95,8 +95,12 @@ public class OnnxExportTests
         {
             var x = input(batch);
             var expected = model.Forward(x);
-            Approx.AreClose(expected, RunOrt(session, x), Atol, Rtol);
-            Approx.AreClose(expected, loaded.Forward(x), Atol, Rtol);
+            var ort = RunOrt(session, x);
+            var back = loaded.Forward(x);
+            OnnxErrorReport.Write($"export {name} batch {batch} NativeNet vs ONNX Runtime", expected, ort);
+            OnnxErrorReport.Write($"export {name} batch {batch} NativeNet vs Onnx.Load", expected, back);
+            Approx.AreClose(expected, ort, Atol, Rtol);
+            Approx.AreClose(expected, back, Atol, Rtol);
         }
     }
 

@@ -32,6 +32,7 @@ public class OnnxImportTests(string backendName) : BackendTest(backendName)
         using var model = Onnx.Load(FixturePath(name));
         model.To(Dev).Eval();
         var output = model.Forward(s_expected.Tensors[name + "/input"].To(Dev));
+        OnnxErrorReport.Write($"import {name} on {BackendName} PyTorch vs NativeNet", s_expected.Tensors[name + "/output"], output);
         Approx.AreClose(s_expected.Tensors[name + "/output"], output, Atol, Rtol);
     }
 
