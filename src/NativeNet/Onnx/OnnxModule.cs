@@ -165,7 +165,8 @@ public sealed class OnnxModule : Module
         }
         var result = Resolve(_outputName, env, null);
         var tensor = result.Tensor ?? result.Ints!.ToTensor(DType.Int32, input.Device);
-        if (ReferenceEquals(tensor, input) || tensor.IsLeaf && Parameters().Contains(tensor)) tensor = Ops.Contiguous(tensor);
+        // The caller owns the result: never hand out the input, a parameter or a buffer itself.
+        if (ReferenceEquals(tensor, input) || Parameters().Concat(Buffers()).Any(t => ReferenceEquals(t, tensor))) tensor = Ops.Clone(tensor);
         return scope.Keep(tensor);
     }
 
