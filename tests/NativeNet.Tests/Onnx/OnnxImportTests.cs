@@ -117,6 +117,15 @@ public class OnnxImportTests(string backendName) : BackendTest(backendName)
     }
 
     [Test]
+    public void NewerOpsetIsRejected()
+    {
+        var model = Graph(Node("Relu", "r", ["x"], ["y"]));
+        model.OpsetImports[0] = ("", 18);
+        var e = Assert.Throws<NotSupportedException>(() => Onnx.Load(model));
+        Assert.That(e!.Message, Does.Contain("opset 18"));
+    }
+
+    [Test]
     public void ProtobufRoundTripsAndRejectsGarbage()
     {
         var model = Graph(Node("LeakyRelu", "leaky", ["x"], ["y"], OnnxAttributeProto.Of("alpha", 0.25f)));
