@@ -255,10 +255,10 @@ Dictionary<string, string> PrepareCudaDevice()
 // ---------------------------------------------------------------------------------------------
 
 Task("Deps")
-    .Description("Installs libnvrtc11.2 (Debian non-free), dataset-fashion-mnist, the emulated CUDA device's build tools and the real CUDA headers when missing.")
+    .Description("Installs libnvrtc11.2 (Debian non-free), dataset-fashion-mnist, the emulated CUDA device's build tools, the real CUDA headers and python3-onnx (the ONNX checker of the export tests) when missing.")
     .Does(() =>
 {
-    EnsureDebPackages(new[] { "libnvrtc11.2", "dataset-fashion-mnist", "build-essential", "libopenblas-dev" },
+    EnsureDebPackages(new[] { "libnvrtc11.2", "dataset-fashion-mnist", "build-essential", "libopenblas-dev", "python3-onnx" },
         p => p == "dataset-fashion-mnist"
             ? FileExists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
               && FileExists("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")

@@ -30,6 +30,7 @@ public static class CommandLine
                [--backend B] [--threads T] [--seed S] [--limit N] [--data DIR] [--out DIR] [--json]
           eval --checkpoint PATH [--backend naive|simd|cuda] [--threads T] [--data DIR] [--json]
                [--report [--worst N] [--report-out DIR]]   confusion matrix, per-class precision/recall, worst images
+          export --checkpoint PATH --onnx OUT
           bench gemm [--m M] [--n N] [--k K] [--op NN|NT|TN|TT]
           bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
           bench maxpool [--pass fwd|fwdbwd]
@@ -71,6 +72,7 @@ public static class CommandLine
                 "train" => options.Peek("model") == "twolayer" ? TrainTwoLayerCommand.Run(options, console) : TrainCommand.Run(options, console),
                 "eval" => EvalCommand.Run(options, console),
                 "tune" => TuneCommand.Run(options, console),
+                "export" => ExportCommand.Run(options, console),
                 _ => throw new UsageException($"unknown command '{command}'; try 'nativenet help'"),
             };
         }
