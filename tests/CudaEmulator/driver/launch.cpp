@@ -4,12 +4,12 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <xmmintrin.h>
 
 #include <algorithm>
 #include <map>
@@ -28,12 +28,14 @@
 struct uint3 { unsigned int x, y, z; };
 extern "C" {
 __thread uint3 nnemu_threadIdx, nnemu_blockIdx, nnemu_blockDim, nnemu_gridDim;
+__thread int nnemu_used_atomics;
 void nnemu_switch_context(void** save_sp, void* next_sp);
 void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value) __attribute__((noreturn));
 }
 
-// Saves the callee-saved registers, MXCSR and the x87 control word on the current stack, stores
-// the stack pointer in *save_sp, and resumes the context whose stack pointer is next_sp.
+// Saves the callee-saved registers on the current stack, stores the stack pointer in *save_sp, and
+// resumes the context whose stack pointer is next_sp. MXCSR and the x87 control word are not
+// switched: kernels never change them, so every fiber runs in the launcher's floating-point mode.
 asm(R"(
 .text
 .globl nnemu_switch_context
@@ -46,14 +48,8 @@ nnemu_switch_context:
     pushq %r13
     pushq %r14
     pushq %r15
-    subq $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
     movq %rsp, (%rdi)
     movq %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
-    addq $8, %rsp
     popq %r15
     popq %r14
     popq %r13
@@ -179,12 +175,14 @@ struct Launch {
     void** args = nullptr;
     unsigned threads = 0;
     std::vector<Fiber> fibers;
-    std::vector<uint64_t> slots;
+    std::vector<uint64_t> slots;        // per warp, two buffers of 32 published values
+    std::vector<unsigned> warp_epoch;   // per warp: completed warp operations (selects the buffer)
     Fiber* current = nullptr;
     void* scheduler_sp = nullptr;
     std::string error;
     sigjmp_buf escape;
     volatile bool in_fiber = false;
+    bool reverse = false;  // run threads (and blocks) in descending order
 };
 
 thread_local Launch* active = nullptr;
@@ -213,15 +211,10 @@ void fiber_main() {
 void start_fiber(Fiber& f) {
     f.stack = take_stack();
     uint64_t* top = (uint64_t*)(f.stack + kStackBytes);
-    uint64_t* sp = top - 9;
-    uint32_t csr[2] = {_mm_getcsr(), 0};
-    uint16_t control;
-    asm volatile("fnstcw %0" : "=m"(control));
-    csr[1] = control;
-    memcpy(&sp[0], csr, 8);
-    for (int r = 1; r <= 6; ++r) sp[r] = 0;  // r15 r14 r13 r12 rbx rbp
-    sp[7] = (uint64_t)&fiber_main;
-    sp[8] = 0;
+    uint64_t* sp = top - 8;
+    for (int r = 0; r < 6; ++r) sp[r] = 0;  // r15 r14 r13 r12 rbx rbp
+    sp[6] = (uint64_t)&fiber_main;
+    sp[7] = 0;
     f.sp = sp;
     f.started = true;
 }
@@ -263,7 +256,7 @@ bool run_block(Launch* L) {
         f.tid = uint3{i % bx, (i / bx) % by, i / (bx * by)};
     }
     std::vector<unsigned> ready(n), next;
-    for (unsigned i = 0; i < n; ++i) ready[i] = i;
+    for (unsigned i = 0; i < n; ++i) ready[i] = L->reverse ? n - 1 - i : i;
     unsigned done = 0;
     char buf[512];
     while (true) {
@@ -305,14 +298,24 @@ bool run_block(Launch* L) {
                     return false;
                 }
                 if (o.state != kWaitWarp) { all = false; break; }
-                if (o.mask != mask || o.line != wf.line || strcmp(o.file, wf.file) != 0) {
+                if (o.mask != mask || o.line != wf.line || (o.file != wf.file && strcmp(o.file, wf.file) != 0)) {
                     snprintf(buf, sizeof buf, "divergent warp operation: lane %u at %s:%d (mask 0x%08x), lane %u at %s:%d (mask 0x%08x)",
                              (unsigned)waiting, wf.file, wf.line, mask, l, o.file, o.line, o.mask);
                     L->error = buf;
                     return false;
                 }
             }
+            for (unsigned l = 0; l < lanes && all; ++l) {
+                const Fiber& o = L->fibers[first + l];
+                if (!((mask >> l) & 1u) && o.state == kWaitWarp) {
+                    snprintf(buf, sizeof buf, "concurrent warp operations with different masks in one warp: lane %u at %s:%d (mask 0x%08x), "
+                             "lane %u at %s:%d (mask 0x%08x)", (unsigned)waiting, wf.file, wf.line, mask, l, o.file, o.line, o.mask);
+                    L->error = buf;
+                    return false;
+                }
+            }
             if (!all) continue;
+            L->warp_epoch[w]++;
             for (unsigned l = 0; l < 32; ++l)
                 if ((mask >> l) & 1u) {
                     L->fibers[first + l].state = kReady;
@@ -320,7 +323,8 @@ bool run_block(Launch* L) {
                 }
         }
         if (!ready.empty()) {
-            std::sort(ready.begin(), ready.end());
+            // Released warp by warp, lane by lane: already ascending.
+            if (L->reverse) std::reverse(ready.begin(), ready.end());
             continue;
         }
 
@@ -337,7 +341,7 @@ bool run_block(Launch* L) {
         if (at_block && !exited && !at_warp) {
             for (unsigned i = 0; i < n; ++i) {
                 const Fiber& f = L->fibers[i];
-                if (f.line != at_block->line || strcmp(f.file, at_block->file) != 0) {
+                if (f.line != at_block->line || (f.file != at_block->file && strcmp(f.file, at_block->file) != 0)) {
                     snprintf(buf, sizeof buf, "divergent __syncthreads: %s waits at %s:%d, %s at %s:%d", thread_name(L, *at_block).c_str(),
                              at_block->file, at_block->line, thread_name(L, f).c_str(), f.file, f.line);
                     L->error = buf;
@@ -346,7 +350,7 @@ bool run_block(Launch* L) {
             }
             for (unsigned i = 0; i < n; ++i) {
                 L->fibers[i].state = kReady;
-                ready.push_back(i);
+                ready.push_back(L->reverse ? n - 1 - i : i);
             }
             continue;
         }
@@ -389,6 +393,38 @@ unsigned char* thread_shared_block() {
     void* block = nullptr;
     if (dlinfo(kernels_lib, RTLD_DI_TLS_DATA, &block) == 0) shared_block = (unsigned char*)block;
     return shared_block;
+}
+
+void release_stacks(Launch* L) {
+    for (Fiber& fb : L->fibers)
+        if (fb.stack) {
+            stack_pool.push_back(fb.stack);
+            fb.stack = nullptr;
+        }
+}
+
+// Runs every block of the grid; 0 when done, 1 when a block failed (L->error), 2 on a fault.
+int run_grid(Launch* L, unsigned gx, unsigned gy, unsigned gz, bool reverse, unsigned char* shared) {
+    L->reverse = reverse;
+    L->error.clear();
+    if (sigsetjmp(L->escape, 1) != 0) {
+        release_stacks(L);  // the abandoned fibers' frames are dead
+        return 2;
+    }
+    unsigned long long total = (unsigned long long)gx * gy * gz;
+    for (unsigned long long b = 0; b < total; ++b) {
+        unsigned long long i = reverse ? total - 1 - b : b;
+        nnemu_blockIdx = uint3{(unsigned)(i % gx), (unsigned)((i / gx) % gy), (unsigned)(i / ((unsigned long long)gx * gy))};
+        // Every block starts with poisoned shared memory (NaN in float and double), as it would
+        // start with whatever an earlier block left on a GPU.
+        if (shared) memset(shared, 0xFF, kernels_tls_bytes);
+        if (!run_block(L)) {
+            release_stacks(L);
+            return 1;
+        }
+    }
+    release_stacks(L);
+    return 0;
 }
 
 }  // namespace
@@ -450,27 +486,23 @@ extern "C" void nnemu_syncthreads(const char* file, int line) {
     yield(L);
 }
 
-extern "C" void nnemu_warp_sync(unsigned mask, const char* file, int line) {
+extern "C" const uint64_t* nnemu_warp_publish(unsigned mask, uint64_t bits, const char* file, int line, unsigned* lane_out) {
     Launch* L = active;
     Fiber* f = L->current;
-    unsigned lane = (unsigned)(f - L->fibers.data()) & 31u;
+    unsigned index = (unsigned)(f - L->fibers.data());
+    unsigned lane = index & 31u, warp = index >> 5;
     if (!((mask >> lane) & 1u)) nnemu_kernel_error(file, line, "warp operation called by a lane outside its mask: lane", lane);
+    // Values of operation k go to buffer k % 2: a lane can only write it again two operations
+    // later, after every lane of the mask has arrived at the operation in between, i.e. read this one.
+    uint64_t* slots = &L->slots[((size_t)warp * 2 + (L->warp_epoch[warp] & 1u)) * 32];
+    slots[lane] = bits;
     f->state = kWaitWarp;
     f->mask = mask;
     f->file = file;
     f->line = line;
     yield(L);
-}
-
-extern "C" uint64_t* nnemu_warp_slots(void) {
-    Launch* L = active;
-    unsigned index = (unsigned)(L->current - L->fibers.data());
-    return &L->slots[(index / 32) * 32];
-}
-
-extern "C" unsigned nnemu_lane(void) {
-    Launch* L = active;
-    return (unsigned)(L->current - L->fibers.data()) & 31u;
+    *lane_out = lane;
+    return slots;
 }
 
 extern "C" void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value) {
@@ -635,37 +667,65 @@ extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy
     L.args = params;
     L.threads = (unsigned)threads;
     L.fibers.resize(threads);
-    L.slots.assign(((threads + 31) / 32) * 32, 0);
+    L.slots.assign(((threads + 31) / 32) * 64, 0);
+    L.warp_epoch.assign((threads + 31) / 32, 0);
     Launch* outer = active;
     if (outer) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): launched from inside a kernel", k);
+    // The order check: the launch runs again with threads and blocks in reverse order from the same
+    // inputs, and both results must be identical, unless the kernel used atomics (whose float sums
+    // legitimately depend on order). A difference is a data race a GPU would hit at random.
+    static const bool order_check = [] {
+        const char* v = getenv("NNEMU_ORDER_CHECK");
+        return !(v && strcmp(v, "0") == 0);
+    }();
+    struct Snapshot {
+        uint64_t start;
+        size_t size;
+        std::vector<unsigned char> before, forward;
+    };
+    std::vector<Snapshot> snapshots;
+    if (order_check && threads * gx * gy * gz > 1)
+        for (uint64_t p : touched) {
+            AllocationView a = find_allocation(p);
+            bool seen = false;
+            for (const Snapshot& sn : snapshots) seen = seen || sn.start == a.start;
+            if (seen) continue;
+            Snapshot sn;
+            sn.start = a.start;
+            sn.size = a.size;
+            sn.before.assign((const unsigned char*)a.start, (const unsigned char*)a.start + a.size);
+            snapshots.push_back(std::move(sn));
+        }
+
     active = &L;
     nnemu_blockDim = uint3{bx, by, bz};
     nnemu_gridDim = uint3{gx, gy, gz};
-    // Every block starts with poisoned shared memory (NaN in float and double), as it would start
-    // with whatever an earlier block left on a GPU.
-    unsigned char* volatile shared = thread_shared_block();
-    const unsigned char kSharedPoison = 0xFF;
-    bool ok = true;
-    if (sigsetjmp(L.escape, 1) == 0) {
-        for (unsigned z = 0; z < gz && ok; ++z)
-            for (unsigned y = 0; y < gy && ok; ++y)
-                for (unsigned x = 0; x < gx && ok; ++x) {
-                    nnemu_blockIdx = uint3{x, y, z};
-                    if (shared) memset(shared, kSharedPoison, kernels_tls_bytes);
-                    ok = run_block(&L);
-                }
-    } else {
-        ok = false;
-        active = nullptr;
-        // Stacks of the abandoned fibers go back to the pool; their frames are dead.
-        for (Fiber& fb : L.fibers)
-            if (fb.stack) stack_pool.push_back(fb.stack);
-        return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    nnemu_used_atomics = 0;
+    unsigned char* shared = thread_shared_block();
+    int r = run_grid(&L, gx, gy, gz, false, shared);
+    if (r == 0 && !snapshots.empty() && !nnemu_used_atomics) {
+        for (Snapshot& sn : snapshots) {
+            sn.forward.assign((const unsigned char*)sn.start, (const unsigned char*)sn.start + sn.size);
+            memcpy((void*)sn.start, sn.before.data(), sn.size);
+        }
+        r = run_grid(&L, gx, gy, gz, true, shared);
+        if (r == 0)
+            for (const Snapshot& sn : snapshots) {
+                const unsigned char* now = (const unsigned char*)sn.start;
+                if (memcmp(now, sn.forward.data(), sn.size) == 0) continue;
+                size_t off = 0;
+                while (off < sn.size && now[off] == sn.forward[off]) ++off;
+                active = nullptr;
+                return fail(CUDA_ERROR_LAUNCH_FAILED,
+                            "cuLaunchKernel(%s): the result depends on the order the threads run (a data race: threads write the same "
+                            "element, or one reads what another writes, with no barrier between): byte %zu of allocation [0x%llx, +%zu bytes) "
+                            "differs between ascending and descending thread order (grid %u, block %u)",
+                            k, off, (unsigned long long)sn.start, sn.size, gx, bx);
+            }
     }
     active = nullptr;
-    for (Fiber& fb : L.fibers)
-        if (fb.stack) stack_pool.push_back(fb.stack);
-    if (!ok) return fail(CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    if (r == 2) return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s): %s", k, L.error.c_str());
+    if (r == 1) return fail(CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel(%s): %s", k, L.error.c_str());
     for (uint64_t p : touched) {
         std::string bad = check_canaries(p);
         if (!bad.empty()) return fail(CUDA_ERROR_ILLEGAL_ADDRESS, "cuLaunchKernel(%s) wrote out of bounds: %s", k, bad.c_str());

@@ -13,13 +13,14 @@ typedef uint3 dim3;
 extern "C" {
 // The built-in variables of the running fiber (launch.cpp).
 extern __thread uint3 nnemu_threadIdx, nnemu_blockIdx, nnemu_blockDim, nnemu_gridDim;
+// Set by every atomic: the launch's result may then depend on thread order (float sums).
+extern __thread int nnemu_used_atomics;
 // Block barrier at a source site; every thread of the block must reach the same site.
 void nnemu_syncthreads(const char* file, int line);
-// Warp barrier for the lanes of `mask`; every lane of the mask must reach it with the same mask.
-void nnemu_warp_sync(unsigned mask, const char* file, int line);
-// The 32 exchange slots of the running fiber's warp, and its lane.
-uint64_t* nnemu_warp_slots(void);
-unsigned nnemu_lane(void);
+// Publishes this lane's 8 bytes for the warp operation at file:line, waits until every lane of
+// `mask` has published (all with the same mask, at the same line), and returns the warp's 32
+// published values (those of lanes outside the mask are stale) and this lane's index.
+const uint64_t* nnemu_warp_publish(unsigned mask, uint64_t bits, const char* file, int line, unsigned* lane);
 // Fails the launch with a message naming the kernel, block and thread.
 void nnemu_kernel_error(const char* file, int line, const char* what, unsigned value);
 }
@@ -53,26 +54,9 @@ void nnemu_kernel_error(const char* file, int line, const char* what, unsigned v
 #define __any_sync(m, p) (nnemu_ballot(__FILE__, __LINE__, (m), (p)) != 0u)
 #define __all_sync(m, p) (nnemu_ballot(__FILE__, __LINE__, (m), (p)) == (unsigned)(m))
 
-inline void nnemu_syncwarp_at(const char* file, int line, unsigned mask = 0xffffffffu) { nnemu_warp_sync(mask, file, line); }
-
-// Every lane publishes its value, all lanes of the mask meet, each reads its source lane, and
-// they meet again before the slots can be reused. Reading a lane outside the mask is an error.
-template <typename T>
-inline T nnemu_exchange(const char* file, int line, unsigned mask, T v, int src, bool in_range) {
-    static_assert(sizeof(T) <= 8, "warp shuffles move at most 8 bytes");
-    uint64_t* slots = nnemu_warp_slots();
-    unsigned lane = nnemu_lane();
-    uint64_t bits = 0;
-    memcpy(&bits, &v, sizeof(T));
-    slots[lane] = bits;
-    nnemu_warp_sync(mask, file, line);
-    T r = v;
-    if (in_range) {
-        if (!((mask >> src) & 1u)) nnemu_kernel_error(file, line, "warp shuffle reads a lane outside its mask:", (unsigned)src);
-        memcpy(&r, &slots[src], sizeof(T));
-    }
-    nnemu_warp_sync(mask, file, line);
-    return r;
+inline void nnemu_syncwarp_at(const char* file, int line, unsigned mask = 0xffffffffu) {
+    unsigned lane;
+    nnemu_warp_publish(mask, 0, file, line, &lane);
 }
 
 inline void nnemu_check_width(const char* file, int line, int width) {
@@ -80,43 +64,47 @@ inline void nnemu_check_width(const char* file, int line, int width) {
         nnemu_kernel_error(file, line, "warp shuffle width must be a power of 2 up to 32, got", (unsigned)width);
 }
 
+enum NnemuShfl { kNnemuIdx, kNnemuDown, kNnemuUp, kNnemuXor };
+
+// Every lane of the mask publishes its value and reads its source lane's, CUDA's rules for each
+// kind; a lane whose source is outside its segment keeps its own value. Reading a lane outside the
+// mask is an error.
 template <typename T>
-inline T nnemu_shfl_idx(const char* file, int line, unsigned mask, T v, int src, int width = 32) {
+inline T nnemu_shuffle(const char* file, int line, NnemuShfl kind, unsigned mask, T v, int arg, int width) {
+    static_assert(sizeof(T) <= 8, "warp shuffles move at most 8 bytes");
     nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    int s = (lane / width) * width + (src & (width - 1));
-    return nnemu_exchange(file, line, mask, v, s, true);
+    uint64_t bits = 0;
+    memcpy(&bits, &v, sizeof(T));
+    unsigned ulane;
+    const uint64_t* slots = nnemu_warp_publish(mask, bits, file, line, &ulane);
+    int lane = (int)ulane, seg = lane % width, src;
+    switch (kind) {
+        case kNnemuIdx: src = lane - seg + (arg & (width - 1)); break;
+        case kNnemuDown: if (seg + arg >= width) return v; src = lane + arg; break;
+        case kNnemuUp: if (seg < arg) return v; src = lane - arg; break;
+        default: src = lane ^ arg; if (src / width != lane / width) return v; break;
+    }
+    if (!((mask >> src) & 1u)) nnemu_kernel_error(file, line, "warp shuffle reads a lane outside its mask:", (unsigned)src);
+    T r;
+    memcpy(&r, &slots[src], sizeof(T));
+    return r;
 }
+
 template <typename T>
-inline T nnemu_shfl_down(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) {
-    nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    bool ok = (lane % width) + (int)delta < width;
-    return nnemu_exchange(file, line, mask, v, lane + (int)delta, ok);
-}
+inline T nnemu_shfl_idx(const char* file, int line, unsigned mask, T v, int src, int width = 32) { return nnemu_shuffle(file, line, kNnemuIdx, mask, v, src, width); }
 template <typename T>
-inline T nnemu_shfl_up(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) {
-    nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    bool ok = (lane % width) >= (int)delta;
-    return nnemu_exchange(file, line, mask, v, lane - (int)delta, ok);
-}
+inline T nnemu_shfl_down(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) { return nnemu_shuffle(file, line, kNnemuDown, mask, v, (int)delta, width); }
 template <typename T>
-inline T nnemu_shfl_xor(const char* file, int line, unsigned mask, T v, int lane_mask, int width = 32) {
-    nnemu_check_width(file, line, width);
-    int lane = (int)nnemu_lane();
-    int s = lane ^ lane_mask;
-    bool ok = (s / width) == (lane / width);
-    return nnemu_exchange(file, line, mask, v, s, ok);
-}
+inline T nnemu_shfl_up(const char* file, int line, unsigned mask, T v, unsigned delta, int width = 32) { return nnemu_shuffle(file, line, kNnemuUp, mask, v, (int)delta, width); }
+template <typename T>
+inline T nnemu_shfl_xor(const char* file, int line, unsigned mask, T v, int lane_mask, int width = 32) { return nnemu_shuffle(file, line, kNnemuXor, mask, v, lane_mask, width); }
+
 inline unsigned nnemu_ballot(const char* file, int line, unsigned mask, int predicate) {
-    uint64_t* slots = nnemu_warp_slots();
-    slots[nnemu_lane()] = predicate != 0;
-    nnemu_warp_sync(mask, file, line);
+    unsigned lane;
+    const uint64_t* slots = nnemu_warp_publish(mask, predicate != 0, file, line, &lane);
     unsigned r = 0;
     for (int l = 0; l < 32; ++l)
         if (((mask >> l) & 1u) && slots[l]) r |= 1u << l;
-    nnemu_warp_sync(mask, file, line);
     return r;
 }
 
@@ -159,20 +147,22 @@ inline double max(double a, double b) { return fmax(a, b); }
 // ------------------------------------------------------------------------- atomics
 // Fibers of a launch share one host thread and never switch inside an atomic, so these are
 // atomic with respect to every emulated thread; the builtins keep them atomic for the host too.
-inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-inline int atomicSub(int* p, int v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
-inline unsigned atomicSub(unsigned* p, unsigned v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
-inline int atomicExch(int* p, int v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
-inline unsigned atomicExch(unsigned* p, unsigned v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
-inline unsigned long long atomicExch(unsigned long long* p, unsigned long long v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
+inline int atomicAdd(int* p, int v) { nnemu_used_atomics = 1; return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { nnemu_used_atomics = 1; return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { nnemu_used_atomics = 1; return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+inline int atomicSub(int* p, int v) { nnemu_used_atomics = 1; return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
+inline unsigned atomicSub(unsigned* p, unsigned v) { nnemu_used_atomics = 1; return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
+inline int atomicExch(int* p, int v) { nnemu_used_atomics = 1; return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
+inline unsigned atomicExch(unsigned* p, unsigned v) { nnemu_used_atomics = 1; return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
+inline unsigned long long atomicExch(unsigned long long* p, unsigned long long v) { nnemu_used_atomics = 1; return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
 inline float atomicExch(float* p, float v) {
+    nnemu_used_atomics = 1;
     unsigned r = __atomic_exchange_n((unsigned*)p, __float_as_uint(v), __ATOMIC_RELAXED);
     return __uint_as_float(r);
 }
 template <typename T, typename F>
 inline T nnemu_atomic_update(T* p, F f) {
+    nnemu_used_atomics = 1;
     T old = __atomic_load_n(p, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(p, &old, f(old), false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
     return old;
@@ -183,6 +173,7 @@ inline unsigned atomicMax(unsigned* p, unsigned v) { return nnemu_atomic_update(
 inline unsigned atomicMin(unsigned* p, unsigned v) { return nnemu_atomic_update(p, [v](unsigned o) { return o < v ? o : v; }); }
 template <typename T>
 inline T nnemu_cas(T* p, T expected, T desired) {
+    nnemu_used_atomics = 1;
     __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return expected;
 }
@@ -190,12 +181,14 @@ inline int atomicCAS(int* p, int c, int v) { return nnemu_cas(p, c, v); }
 inline unsigned atomicCAS(unsigned* p, unsigned c, unsigned v) { return nnemu_cas(p, c, v); }
 inline unsigned long long atomicCAS(unsigned long long* p, unsigned long long c, unsigned long long v) { return nnemu_cas(p, c, v); }
 inline float atomicAdd(float* p, float v) {
+    nnemu_used_atomics = 1;
     unsigned* u = (unsigned*)p;
     unsigned old = __atomic_load_n(u, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(u, &old, __float_as_uint(__uint_as_float(old) + v), false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
     return __uint_as_float(old);
 }
 inline double atomicAdd(double* p, double v) {
+    nnemu_used_atomics = 1;
     unsigned long long* u = (unsigned long long*)p;
     unsigned long long old = __atomic_load_n(u, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(u, &old, (unsigned long long)__double_as_longlong(__longlong_as_double((long long)old) + v),

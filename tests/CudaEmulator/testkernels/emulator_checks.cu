@@ -31,3 +31,9 @@ extern "C" __global__ void emu_read_shared_first_f32(float* y) {
     y[blockIdx.x * blockDim.x + threadIdx.x] = s[threadIdx.x];
     s[threadIdx.x] = 1.0f;
 }
+
+// Every thread writes the same element without synchronization: which value lands depends on the
+// order the threads run, a race the emulator's order check must report.
+extern "C" __global__ void emu_last_writer_wins_f32(float* y) {
+    y[0] = (float)(blockIdx.x * blockDim.x + threadIdx.x);
+}

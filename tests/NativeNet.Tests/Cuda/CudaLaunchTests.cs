@@ -193,6 +193,24 @@ public sealed class CudaLaunchTests
     }
 
     [Test]
+    public unsafe void KernelParamsEndWithNullTheMarkerAndEachArgumentsSize()
+    {
+        Span<byte> data = stackalloc byte[512];
+        Span<int> offsets = stackalloc int[4];
+        var args = new KernelArgs(data, offsets);
+        args.Add(7L);
+        args.Add(1.5f);
+        args.Add(new Strided3 { Rank = 2 });
+        ulong[] trailer = new ulong[5];
+        args.Invoke(p =>
+        {
+            for (int i = 0; i < trailer.Length; i++) trailer[i] = (ulong)p[3 + i];
+        });
+        Assert.That(trailer, Is.EqualTo(new ulong[] { 0, KernelArgs.SizesMarker, 8, 4, (ulong)sizeof(Strided3) }));
+        Assert.That(args.SizeOf(2), Is.EqualTo(sizeof(Strided3)));
+    }
+
+    [Test]
     public void KernelArgsOverflowThrows()
     {
         Assert.Throws<InvalidOperationException>(() =>

@@ -295,6 +295,26 @@ public sealed class EmulatorTests
         finally { Free(y); }
     }
 
+    [Test]
+    public void ThreadOrderDependentResultsAreReportedAsARace()
+    {
+        ulong y = Alloc(4);
+        try
+        {
+            var e = Fails(LaunchFailed, () =>
+            {
+                Span<byte> data = stackalloc byte[64];
+                Span<int> offsets = stackalloc int[8];
+                var args = new KernelArgs(data, offsets);
+                args.Add(y);
+                // SAFETY: the kernel's one argument (float*).
+                unsafe { args.Invoke(p => Module.Launch("emu_last_writer_wins_f32", 2, 64, 0, 0, p)); }
+            });
+            Assert.That(e.Message, Does.Contain("emu_last_writer_wins_f32").And.Contain("depends on the order the threads run"));
+        }
+        finally { Free(y); }
+    }
+
     private sealed class Holder
     {
         public int Value = 1;
