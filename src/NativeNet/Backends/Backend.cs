@@ -5,7 +5,7 @@ namespace NativeNet.Backends;
 /// (<see cref="Ops"/> check shapes and allocate); they know nothing of autodiff. Inputs may be strided views
 /// unless a method says "contiguous". Every fast backend is tested against <see cref="Naive.NaiveBackend"/>.
 /// </summary>
-public abstract class Backend
+public abstract partial class Backend
 {
     [ThreadStatic] private static Backend? t_cpuOverride;
     private static Backend? s_defaultCpu;

@@ -49,7 +49,7 @@ public static class KernelCatalog
     public static readonly IReadOnlyList<string> ReduceOps = ["sum", "mean", "max", "min", "argmax"];
 
     /// <summary>Optimizer updates in optim.cu: <c>&lt;name&gt;_step_&lt;t&gt;</c>.</summary>
-    public static readonly IReadOnlyList<string> OptimizerOps = ["sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop"];
+    public static readonly IReadOnlyList<string> OptimizerOps = ["sgd", "momentum", "nesterov", "nesterov_cs231n", "adam", "adagrad", "rmsprop"];
 
     private static readonly KernelElementType[] Floats = [KernelElementType.Float32, KernelElementType.Float64];
 
