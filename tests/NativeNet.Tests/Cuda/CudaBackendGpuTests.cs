@@ -410,7 +410,7 @@ public sealed class CudaBackendGpuTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         double firstLoss = 0, lastLoss = 0;
-        long inUseAfterWarmup = 0, deviceAllocationsAfterWarmup = 0;
+        long inUseAfterWarmup = 0, deviceAllocationsAfterWarmup = 0, deviceLiveAfterWarmup = 0;
         try
         {
             for (int step = 0; step < 1000; step++)
@@ -433,10 +433,19 @@ public sealed class CudaBackendGpuTests
                 {
                     inUseAfterWarmup = Cuda.Memory.BytesInUse;
                     deviceAllocationsAfterWarmup = Cuda.Memory.DeviceAllocations;
+                    deviceLiveAfterWarmup = Cuda.Memory.DeviceAllocations - Cuda.Memory.DeviceFrees;
                 }
             }
             Assert.That(Cuda.Memory.BytesInUse, Is.LessThanOrEqualTo(inUseAfterWarmup), $"allocator: {Cuda.Memory}");
-            Assert.That(Cuda.Memory.DeviceAllocations, Is.EqualTo(deviceAllocationsAfterWarmup), $"allocator: {Cuda.Memory}");
+            if (CudaRuntime.IsEmulated)
+            {
+                // The emulated device's allocator is exact and uncached: every step allocates from the
+                // device again, and frees as many blocks, so the device's live blocks stay flat.
+                long live = Cuda.Memory.DeviceAllocations - Cuda.Memory.DeviceFrees;
+                Assert.That(live, Is.LessThanOrEqualTo(deviceLiveAfterWarmup), $"allocator: {Cuda.Memory}");
+            }
+            else
+                Assert.That(Cuda.Memory.DeviceAllocations, Is.EqualTo(deviceAllocationsAfterWarmup), $"allocator: {Cuda.Memory}");
             Assert.That(lastLoss, Is.LessThan(firstLoss * 0.5), "the fused SGD step trains the model");
         }
         finally
