@@ -89,6 +89,7 @@ struct Function {
     std::string name;
     std::vector<PtxParam> params;
     const KernelBuild* build;
+    size_t static_shared = 0;  // bytes of the module's .shared variables the entry's body names
 };
 struct Module {
     bool live = true;
@@ -143,6 +144,41 @@ bool parse_params(const std::string& list, std::vector<PtxParam>* out, std::stri
         out->push_back(p);
     }
     return true;
+}
+
+// `.shared [.align N] .type name[count];` declarations, at module or function scope (not the
+// `ld.shared`/`st.shared` instructions): name -> bytes.
+std::vector<std::pair<std::string, size_t>> shared_declarations(const std::string& ptx) {
+    std::vector<std::pair<std::string, size_t>> out;
+    size_t pos = 0;
+    while ((pos = ptx.find(".shared", pos)) != std::string::npos) {
+        bool declaration = (pos == 0 || isspace((unsigned char)ptx[pos - 1])) && pos + 7 < ptx.size() && isspace((unsigned char)ptx[pos + 7]);
+        if (!declaration) { pos += 7; continue; }
+        size_t end = ptx.find(';', pos);
+        if (end == std::string::npos) break;
+        std::string decl = ptx.substr(pos + 7, end - pos - 7);
+        pos = end;
+        std::vector<std::string> tokens;
+        size_t i = 0;
+        while (i < decl.size()) {
+            while (i < decl.size() && isspace((unsigned char)decl[i])) ++i;
+            size_t j = i;
+            while (j < decl.size() && !isspace((unsigned char)decl[j])) ++j;
+            if (j > i) tokens.push_back(decl.substr(i, j - i));
+            i = j;
+        }
+        if (tokens.size() < 2) continue;
+        std::string type = tokens[tokens.size() - 2], name = tokens.back();
+        char kind;
+        size_t size = ptx_type_size(type, &kind);
+        size_t br = name.find('[');
+        if (br != std::string::npos) {
+            size *= (size_t)atoll(name.c_str() + br + 1);
+            name = name.substr(0, br);
+        }
+        out.emplace_back(name, size);
+    }
+    return out;
 }
 
 std::string signature(const std::vector<PtxParam>& ps) {
@@ -527,6 +563,7 @@ extern "C" CUresult cuModuleLoadData(CUmodule* module, const void* image) {
     if (ptx.find(".version") == std::string::npos || ptx.find(".target") == std::string::npos)
         return fail(CUDA_ERROR_INVALID_PTX, "cuModuleLoadData: the image is not PTX text (no .version/.target)");
     Module* m = new Module();
+    auto shared = shared_declarations(ptx);
     size_t pos = 0;
     while ((pos = ptx.find(".entry", pos)) != std::string::npos) {
         pos += 6;
@@ -563,6 +600,10 @@ extern "C" CUresult cuModuleLoadData(CUmodule* module, const void* image) {
                         b.file.c_str());
         }
         f->build = &b;
+        size_t body_end = ptx.find(".entry", close);
+        std::string body = ptx.substr(close, body_end == std::string::npos ? std::string::npos : body_end - close);
+        for (const auto& [var, bytes] : shared)
+            if (body.find(var) != std::string::npos) f->static_shared += bytes;
         m->functions.push_back(f);
         pos = close;
     }
@@ -626,8 +667,9 @@ extern "C" CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy
                     k, bx, by, bz, threads);
     if (gy > 65535 || gz > 65535)
         return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): grid (%u,%u,%u): y and z are limited to 65535", k, gx, gy, gz);
-    if (shared_bytes > 49152)
-        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %u bytes of dynamic shared memory; the limit per block is 49152", k, shared_bytes);
+    if (f->static_shared + shared_bytes > 49152)
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %zu bytes of static and %u of dynamic shared memory; the limit per block is 49152",
+                    k, f->static_shared, shared_bytes);
     size_t count = f->params.size();
     if (count > 0 && !params) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): kernelParams is NULL; the kernel has %zu parameters", k, count);
     for (size_t i = 0; i < count; ++i)

@@ -37,3 +37,12 @@ extern "C" __global__ void emu_read_shared_first_f32(float* y) {
 extern "C" __global__ void emu_last_writer_wins_f32(float* y) {
     y[0] = (float)(blockIdx.x * blockDim.x + threadIdx.x);
 }
+
+// 16 KiB of static shared memory: with more than 32 KiB of dynamic shared memory asked for at
+// launch the block is over the 48 KiB limit.
+extern "C" __global__ void emu_static_shared_16k_f32(float* y) {
+    __shared__ float s[4096];
+    s[threadIdx.x] = (float)threadIdx.x;
+    __syncthreads();
+    y[threadIdx.x] = s[blockDim.x - 1 - threadIdx.x];
+}

@@ -231,6 +231,33 @@ public sealed class EmulatorTests
         finally { Free(y); }
     }
 
+    private void StaticShared(ulong y, uint dynamicShared)
+    {
+        Span<byte> data = stackalloc byte[64];
+        Span<int> offsets = stackalloc int[8];
+        var args = new KernelArgs(data, offsets);
+        args.Add(y);
+        // SAFETY: the kernel's one argument (float*).
+        unsafe { args.Invoke(p => Module.Launch("emu_static_shared_16k_f32", 1, 64, dynamicShared, 0, p)); }
+    }
+
+    [Test]
+    public void StaticPlusDynamicSharedMemoryOverTheLimitIsRejected()
+    {
+        ulong y = Alloc(64 * 4);
+        try
+        {
+            StaticShared(y, 32 * 1024);  // 16 KiB static + 32 KiB dynamic: exactly the limit
+            float[] got = new float[64];
+            // SAFETY: a pinned array of exactly the bytes copied.
+            unsafe { fixed (float* h = got) CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(h, y, 256, 0)); }
+            Assert.That(got, Is.EqualTo(Enumerable.Range(0, 64).Select(i => (float)(63 - i)).ToArray()));
+            var e = Fails(InvalidValue, () => StaticShared(y, 32 * 1024 + 4));
+            Assert.That(e.Message, Does.Contain("emu_static_shared_16k_f32").And.Contain("16384 bytes of static and 32772 of dynamic"));
+        }
+        finally { Free(y); }
+    }
+
     [Test]
     public void AllocationsBeyondTheDeviceMemoryFailWithOutOfMemory()
     {
