@@ -1,6 +1,8 @@
 // Fused optimizer updates, one pass over parameter p, gradient g and state buffers, all
-// contiguous with n elements. Scalars have the element type. Weight decay `wd` is L2-style
-// (added to the gradient) except in adamw, where it is decoupled (p *= 1 - lr*wd).
+// contiguous with n elements. Scalars have the element type and are the ones the CPU fused kernels
+// (src/NativeNet/Optim) splat, computed by the host in double; each kernel performs that kernel's
+// operations in its order. Weight decay `wd` is L2-style (added to the gradient); AdamW's decoupled
+// decay is adam with wd = 0 and decayed = 1 - lr*wd.
 #include "common.cuh"
 
 // p -= lr * (g + wd*p)
@@ -20,24 +22,27 @@ __device__ __forceinline__ void momentum(T* __restrict__ p, const T* __restrict_
     }
 }
 
-// Adam with bias corrections bc1 = 1 - beta1^t, bc2 = 1 - beta2^t computed by the host:
-// m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; p -= lr * (m/bc1) / (sqrt(v/bc2) + eps).
+// Adam and AdamW with the host's scalars: wd is the coupled decay (0 for AdamW), decayed = 1 - lr*wd
+// for AdamW (1 for Adam), step = lr / (1 - beta1^t), inv_root_bc2 = 1 / sqrt(1 - beta2^t):
+// g' = g + wd*p; p *= decayed; m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*(g'*g'); p -= step*m / (sqrt(v)*inv_root_bc2 + eps).
+// The operations and their order are those of the CPU fused kernel (src/NativeNet/Optim/Adam.cs), so the
+// results agree bit for bit where no FMA contraction happens.
 template <typename T>
 __device__ __forceinline__ void adam(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v, i64 n,
-                                     T lr, T beta1, T beta2, T eps, T wd, T bc1, T bc2, bool decoupled) {
+                                     T wd, T decayed, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T inv_root_bc2, T eps, T step) {
     NN_GRID_STRIDE(i, n) {
         T pi = p[i];
-        T gi = g[i];
-        if (decoupled) pi -= lr * wd * pi; else gi += wd * pi;
-        T mi = beta1 * m[i] + (T(1) - beta1) * gi;
-        T vi = beta2 * v[i] + (T(1) - beta2) * gi * gi;
+        T gi = g[i] + wd * pi;
+        pi *= decayed;
+        T mi = beta1 * m[i] + one_minus_beta1 * gi;
+        T vi = beta2 * v[i] + one_minus_beta2 * (gi * gi);
         m[i] = mi;
         v[i] = vi;
-        p[i] = pi - lr * (mi / bc1) / (nn_sqrt(vi / bc2) + eps);
+        p[i] = pi - step * mi / (nn_sqrt(vi) * inv_root_bc2 + eps);
     }
 }
 
-// s += g^2; p -= lr * g / (sqrt(s) + eps)
+// s += g'^2; p -= lr * g' / (sqrt(s) + eps), g' = g + wd*p
 template <typename T>
 __device__ __forceinline__ void adagrad(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ s, i64 n, T lr, T eps, T wd) {
     NN_GRID_STRIDE(i, n) {
@@ -48,14 +53,27 @@ __device__ __forceinline__ void adagrad(T* __restrict__ p, const T* __restrict__
     }
 }
 
-// s = alpha*s + (1-alpha)*g^2; p -= lr * g / (sqrt(s) + eps)
+// s = d*s + (1-d)*(g'*g'); p -= lr * g' / (sqrt(s) + eps), g' = g + wd*p; 1-d comes from the host as in the CPU kernel.
 template <typename T>
-__device__ __forceinline__ void rmsprop(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ s, i64 n, T lr, T alpha, T eps, T wd) {
+__device__ __forceinline__ void rmsprop(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ s, i64 n, T lr, T wd, T d, T one_minus_d, T eps) {
     NN_GRID_STRIDE(i, n) {
         T gi = g[i] + wd * p[i];
-        T si = alpha * s[i] + (T(1) - alpha) * gi * gi;
+        T si = d * s[i] + one_minus_d * (gi * gi);
         s[i] = si;
         p[i] -= lr * gi / (nn_sqrt(si) + eps);
+    }
+}
+
+// CS231n Nesterov: g' = g + wd*p; v_old = v; v = rho*v - lr*g'; p += (1+rho)*v - rho*v_old (1+rho from the host).
+template <typename T>
+__device__ __forceinline__ void nesterov_cs231n(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ v, i64 n, T lr, T wd, T rho, T one_plus_rho) {
+    NN_GRID_STRIDE(i, n) {
+        T pi = p[i];
+        T gi = g[i] + wd * pi;
+        T v_old = v[i];
+        T vi = rho * v_old - lr * gi;
+        v[i] = vi;
+        p[i] = pi + (one_plus_rho * vi - rho * v_old);
     }
 }
 
@@ -67,14 +85,15 @@ __device__ __forceinline__ void rmsprop(T* __restrict__ p, const T* __restrict__
     extern "C" __global__ void nesterov_step_##sfx(T* p, const T* g, T* v, i64 n, T lr, T mu, T dampening, T wd) {                \
         momentum<T>(p, g, v, n, lr, mu, dampening, wd, true);                                                                      \
     }                                                                                                                              \
-    extern "C" __global__ void adam_step_##sfx(T* p, const T* g, T* m, T* v, i64 n, T lr, T beta1, T beta2, T eps, T wd, T bc1, T bc2) { \
-        adam<T>(p, g, m, v, n, lr, beta1, beta2, eps, wd, bc1, bc2, false);                                                        \
+    extern "C" __global__ void adam_step_##sfx(T* p, const T* g, T* m, T* v, i64 n, T wd, T decayed, T beta1, T one_minus_beta1, T beta2, \
+                                               T one_minus_beta2, T inv_root_bc2, T eps, T step) {                                 \
+        adam<T>(p, g, m, v, n, wd, decayed, beta1, one_minus_beta1, beta2, one_minus_beta2, inv_root_bc2, eps, step);            \
     }                                                                                                                              \
-    extern "C" __global__ void adamw_step_##sfx(T* p, const T* g, T* m, T* v, i64 n, T lr, T beta1, T beta2, T eps, T wd, T bc1, T bc2) { \
-        adam<T>(p, g, m, v, n, lr, beta1, beta2, eps, wd, bc1, bc2, true);                                                         \
+    extern "C" __global__ void nesterov_cs231n_step_##sfx(T* p, const T* g, T* v, i64 n, T lr, T wd, T rho, T one_plus_rho) {      \
+        nesterov_cs231n<T>(p, g, v, n, lr, wd, rho, one_plus_rho);                                                                 \
     }                                                                                                                              \
     extern "C" __global__ void adagrad_step_##sfx(T* p, const T* g, T* s, i64 n, T lr, T eps, T wd) { adagrad<T>(p, g, s, n, lr, eps, wd); } \
-    extern "C" __global__ void rmsprop_step_##sfx(T* p, const T* g, T* s, i64 n, T lr, T alpha, T eps, T wd) { rmsprop<T>(p, g, s, n, lr, alpha, eps, wd); }
+    extern "C" __global__ void rmsprop_step_##sfx(T* p, const T* g, T* s, i64 n, T lr, T wd, T d, T one_minus_d, T eps) { rmsprop<T>(p, g, s, n, lr, wd, d, one_minus_d, eps); }
 
 NN_OPTIM(float, f32)
 NN_OPTIM(double, f64)

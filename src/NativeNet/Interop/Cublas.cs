@@ -77,13 +77,42 @@ internal static partial class Cublas
         double* alpha, nint a, int lda, long strideA, nint b, int ldb, long strideB,
         double* beta, nint c, int ldc, long strideC, int batchCount);
 
-    /// <summary>Throws <see cref="CudaException"/> naming the call and the cublasStatus_t name unless success.</summary>
+    // cuBLAS >= 11.4 (and the emulated cuBLAS, which adds the failing call's diagnosis); older libraries lack it.
+    [LibraryImport(Lib)] internal static partial nint cublasGetStatusString(CublasStatus status);
+
+    /// <summary>
+    /// Throws <see cref="CudaException"/> naming the call, the cublasStatus_t name and, where the library exports
+    /// cublasGetStatusString, its message, unless success.
+    /// </summary>
     /// <param name="status">The status a cuBLAS call returned.</param>
     /// <param name="call">Filled in by the compiler with the call expression.</param>
     public static void Check(CublasStatus status, [CallerArgumentExpression(nameof(status))] string call = "")
     {
         if (status != CublasStatus.Success)
-            throw new CudaException(NativeLibraryResolver.Cublas, CudaDriver.FunctionName(call), (int)status, StatusName(status));
+            throw new CudaException(NativeLibraryResolver.Cublas, CudaDriver.FunctionName(call), (int)status, StatusName(status), StatusDetail(status));
+    }
+
+    /// <summary>
+    /// cublasGetStatusString's text for <paramref name="status"/> without a leading <c>NAME: </c>, or null where the library
+    /// does not export the function or its text is only the status name.
+    /// </summary>
+    /// <param name="status">The status.</param>
+    /// <returns>The detail, or null.</returns>
+    public static string? StatusDetail(CublasStatus status)
+    {
+        string name = StatusName(status);
+        string? text = null;
+        try
+        {
+            nint s = cublasGetStatusString(status);
+            if (s != 0) text = Marshal.PtrToStringUTF8(s);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+        if (text is null) return null;
+        if (text.StartsWith(name + ":", StringComparison.Ordinal)) text = text[(name.Length + 1)..].TrimStart();
+        return string.IsNullOrWhiteSpace(text) || text == name ? null : text;
     }
 
     /// <summary>The cublasStatus_t enumerator name, e.g. <c>CUBLAS_STATUS_INVALID_VALUE</c>.</summary>

@@ -1,4 +1,5 @@
 using NativeNet.Autodiff;
+using NativeNet.Backends;
 
 namespace NativeNet;
 
@@ -17,12 +18,14 @@ public static partial class Ops
 
 /// <summary>
 /// Gate of the embedding lookup: forward gathers rows, backward scatter-adds the upstream rows into a zero gradient.
-/// The indices are read and range-checked on the host; each row is then moved with one backend copy (forward) or one
-/// in-place add (backward) on the weight's device, so any backend works, at one backend call per index.
+/// On a backend with embedding kernels (Cuda) both run on the device and the indices never travel to the host: an index
+/// outside the table is found by the kernel and reported after it. Elsewhere the indices are read and range-checked on
+/// the host and each row is moved with one backend copy (forward) or one in-place add (backward), so any backend works.
 /// </summary>
 public sealed class EmbeddingGate : Gate
 {
     private int[] _indices = [];
+    private Tensor? _deviceIndices;
     private int[] _weightShape = [];
     private DType _dtype;
     private Device _device;
@@ -38,15 +41,19 @@ public sealed class EmbeddingGate : Gate
         if (indices.DType != DType.Int32) throw new DTypeMismatchException($"{Name}: indices must be Int32, got {indices.Describe()}");
         if (weight.Rank != 2) throw new ShapeMismatchException($"{Name}: weight must be [num_embeddings, dim], got {ShapeUtil.Format(weight.Shape)}");
         int rows = weight.Shape[0], dim = weight.Shape[1];
-        var ids = indices.ToArray<int>();
-        for (int i = 0; i < ids.Length; i++)
-            if ((uint)ids[i] >= (uint)rows)
-                throw new ArgumentOutOfRangeException(nameof(indices), $"{Name}: index {ids[i]} at position {i} is outside [0, {rows}) for weight {ShapeUtil.Format(weight.Shape)}");
-        _indices = ids;
         _weightShape = weight.ShapeArray;
         _dtype = weight.DType;
         _device = weight.Device;
         var y = Tensor.Empty([.. indices.ShapeArray, dim], weight.DType, weight.Device);
+        if (weight.Device.Kind != DeviceKind.Cpu && TryForwardOnDevice(indices, weight, y)) return y;
+        var ids = indices.ToArray<int>();
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)rows)
+            {
+                y.Dispose();
+                throw new ArgumentOutOfRangeException(nameof(indices), $"{Name}: index {ids[i]} at position {i} is outside [0, {rows}) for weight {ShapeUtil.Format(weight.Shape)}");
+            }
+        _indices = ids;
         using var y2d = Raw.Reshape(y, [ids.Length, dim]);
         for (int i = 0; i < ids.Length; i++)
         {
@@ -57,15 +64,56 @@ public sealed class EmbeddingGate : Gate
         return y;
     }
 
+    /// <summary>The device path: a private contiguous copy of the indices on the weight's device (kept for backward), one gather kernel.</summary>
+    private bool TryForwardOnDevice(Tensor indices, Tensor weight, Tensor y)
+    {
+        var backend = weight.Backend;
+        var ids = Tensor.Empty(indices.ShapeArray, DType.Int32, weight.Device);
+        try
+        {
+            if (indices.Device == weight.Device) backend.Copy(indices, ids);
+            else
+            {
+                using var moved = indices.To(weight.Device);
+                backend.Copy(moved, ids);
+            }
+            using var flat = Raw.Reshape(ids, [ids.Numel]);
+            using var y2d = Raw.Reshape(y, [ids.Numel, weight.Shape[1]]);
+            if (!backend.TryEmbeddingForward(Name, weight, flat, y2d))
+            {
+                ids.Dispose();
+                return false;
+            }
+        }
+        catch
+        {
+            ids.Dispose();
+            y.Dispose();
+            throw;
+        }
+        _deviceIndices = Save(ids);
+        ids.Dispose();
+        return true;
+    }
+
     /// <inheritdoc/>
     protected override Tensor?[] BackwardCore(Tensor dy)
     {
         var dw = Tensor.Zeros(_weightShape, _dtype, _device);
-        using var dy2d = Raw.Reshape(dy, [_indices.Length, _weightShape[1]]);
+        if (_deviceIndices is { } ids)
+        {
+            using var flat = Raw.Reshape(ids, [ids.Numel]);
+            using var dense = Raw.Contiguous(dy);
+            using var dy2d = Raw.Reshape(dense, [ids.Numel, _weightShape[1]]);
+            if (!dw.Backend.TryEmbeddingBackward(dy2d, flat, dw))
+                throw new InvalidOperationException($"{Name}.Backward: backend {dw.Backend} ran the forward pass on the device but has no backward kernel");
+            return [dw];
+        }
+        using var rows2d = Raw.Reshape(dy, [_indices.Length, _weightShape[1]]);
         for (int i = 0; i < _indices.Length; i++)
         {
             using var target = Raw.Narrow(dw, 0, _indices[i], 1);
-            using var source = Raw.Narrow(dy2d, 0, i, 1);
+            using var source = Raw.Narrow(rows2d, 0, i, 1);
             Raw.AddInPlace(target, source);
         }
         return [dw];

@@ -52,11 +52,14 @@ public sealed class BatchNormGate(bool training, double momentum, double eps) : 
         _count = x.Numel / Math.Max(_channels, 1);
         var channelShape = Enumerable.Range(0, x.Rank).Select(a => a == 1 ? _channels : 1).ToArray();
 
+        if (training && _count < 2)
+            throw new ArgumentException($"{Name}: expected more than 1 value per channel when training, got input {x.Describe()}");
+        if (x.Device.Kind != DeviceKind.Cpu && x.Numel > 0 && TryForwardOnDevice(x, gamma, beta, runningMean, runningVar, channelShape) is { } fused)
+            return fused;
+
         Tensor mean, variance;
         if (training)
         {
-            if (_count < 2)
-                throw new ArgumentException($"{Name}: expected more than 1 value per channel when training, got input {x.Describe()}");
             using var sum = Raw.Sum(x, _axes, keepDims: true);
             mean = Raw.MulScalar(sum, 1.0 / _count);
             using var centred = Raw.Sub(x, mean);
@@ -92,6 +95,51 @@ public sealed class BatchNormGate(bool training, double momentum, double eps) : 
             xHat.Dispose();
             return Raw.Add(scaled, b);
         }
+    }
+
+    /// <summary>
+    /// The backend's fused forward (<see cref="Backend.TryBatchNormForward"/>, cuDNN on Cuda), or null where it has none.
+    /// It saves what the composed path saves (x̂ and invstd), so the backward rule below serves both.
+    /// </summary>
+    private Tensor? TryForwardOnDevice(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar, int[] channelShape)
+    {
+        var y = Tensor.Empty(x.ShapeArray, x.DType, x.Device);
+        using var mean = Tensor.Empty([_channels], x.DType, x.Device);
+        using var invStd = Tensor.Empty([_channels], x.DType, x.Device);
+        using var dense = Raw.Contiguous(x);
+        bool done;
+        try { done = x.Backend.TryBatchNormForward(dense, gamma, beta, runningMean, runningVar, training, momentum, eps, y, mean, invStd); }
+        catch
+        {
+            y.Dispose();
+            throw;
+        }
+        if (!done)
+        {
+            y.Dispose();
+            return null;
+        }
+        if (!training)
+        {
+            // Evaluation normalised with the running statistics: x̂ and invstd come from them.
+            using var shifted = Raw.Unary(UnaryOp.AddScalar, runningVar!, eps);
+            using var std = Raw.Unary(UnaryOp.Sqrt, shifted);
+            using var reciprocal = Raw.Unary(UnaryOp.Reciprocal, std);
+            x.Backend.Copy(reciprocal, invStd);
+            x.Backend.Copy(runningMean!, mean);
+        }
+        using var meanC = Raw.Reshape(mean, channelShape);
+        using var invStdC = Raw.Reshape(invStd, channelShape);
+        using var centred = Raw.Sub(x, meanC);
+        using var xHat = Raw.Mul(centred, invStdC);
+        _invStd = Save(invStdC);
+        _xHat = Save(xHat);
+        if (gamma is not null)
+        {
+            using var g = Raw.Reshape(gamma, channelShape);
+            _gamma = Save(g);
+        }
+        return y;
     }
 
     private void CheckPerChannel(string what, Tensor x, Tensor? p)

@@ -46,6 +46,9 @@ public sealed class AdaGrad : Optimizer
         }
     }
 
+    private protected override bool TryUpdateFused(Tensor p, Tensor g, IReadOnlyList<Tensor> state, StepContext c) =>
+        p.Backend.TryFusedUpdate(FusedUpdateRule.AdaGrad, p, g, state[0], null, [c.LearningRate, c.WeightDecay, Eps]);
+
     private protected override void UpdateWithBackend(Tensor p, Tensor grad, IReadOnlyList<Tensor> state, Tensor scratch, StepContext c)
     {
         var sum = state[0];

@@ -53,11 +53,21 @@ public class Adam : Optimizer
     private protected override void UpdateHost<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> s0, Span<T> s1, StepContext c)
     {
         var (stepSize, invRootBc2) = Corrections(c);
-        // Decoupled decay (AdamW) multiplies p by (1 − lr·wd) before the step; coupled decay adds wd·p to g.
-        double decayed = DecoupledWeightDecay ? 1 - c.LearningRate * c.WeightDecay : 1;
-        double coupled = DecoupledWeightDecay ? 0 : c.WeightDecay;
+        var (coupled, decayed) = Decay(c);
         Run(p, g, s0, s1, new Kernel<T>(Splat<T>(coupled), Splat<T>(decayed), Splat<T>(Beta1), Splat<T>(1 - Beta1), Splat<T>(Beta2), Splat<T>(1 - Beta2),
             Splat<T>(invRootBc2), Splat<T>(Eps), Splat<T>(stepSize)));
+    }
+
+    /// <summary>Decoupled decay (AdamW) multiplies p by (1 − lr·wd) before the step; coupled decay adds wd·p to g.</summary>
+    private (double Coupled, double Decayed) Decay(StepContext c) =>
+        DecoupledWeightDecay ? (0, 1 - c.LearningRate * c.WeightDecay) : (c.WeightDecay, 1);
+
+    private protected override bool TryUpdateFused(Tensor p, Tensor g, IReadOnlyList<Tensor> state, StepContext c)
+    {
+        var (stepSize, invRootBc2) = Corrections(c);
+        var (coupled, decayed) = Decay(c);
+        return p.Backend.TryFusedUpdate(FusedUpdateRule.Adam, p, g, state[0], state[1],
+            [coupled, decayed, Beta1, 1 - Beta1, Beta2, 1 - Beta2, invRootBc2, Eps, stepSize]);
     }
 
     private (double StepSize, double InvRootBc2) Corrections(StepContext c)

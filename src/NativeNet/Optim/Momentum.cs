@@ -59,6 +59,10 @@ public sealed class Momentum : Optimizer
         }
     }
 
+    private protected override bool TryUpdateFused(Tensor p, Tensor g, IReadOnlyList<Tensor> state, StepContext c) =>
+        p.Backend.TryFusedUpdate(UseNesterov ? FusedUpdateRule.MomentumNesterov : FusedUpdateRule.Momentum, p, g, state[0], null,
+            [c.LearningRate, c.WeightDecay, Rho]);
+
     private protected override void UpdateWithBackend(Tensor p, Tensor grad, IReadOnlyList<Tensor> state, Tensor scratch, StepContext c)
     {
         var v = state[0];

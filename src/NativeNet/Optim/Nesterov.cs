@@ -48,6 +48,9 @@ public sealed class Nesterov : Optimizer
         }
     }
 
+    private protected override bool TryUpdateFused(Tensor p, Tensor g, IReadOnlyList<Tensor> state, StepContext c) =>
+        p.Backend.TryFusedUpdate(FusedUpdateRule.NesterovCs231n, p, g, state[0], null, [c.LearningRate, c.WeightDecay, Rho, 1 + Rho]);
+
     private protected override void UpdateWithBackend(Tensor p, Tensor grad, IReadOnlyList<Tensor> state, Tensor scratch, StepContext c)
     {
         var v = state[0];

@@ -82,6 +82,13 @@ public abstract class Optimizer : IDisposable
     /// <summary>Whether weight decay applies to parameter <paramref name="index"/>.</summary>
     public bool Decays(int index) => _decays[index];
 
+    /// <summary>
+    /// Whether parameters on a device whose backend has fused optimiser kernels (Cuda: <c>kernels/optim.cu</c>) are updated
+    /// by one kernel per parameter (default true), performing the operations of the fused CPU kernel in its order; when false
+    /// they go through backend primitives. Contiguous gradients only; others always take the primitives.
+    /// </summary>
+    public bool UseFusedDeviceKernels { get; set; } = true;
+
     /// <summary>The learning rate used by the next <see cref="Step"/> (schedules set it between epochs).</summary>
     public double LearningRate
     {
@@ -267,6 +274,12 @@ public abstract class Optimizer : IDisposable
     /// </summary>
     private protected abstract void UpdateWithBackend(Tensor p, Tensor grad, IReadOnlyList<Tensor> state, Tensor scratch, StepContext c);
 
+    /// <summary>
+    /// The fused rule on a device backend (<see cref="Backend.TryFusedUpdate"/>) with the scalars the host kernel splats;
+    /// <paramref name="g"/> is the raw gradient (weight decay is part of the rule). False where the backend has no kernel.
+    /// </summary>
+    private protected abstract bool TryUpdateFused(Tensor p, Tensor g, IReadOnlyList<Tensor> state, StepContext c);
+
     private void RunFused<T>(int i, Tensor g, StepContext c) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var p = _params[i];
@@ -281,6 +294,7 @@ public abstract class Optimizer : IDisposable
     private void RunWithBackend(int i, Tensor g, StepContext c)
     {
         var p = _params[i];
+        if (UseFusedDeviceKernels && p.Device.Kind != DeviceKind.Cpu && g.IsContiguous && TryUpdateFused(p, g, _state[i], c)) return;
         var b = p.Backend;
         var scratch = Scratch(i);
         var grad = g;

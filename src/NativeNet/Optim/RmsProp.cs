@@ -51,6 +51,9 @@ public sealed class RmsProp : Optimizer
         }
     }
 
+    private protected override bool TryUpdateFused(Tensor p, Tensor g, IReadOnlyList<Tensor> state, StepContext c) =>
+        p.Backend.TryFusedUpdate(FusedUpdateRule.RmsProp, p, g, state[0], null, [c.LearningRate, c.WeightDecay, Decay, 1 - Decay, Eps]);
+
     private protected override void UpdateWithBackend(Tensor p, Tensor grad, IReadOnlyList<Tensor> state, Tensor scratch, StepContext c)
     {
         var sq = state[0];

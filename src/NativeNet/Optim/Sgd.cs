@@ -1,4 +1,5 @@
 using System.Numerics;
+using NativeNet.Backends;
 
 namespace NativeNet.Optim;
 
@@ -31,4 +32,7 @@ public sealed class Sgd : Optimizer
 
     private protected override void UpdateWithBackend(Tensor p, Tensor grad, IReadOnlyList<Tensor> state, Tensor scratch, StepContext c) =>
         AddScaled(p, grad, -c.LearningRate, scratch);
+
+    private protected override bool TryUpdateFused(Tensor p, Tensor g, IReadOnlyList<Tensor> state, StepContext c) =>
+        p.Backend.TryFusedUpdate(FusedUpdateRule.Sgd, p, g, null, null, [c.LearningRate, c.WeightDecay]);
 }

@@ -88,6 +88,18 @@ public sealed unsafe class EmulatedBlasDnnTests : EmulatorFixture
     }
 
     [Test]
+    public void CublasCheckPutsCublasGetStatusStringIntoTheException()
+    {
+        ulong a = Upload(new float[64]), b = Upload(new float[64]), c = Upload(new float[64]);
+        float* scalars = stackalloc float[2] { 1, 0 };
+        nint handle = CublasHandle;
+        var e = Assert.Throws<CudaException>(() => Cublas.Check(
+            Cublas.cublasSgemm_v2(handle, CublasOperation.N, CublasOperation.N, 4, 2, 3, scalars, (nint)a, 3, (nint)b, 3, scalars + 1, (nint)c, 4)))!;
+        Assert.That(e.Message, Does.Contain("CUBLAS_STATUS_INVALID_VALUE").And.Contain("cublasSgemm_v2").And.Contain("lda = 3"));
+        Assert.That(Cublas.StatusDetail(CublasStatus.NotSupported), Is.Null, "no failure of that status: only its name, which the exception already has");
+    }
+
+    [Test]
     public void TransposedGemmMatchesTheColumnMajorDefinition([Values] bool transA, [Values] bool transB)
     {
         const int m = 5, n = 4, k = 3, lda = 7, ldb = 6, ldc = 8;

@@ -275,6 +275,98 @@ public sealed partial class CudaBackend
         }
     }
 
+    /// <summary>cuDNN descriptors of one batch-norm geometry: x (and y) as [N, C, spatial, 1], the derived [1, C, 1, 1] parameter descriptor.</summary>
+    private sealed class BatchNormPlan
+    {
+        public nint X, Params;
+    }
+
+    private readonly Dictionary<(int N, int C, int Spatial, DType DType), BatchNormPlan> _batchNormPlans = [];
+
+    private BatchNormPlan BatchNormPlanFor(int n, int c, int spatial, DType dtype)
+    {
+        if (_batchNormPlans.TryGetValue((n, c, spatial, dtype), out var plan)) return plan;
+        plan = new BatchNormPlan { X = TensorDesc(DnnType("BatchNorm", dtype), n, c, spatial, 1) };
+        Cudnn.Check(Cudnn.cudnnCreateTensorDescriptor(out plan.Params));
+        Cudnn.Check(Cudnn.cudnnDeriveBNTensorDescriptor(plan.Params, plan.X, CudnnBatchNormMode.Spatial));
+        _batchNormPlans[(n, c, spatial, dtype)] = plan;
+        return plan;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// cuDNN's spatial batch norm on x viewed as [N, C, spatial, 1] (every axis after the channel axis is one spatial axis
+    /// for a per-channel norm): training through cudnnBatchNormalizationForwardTraining (running statistics updated in
+    /// place with factor = momentum, the variance unbiased, as PyTorch), evaluation through ...ForwardInference. Missing
+    /// gamma/beta are ones/zeros; a missing running statistic next to a given one is a scratch buffer.
+    /// </remarks>
+    internal override bool TryBatchNormForward(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        bool training, double momentum, double eps, Tensor y, Tensor mean, Tensor invStd)
+    {
+        const string op = "BatchNormForward";
+        CheckDense(op, x, x, y);
+        if (x.Rank < 2 || !ShapeUtil.SameShape(x.Shape, y.Shape))
+            throw new ShapeMismatchException($"{op}: x {x.Describe()} must be [N, C, ...] and y {y.Describe()} the same shape");
+        int n = x.Shape[0], c = x.Shape[1];
+        if (x.Numel == 0) return false;
+        int spatial = x.Numel / (n * c);
+        foreach (var t in new[] { gamma, beta, runningMean, runningVar, mean, invStd })
+            if (t is not null && (!t.IsContiguous || t.DType != x.DType || t.Numel != c))
+                throw new ShapeMismatchException($"{op}: per-channel operand {t.Describe()} must be contiguous {x.DType} with {c} elements for x {x.Describe()}");
+        if ((gamma is null) != (beta is null)) throw new ArgumentException($"{op}: gamma and beta must be both given or both null");
+        if (!training && (runningMean is null || runningVar is null))
+            throw new InvalidOperationException($"{op}: evaluation mode needs the running mean and variance");
+        var temporaries = new List<Tensor>();
+        Tensor PerChannel(double value)
+        {
+            var t = NewContiguous(x.DType, [c]);
+            temporaries.Add(t);
+            Fill(t, value);
+            return t;
+        }
+        try
+        {
+            var scale = gamma ?? PerChannel(1);
+            var shift = beta ?? PerChannel(0);
+            Tensor? rm = runningMean, rv = runningVar;
+            if (training && (rm is null) != (rv is null))
+            {
+                rm ??= PerChannel(0);
+                rv ??= PerChannel(1);
+            }
+            lock (_sync)
+            {
+                MakeCurrent();
+                var plan = BatchNormPlanFor(n, c, spatial, x.DType);
+                // SAFETY: alpha/beta are live locals of the type cuDNN expects for the data type; every data pointer is a
+                // device address on this device checked by Ptr, of the extent the descriptors say (checked above).
+                unsafe
+                {
+                    float af = 1, bf = 0;
+                    double ad = 1, bd = 0;
+                    bool f32 = x.DType == DType.Float32;
+                    if (training)
+                    {
+                        Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardTraining(_cudnn, CudnnBatchNormMode.Spatial, f32 ? &af : &ad, f32 ? &bf : &bd,
+                            plan.X, (nint)Ptr(x), plan.X, (nint)Ptr(y), plan.Params, (nint)Ptr(scale), (nint)Ptr(shift), momentum,
+                            rm is null ? 0 : (nint)Ptr(rm), rv is null ? 0 : (nint)Ptr(rv), eps, (nint)Ptr(mean), (nint)Ptr(invStd)));
+                    }
+                    else
+                    {
+                        Cudnn.Check(Cudnn.cudnnBatchNormalizationForwardInference(_cudnn, CudnnBatchNormMode.Spatial, f32 ? &af : &ad, f32 ? &bf : &bd,
+                            plan.X, (nint)Ptr(x), plan.X, (nint)Ptr(y), plan.Params, (nint)Ptr(scale), (nint)Ptr(shift),
+                            (nint)Ptr(rm!), (nint)Ptr(rv!), eps));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var t in temporaries) t.Dispose();
+        }
+        return true;
+    }
+
     private static void CheckDense(string op, Tensor a, Tensor b, Tensor c)
     {
         if (!a.IsContiguous || !b.IsContiguous || !c.IsContiguous)

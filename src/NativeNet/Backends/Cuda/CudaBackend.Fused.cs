@@ -5,48 +5,38 @@ namespace NativeNet.Backends.Cuda;
 // contiguous tensors on this device with the same float dtype; scalars are converted to that dtype.
 public sealed partial class CudaBackend
 {
-    /// <summary>p -= lr·(g + wd·p).</summary>
-    internal void SgdStep(Tensor p, Tensor g, double lr, double weightDecay)
+    /// <inheritdoc/>
+    /// <remarks>One kernel of optim.cu per update; every operand must be a contiguous tensor on this device of the parameter's dtype and size.</remarks>
+    internal override bool TryFusedUpdate(FusedUpdateRule rule, Tensor p, Tensor g, Tensor? s0, Tensor? s1, ReadOnlySpan<double> scalars)
     {
-        string sfx = CheckFused("SgdStep", p, g);
-        LaunchFused($"sgd_step_{sfx}", p.Numel, [Ptr(p), Ptr(g)], p.DType, [lr, weightDecay]);
-    }
-
-    /// <summary>
-    /// PyTorch's SGD with momentum: g' = g + wd·p; v = mu·v + (1 − dampening)·g'; p -= lr·(nesterov ? g' + mu·v : v).
-    /// </summary>
-    internal void MomentumStep(Tensor p, Tensor g, Tensor velocity, double lr, double momentum, double dampening, double weightDecay, bool nesterov)
-    {
-        string sfx = CheckFused(nesterov ? "NesterovStep" : "MomentumStep", p, g, velocity);
-        LaunchFused($"{(nesterov ? "nesterov" : "momentum")}_step_{sfx}", p.Numel, [Ptr(p), Ptr(g), Ptr(velocity)], p.DType,
-            [lr, momentum, dampening, weightDecay]);
-    }
-
-    /// <summary>
-    /// Adam (L2 weight decay added to the gradient) or, with <paramref name="decoupled"/>, AdamW (p *= 1 − lr·wd),
-    /// at step <paramref name="step"/> (1 for the first), with bias corrections 1 − beta^step.
-    /// </summary>
-    internal void AdamStep(Tensor p, Tensor g, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps, double weightDecay, int step, bool decoupled)
-    {
-        string sfx = CheckFused(decoupled ? "AdamWStep" : "AdamStep", p, g, m, v);
-        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "AdamStep: the step count starts at 1");
-        double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
-        LaunchFused($"{(decoupled ? "adamw" : "adam")}_step_{sfx}", p.Numel, [Ptr(p), Ptr(g), Ptr(m), Ptr(v)], p.DType,
-            [lr, beta1, beta2, eps, weightDecay, bc1, bc2]);
-    }
-
-    /// <summary>AdaGrad: g' = g + wd·p; s += g'²; p -= lr·g' / (√s + eps).</summary>
-    internal void AdaGradStep(Tensor p, Tensor g, Tensor sumSquares, double lr, double eps, double weightDecay)
-    {
-        string sfx = CheckFused("AdaGradStep", p, g, sumSquares);
-        LaunchFused($"adagrad_step_{sfx}", p.Numel, [Ptr(p), Ptr(g), Ptr(sumSquares)], p.DType, [lr, eps, weightDecay]);
-    }
-
-    /// <summary>RMSProp: g' = g + wd·p; s = alpha·s + (1 − alpha)·g'²; p -= lr·g' / (√s + eps).</summary>
-    internal void RmsPropStep(Tensor p, Tensor g, Tensor meanSquares, double lr, double alpha, double eps, double weightDecay)
-    {
-        string sfx = CheckFused("RmsPropStep", p, g, meanSquares);
-        LaunchFused($"rmsprop_step_{sfx}", p.Numel, [Ptr(p), Ptr(g), Ptr(meanSquares)], p.DType, [lr, alpha, eps, weightDecay]);
+        var (kernel, slots, scalarCount, order) = rule switch
+        {
+            // momentum_step/nesterov_step take (lr, mu, dampening, wd); dampening is 0 as in the CPU kernel.
+            FusedUpdateRule.Sgd => ("sgd", 0, 2, (int[]?)null),
+            FusedUpdateRule.Momentum => ("momentum", 1, 3, [0, 2, -1, 1]),
+            FusedUpdateRule.MomentumNesterov => ("nesterov", 1, 3, [0, 2, -1, 1]),
+            FusedUpdateRule.NesterovCs231n => ("nesterov_cs231n", 1, 4, null),
+            FusedUpdateRule.Adam => ("adam", 2, 9, null),
+            // adagrad_step takes (lr, eps, wd).
+            FusedUpdateRule.AdaGrad => ("adagrad", 1, 3, [0, 2, 1]),
+            FusedUpdateRule.RmsProp => ("rmsprop", 1, 5, null),
+            _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, "no fused optimiser kernel"),
+        };
+        string op = $"{rule}Step";
+        if (scalars.Length != scalarCount) throw new ArgumentException($"{op}: expected {scalarCount} scalars, got {scalars.Length}");
+        Tensor[] operands = slots switch
+        {
+            0 => [p, g],
+            1 => [p, g, s0 ?? throw new ArgumentNullException(nameof(s0), $"{op}: the state slot is missing")],
+            _ => [p, g, s0 ?? throw new ArgumentNullException(nameof(s0), $"{op}: the first state slot is missing"),
+                  s1 ?? throw new ArgumentNullException(nameof(s1), $"{op}: the second state slot is missing")],
+        };
+        string sfx = CheckFused(op, operands);
+        if (p.Numel == 0) return true;
+        var values = new double[order?.Length ?? scalars.Length];
+        for (int k = 0; k < values.Length; k++) values[k] = order is null ? scalars[k] : order[k] < 0 ? 0 : scalars[order[k]];
+        LaunchFused($"{kernel}_step_{sfx}", p.Numel, operands.Select(Ptr).ToArray(), p.DType, values);
+        return true;
     }
 
     /// <summary>
@@ -74,18 +64,38 @@ public sealed partial class CudaBackend
         LaunchRandom($"rand_normal_{sfx}", y.Numel, [Ptr(y)], y.DType, [mean, std], seed, offset);
     }
 
-    /// <summary>output[r, :] = weight[indices[r], :] (a zero row for an index outside the table).</summary>
-    internal void EmbeddingForward(Tensor weight, Tensor indices, Tensor output)
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The kernel writes a zero row for an index outside the table and lowers a one-element device flag to the first such
+    /// position; the flag is read once after the kernel (4 bytes), and only on failure the offending index (4 more).
+    /// </remarks>
+    internal override bool TryEmbeddingForward(string op, Tensor weight, Tensor indices, Tensor output)
     {
-        var (count, dim, num, sfx) = CheckEmbedding("EmbeddingForward", weight, indices, output);
-        LaunchEmbedding($"embedding_fwd_{sfx}", Ptr(weight), Ptr(indices), Ptr(output), count, dim, num);
+        var (count, dim, num, sfx) = CheckEmbedding(op, weight, indices, output);
+        if (count == 0 || dim == 0) return true;
+        if (count > int.MaxValue) throw new ArgumentException($"{op}: {count} indices exceed the kernel's Int32 positions");
+        using var firstBad = NewContiguous(DType.Int32, [1]);
+        Fill(firstBad, int.MaxValue);
+        LaunchEmbedding($"embedding_fwd_{sfx}", Ptr(weight), Ptr(indices), Ptr(output), count, dim, num, Ptr(firstBad));
+        int position = firstBad.ToArray<int>()[0];
+        if (position != int.MaxValue)
+        {
+            using var at = indices.View([1], [1], indices.Offset + position);
+            int index = at.ToArray<int>()[0];
+            throw new ArgumentOutOfRangeException(nameof(indices),
+                $"{op}: index {index} at position {position} is outside [0, {num}) for weight {ShapeUtil.Format(weight.Shape)}");
+        }
+        return true;
     }
 
-    /// <summary>dweight[indices[r], :] += dy[r, :] (accumulates; zero dweight first for a fresh gradient). Atomic adds: not bit-deterministic.</summary>
-    internal void EmbeddingBackward(Tensor dy, Tensor indices, Tensor dweight)
+    /// <inheritdoc/>
+    /// <remarks>Atomic adds: repeated indices make float sums not bit-deterministic.</remarks>
+    internal override bool TryEmbeddingBackward(Tensor dy, Tensor indices, Tensor dweight)
     {
         var (count, dim, num, sfx) = CheckEmbedding("EmbeddingBackward", dweight, indices, dy);
-        LaunchEmbedding($"embedding_bwd_{sfx}", Ptr(dy), Ptr(indices), Ptr(dweight), count, dim, num);
+        if (count == 0 || dim == 0) return true;
+        LaunchEmbedding($"embedding_bwd_{sfx}", Ptr(dy), Ptr(indices), Ptr(dweight), count, dim, num, null);
+        return true;
     }
 
     /// <summary>loss[r] = logsumexp(logits[r]) − logits[r, labels[r]] for logits [rows, classes]; 0 for a label outside [0, classes).</summary>
@@ -154,7 +164,7 @@ public sealed partial class CudaBackend
         return (indices.Numel, dim, weight.Shape[0], sfx);
     }
 
-    private void LaunchEmbedding(string entryPoint, ulong a, ulong idx, ulong b, long count, long dim, long num)
+    private void LaunchEmbedding(string entryPoint, ulong a, ulong idx, ulong b, long count, long dim, long num, ulong? firstBad)
     {
         Span<byte> data = stackalloc byte[64];
         Span<int> offsets = stackalloc int[8];
@@ -165,6 +175,7 @@ public sealed partial class CudaBackend
         args.Add(count);
         args.Add(dim);
         args.Add(num);
+        if (firstBad is { } flag) args.Add(flag);
         LaunchElementwise(entryPoint, count * dim, ref args);
     }
 

@@ -49,7 +49,7 @@ public static class KernelCatalog
     public static readonly IReadOnlyList<string> ReduceOps = ["sum", "mean", "max", "min", "argmax"];
 
     /// <summary>Optimizer updates in optim.cu: <c>&lt;name&gt;_step_&lt;t&gt;</c>.</summary>
-    public static readonly IReadOnlyList<string> OptimizerOps = ["sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop"];
+    public static readonly IReadOnlyList<string> OptimizerOps = ["sgd", "momentum", "nesterov", "nesterov_cs231n", "adam", "adagrad", "rmsprop"];
 
     /// <summary>Fused recurrent cells in recurrent.cu: <c>&lt;cell&gt;_cell_&lt;fwd|bwd&gt;_&lt;t&gt;</c>.</summary>
     public static readonly IReadOnlyList<string> RecurrentOps = ["lstm_cell_fwd", "lstm_cell_bwd", "gru_cell_fwd", "gru_cell_bwd"];
