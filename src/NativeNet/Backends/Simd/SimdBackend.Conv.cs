@@ -113,7 +113,7 @@ public sealed partial class SimdBackend
         return (1, threads);
     }
 
-    /// <summary>Runs body(chunk) for every chunk; in parallel (handed out dynamically) when workers &gt; 1.</summary>
+    /// <summary>Runs body(chunk) for every chunk; in parallel on the worker pool (chunks claimed as threads come free) when workers &gt; 1.</summary>
     private static void ForEachChunk(int chunks, int workers, Action<int> body)
     {
         if (workers <= 1)
@@ -121,7 +121,7 @@ public sealed partial class SimdBackend
             for (int ci = 0; ci < chunks; ci++) body(ci);
             return;
         }
-        Parallel.For(0, chunks, SimdParallel.Options(workers), body);
+        SimdParallel.For(chunks, body);
     }
 
     /// <inheritdoc/>
