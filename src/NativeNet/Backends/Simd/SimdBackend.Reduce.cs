@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace NativeNet.Backends.Simd;
@@ -200,6 +202,11 @@ public sealed partial class SimdBackend
         if (outer == 0 || inner == 0 || dim == 0) return;
         T[] xs = x.HostData<T>(), ys = y.HostData<T>();
         int xo = x.Offset, yo = y.Offset;
+        if (inner == 1 && dim <= ShortRow && !(ReferenceEquals(xs, ys) && xo != yo))
+        {
+            SoftmaxShortRows(xs, xo, ys, yo, outer, dim, log);
+            return;
+        }
         int parts = SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ElementThreshold / 4);
         SimdParallel.For(parts, part =>
         {
@@ -212,6 +219,56 @@ public sealed partial class SimdBackend
                 else SoftmaxColumns(xs, bx, ys, by, dim, inner, log, scratch!);
             }
         });
+    }
+
+    /// <summary>Rows at most this long take <see cref="SoftmaxShortRows"/>: one vector call per row would cost more than the row.</summary>
+    private const int ShortRow = 32;
+
+    /// <summary>Rows of a short-row block: its exponentials are one vector call over up to this many elements.</summary>
+    private const int ShortRowBlock = 4096;
+
+    /// <summary>
+    /// Softmax of many short contiguous rows (a classifier's [batch, 10] logits): per-row max and shift in a plain
+    /// loop, then one exponential over a whole block of rows, then per-row sums, with the reference's operation order
+    /// per row. Single-threaded: a [128, 10] softmax is a few microseconds, less than a hand-off.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxShortRows<T>(T[] xs, int xo, T[] ys, int yo, int outer, int dim, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rowsPerBlock = Math.Max(1, ShortRowBlock / dim);
+        Span<T> e = log ? ThreadScratch<T>.Get(rowsPerBlock * dim) : default;
+        for (int r0 = 0; r0 < outer; r0 += rowsPerBlock)
+        {
+            int rows = Math.Min(rowsPerBlock, outer - r0), len = rows * dim;
+            var x = new ReadOnlySpan<T>(xs, xo + r0 * dim, len);
+            var y = new Span<T>(ys, yo + r0 * dim, len);
+            for (int r = 0; r < rows; r++)
+            {
+                var xr = x.Slice(r * dim, dim);
+                T max = T.NegativeInfinity;
+                for (int j = 0; j < dim; j++) max = T.Max(max, xr[j]);
+                if (T.IsInfinity(max)) max = T.Zero;
+                var yr = y.Slice(r * dim, dim);
+                for (int j = 0; j < dim; j++) yr[j] = xr[j] - max;
+            }
+            var ex = log ? e[..len] : y;
+            // the float overload is precompiled; the generic one runs unoptimised code for its first thousands of calls
+            if (typeof(T) == typeof(float)) TensorPrimitives.Exp(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(ex));
+            else TensorPrimitives.Exp(y, ex);
+            for (int r = 0; r < rows; r++)
+            {
+                var er = ex.Slice(r * dim, dim);
+                T sum = T.Zero;
+                for (int j = 0; j < dim; j++) sum += er[j];
+                var yr = y.Slice(r * dim, dim);
+                if (log)
+                {
+                    T shift = T.Log(sum);
+                    for (int j = 0; j < dim; j++) yr[j] -= shift;
+                }
+                else for (int j = 0; j < dim; j++) yr[j] /= sum;
+            }
+        }
     }
 
     /// <summary>One contiguous row, same operation order as the reference: shift by the max, exp, sum, divide (or subtract the log-sum).</summary>
@@ -273,6 +330,11 @@ public sealed partial class SimdBackend
     {
         if (outer == 0 || inner == 0 || dim == 0) return;
         T[] ys = y.HostData<T>(), gs = dy.HostData<T>(), xs = dx.HostData<T>();
+        if (inner == 1 && dim <= ShortRow && !log)
+        {
+            SoftmaxBackwardShortRows(ys, y.Offset, gs, dy.Offset, xs, dx.Offset, outer, dim);
+            return;
+        }
         int parts = SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ElementThreshold / 4);
         SimdParallel.For(parts, part =>
         {
@@ -330,5 +392,23 @@ public sealed partial class SimdBackend
                 }
             }
         });
+    }
+
+    /// <summary>dx = y·(dy − Σ dy·y) for many short contiguous rows, in plain loops (the reference's order per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxBackwardShortRows<T>(T[] ys, int yo, T[] gs, int go, T[] xs, int xo, int outer, int dim) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var y = new ReadOnlySpan<T>(ys, yo, outer * dim);
+        var g = new ReadOnlySpan<T>(gs, go, outer * dim);
+        var dx = new Span<T>(xs, xo, outer * dim);
+        for (int r = 0; r < outer; r++)
+        {
+            var yr = y.Slice(r * dim, dim);
+            var gr = g.Slice(r * dim, dim);
+            var xr = dx.Slice(r * dim, dim);
+            T dot = T.Zero;
+            for (int j = 0; j < dim; j++) dot += gr[j] * yr[j];
+            for (int j = 0; j < dim; j++) xr[j] = yr[j] * (gr[j] - dot);
+        }
     }
 }

@@ -31,7 +31,7 @@ internal static unsafe class SimdGemmNarrow
     {
         int w = Vector512<T>.Count;
         T* panel = Panel<T>((long)k * w);
-        SimdGemmPack.PackB(transB, b, ldb, 0, k, 0, n, w, panel);
+        Pack(transB, b, ldb, k, n, panel);
         int groups = (m + Rows - 1) / Rows;
         int parts = (double)m * n * k < ParallelThreshold ? 1 : Math.Min(Math.Max(1, threads), groups);
         var job = new Job<T>
@@ -41,6 +41,38 @@ internal static unsafe class SimdGemmNarrow
         };
         if (parts <= 1) job.Run(0);
         else WorkerPool.Run(parts, ref job);
+    }
+
+    /// <summary>panel[p·w + j] = op(B)(p, j) for j &lt; n, zero for n ≤ j &lt; w (w = one vector).</summary>
+    // SAFETY: op(B) is k×n inside the caller's view (b[p·ldb + j], or b[j·ldb + p] when transposed); panel holds k·w
+    // elements. The full-vector loads of a row stay inside the view: they end at or before the last element of op(B).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pack<T>(bool transB, T* b, int ldb, int k, int n, T* panel) where T : unmanaged, INumber<T>
+    {
+        int w = Vector512<T>.Count;
+        if (transB)
+        {
+            for (int p = 0; p < k; p++) Vector512<T>.Zero.Store(panel + (long)p * w);
+            for (int j = 0; j < n; j++)
+            {
+                T* row = b + (long)j * ldb;
+                T* dst = panel + j;
+                for (int p = 0; p < k; p++) dst[(long)p * w] = row[p];
+            }
+            return;
+        }
+        var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n));
+        var mask = Vector512<T>.Count == 16 ? keep.As<int, T>() : Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)n)).As<long, T>();
+        long last = (long)(k - 1) * ldb + n;
+        int p0 = 0;
+        for (; p0 < k && (long)p0 * ldb + w <= last; p0++)
+            (Vector512.Load(b + (long)p0 * ldb) & mask).Store(panel + (long)p0 * w);
+        for (; p0 < k; p0++)
+        {
+            T* src = b + (long)p0 * ldb, dst = panel + (long)p0 * w;
+            Vector512<T>.Zero.Store(dst);
+            for (int j = 0; j < n; j++) dst[j] = src[j];
+        }
     }
 
     private static T* Panel<T>(long elements) where T : unmanaged
@@ -98,14 +130,17 @@ internal static unsafe class SimdGemmNarrow
             a0 += ps;
             a4 += ps;
         }
-        Store(c0, c, n, beta);
-        Store(c1, c + ldc, n, beta);
-        Store(c2, c + 2L * ldc, n, beta);
-        Store(c3, c + 3L * ldc, n, beta);
-        Store(c4, c + 4L * ldc, n, beta);
-        Store(c5, c + 5L * ldc, n, beta);
-        Store(c6, c + 6L * ldc, n, beta);
-        Store(c7, c + 7L * ldc, n, beta);
+        // through a stack tile: no call may sit between the loop and the accumulators, or they are spilled in the loop
+        T* tile = stackalloc T[Rows * Vector512<T>.Count];
+        c0.Store(tile);
+        c1.Store(tile + w);
+        c2.Store(tile + 2 * w);
+        c3.Store(tile + 3 * w);
+        c4.Store(tile + 4 * w);
+        c5.Store(tile + 5 * w);
+        c6.Store(tile + 6 * w);
+        c7.Store(tile + 7 * w);
+        for (int r = 0; r < Rows; r++) Merge(tile + r * w, c + (long)r * ldc, n, beta);
     }
 
     // SAFETY: as Group8 for one row.
@@ -120,16 +155,15 @@ internal static unsafe class SimdGemmNarrow
             acc1 = Fma(Vector512.Create(a[(p + 1) * ps]), Vector512.Load(panel + (long)(p + 1) * w), acc1);
         }
         if (p < k) acc0 = Fma(Vector512.Create(a[p * ps]), Vector512.Load(panel + (long)p * w), acc0);
-        Store(acc0 + acc1, c, n, beta);
+        T* tile = stackalloc T[Vector512<T>.Count];
+        (acc0 + acc1).Store(tile);
+        Merge(tile, c, n, beta);
     }
 
-    /// <summary>c[0..n) = acc (beta = 0) or acc + beta·c; never touches c[n..).</summary>
-    // SAFETY: c covers n ≤ Vector512<T>.Count writable elements.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<T>(Vector512<T> acc, T* c, int n, T beta) where T : unmanaged, INumber<T>
+    /// <summary>c[0..n) = tile (beta = 0) or tile + beta·c; never touches c[n..).</summary>
+    // SAFETY: tile holds n values, c covers n writable elements.
+    private static void Merge<T>(T* tile, T* c, int n, T beta) where T : unmanaged, INumber<T>
     {
-        T* tile = stackalloc T[Vector512<T>.Count];
-        acc.Store(tile);
         if (T.IsZero(beta)) for (int j = 0; j < n; j++) c[j] = tile[j];
         else if (beta == T.One) for (int j = 0; j < n; j++) c[j] += tile[j];
         else for (int j = 0; j < n; j++) c[j] = beta * c[j] + tile[j];
