@@ -85,6 +85,9 @@ public sealed partial class SimdBackend
     /// <summary>Most elements in one chunk's column matrix, so that it is still in cache when the GEMM packs it.</summary>
     private const int ChunkElements = 1 << 18;
 
+    /// <summary>Most elements of the filter-gradient partials of one wave of chunks (4 MiB of floats).</summary>
+    private const int PartialElements = 1 << 20;
+
     /// <summary>1×1 filters with stride 1 and no padding read the input directly as the GEMM operand (no im2col).</summary>
     private static bool IsPointwise(Conv2dGeometry g) => g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0;
 
@@ -384,9 +387,10 @@ public sealed partial class SimdBackend
         }
         int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
         var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
-        // Chunk 0 writes dw; every later chunk writes its own partial, added to dw in chunk order after each wave of
-        // chunks, so dw does not depend on which thread ran which chunk. A wave bounds the partials' memory.
-        int wave = Math.Min(chunks, Math.Max(workers, Math.Min(4 * workers, (1 << 22) / kcrs)));
+        // Chunk 0 writes dw; every later chunk writes its own partial, added to dw in chunk order once the chunks of a
+        // wave are done, so dw does not depend on which thread ran which chunk. One wave holds every chunk unless the
+        // partials would pass PartialElements: each wave ends in a join, where a preempted worker holds everyone up.
+        int wave = Math.Min(chunks, Math.Max(workers, PartialElements / kcrs));
         T[]? partials = chunks == 1 ? null : ThreadScratch<T>.Second(wave * kcrs);
         bool pointwise = IsPointwise(g);
         // with fewer filter taps than filters (a first layer: C·R·S = 9, K = 32) the product is formed as dWᵀ, so
@@ -442,16 +446,28 @@ public sealed partial class SimdBackend
         }
     }
 
-    /// <summary>db[k] = Σ over images and positions of dy[n, k, ·]: per-row vector sums added in double, in image order.</summary>
+    /// <summary>db[k] = Σ over images and positions of dy[n, k, ·]: per-row vector sums added in double, in image order;
+    /// filters are split over threads (each filter's sum is the same whichever thread forms it).</summary>
     private static void BiasGradient<T>(T[] gs, int offset, Tensor db, int n, int k, int ohw) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var bs = db.HostData<T>();
-        for (int kf = 0; kf < k; kf++)
+        var body = new BiasGradientBody<T> { Gradient = gs, Offset = offset, Bias = db.HostData<T>(), BiasOffset = db.Offset, Images = n, Filters = k, Plane = ohw };
+        SimdParallel.ForRanges(k, SimdParallel.PartsFor((long)n * k * ohw), ref body);
+    }
+
+    private struct BiasGradientBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] Gradient, Bias;
+        public int Offset, BiasOffset, Images, Filters, Plane;
+
+        public readonly void Run(long start, long end)
         {
-            double acc = 0;
-            for (int img = 0; img < n; img++)
-                acc += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(gs, offset + (img * k + kf) * ohw, ohw)));
-            bs[db.Offset + kf] = T.CreateTruncating(acc);
+            for (int kf = (int)start; kf < end; kf++)
+            {
+                double acc = 0;
+                for (int img = 0; img < Images; img++)
+                    acc += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(Gradient, Offset + (img * Filters + kf) * Plane, Plane)));
+                Bias[BiasOffset + kf] = T.CreateTruncating(acc);
+            }
         }
     }
 }
