@@ -117,14 +117,14 @@ public sealed partial class SimdBackend
     }
 
     /// <summary>Runs body(chunk) for every chunk; in parallel on the worker pool (chunks claimed as threads come free) when workers &gt; 1.</summary>
-    private static void ForEachChunk(int chunks, int workers, Action<int> body)
+    private static void ForEachChunk<TBody>(int chunks, int workers, ref TBody body) where TBody : struct, IParallelBody
     {
         if (workers <= 1)
         {
-            for (int ci = 0; ci < chunks; ci++) body(ci);
+            for (int ci = 0; ci < chunks; ci++) body.Run(ci);
             return;
         }
-        SimdParallel.For(chunks, body);
+        WorkerPool.Run(chunks, ref body);
     }
 
     /// <inheritdoc/>
@@ -145,29 +145,50 @@ public sealed partial class SimdBackend
         // scratch arrays are pinned per-thread arrays of at least crs·cols and K·cols elements.
         fixed (T* px0 = xs) fixed (T* pw0 = ws) fixed (T* py0 = ys)
         {
-            nint ix = (nint)(px0 + x.Offset), iw = (nint)(pw0 + w.Offset), iy = (nint)(py0 + y.Offset);
-            ForEachChunk(chunks, workers, ci =>
+            var body = new ForwardChunk<T>
             {
-                int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
-                T* xn = (T*)ix + (long)n0 * chw, yn = (T*)iy + (long)n0 * kohw;
-                T* b = xn;
-                if (!(pointwise && count == 1))
-                {
-                    b = (T*)Pin(ThreadScratch<T>.First(crs * cols));
-                    for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
-                }
-                // one image writes straight into y; a chunk computes y as [K, images·OH·OW] and scatters it to NCHW
-                T* product = count == 1 ? yn : (T*)Pin(ThreadScratch<T>.Second(g.K * cols));
-                GemmPtr(false, false, g.K, cols, crs, (T*)iw, crs, b, cols, T.Zero, product, cols, gemmThreads);
-                for (int i = 0; i < count; i++)
-                for (int kf = 0; kf < g.K; kf++)
-                {
-                    var src = new ReadOnlySpan<T>(product + (long)kf * cols + i * ohw, ohw);
-                    var dst = new Span<T>(yn + (long)i * kohw + (long)kf * ohw, ohw);
-                    if (bs is not null) TensorPrimitives.Add(src, bs[bo + kf], dst);
-                    else if (count > 1) src.CopyTo(dst);
-                }
-            });
+                G = g, Images = nb, X = px0 + x.Offset, W = pw0 + w.Offset, Y = py0 + y.Offset, Bias = bs, BiasOffset = bo,
+                Pointwise = pointwise, GemmThreads = gemmThreads,
+            };
+            ForEachChunk(chunks, workers, ref body);
+        }
+    }
+
+    private unsafe struct ForwardChunk<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Conv2dGeometry G;
+        public int Images, BiasOffset, GemmThreads;
+        public T* X, W, Y;
+        public T[]? Bias;
+        public bool Pointwise;
+
+        // SAFETY: chunk ci covers images [ci·Images, ci·Images + count) of the pinned contiguous NCHW x and y; the
+        // scratch arrays are pinned per-thread arrays of at least crs·cols and K·cols elements.
+        public readonly void Run(int ci)
+        {
+            var g = G;
+            int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, nb = Images;
+            T[]? bs = Bias;
+            int bo = BiasOffset;
+            int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+            T* xn = X + (long)n0 * chw, yn = Y + (long)n0 * kohw;
+            T* b = xn;
+            if (!(Pointwise && count == 1))
+            {
+                b = (T*)Pin(ThreadScratch<T>.First(crs * cols));
+                for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
+            }
+            // one image writes straight into y; a chunk computes y as [K, images·OH·OW] and scatters it to NCHW
+            T* product = count == 1 ? yn : (T*)Pin(ThreadScratch<T>.Second(g.K * cols));
+            GemmPtr(false, false, g.K, cols, crs, W, crs, b, cols, T.Zero, product, cols, GemmThreads);
+            for (int i = 0; i < count; i++)
+            for (int kf = 0; kf < g.K; kf++)
+            {
+                var src = new ReadOnlySpan<T>(product + (long)kf * cols + i * ohw, ohw);
+                var dst = new Span<T>(yn + (long)i * kohw + (long)kf * ohw, ohw);
+                if (bs is not null) TensorPrimitives.Add(src, bs[bo + kf], dst);
+                else if (count > 1) src.CopyTo(dst);
+            }
         }
     }
 
@@ -346,27 +367,41 @@ public sealed partial class SimdBackend
         // disjoint images of dx; the scratch is a pinned per-thread array of at least (crs + K)·cols elements.
         fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* px0 = xs)
         {
-            nint ig = (nint)(pg0 + dy.Offset), iw = (nint)(pw0 + w.Offset), ix = (nint)(px0 + dx.Offset);
-            ForEachChunk(chunks, workers, ci =>
+            var body = new BackwardDataChunk<T> { G = g, Images = nb, Dy = pg0 + dy.Offset, W = pw0 + w.Offset, Dx = px0 + dx.Offset, Pointwise = pointwise, GemmThreads = gemmThreads };
+            ForEachChunk(chunks, workers, ref body);
+        }
+    }
+
+    private unsafe struct BackwardDataChunk<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Conv2dGeometry G;
+        public int Images, GemmThreads;
+        public T* Dy, W, Dx;
+        public bool Pointwise;
+
+        // SAFETY: chunk ci covers images [ci·Images, ci·Images + count) of the pinned contiguous dy and dx, and chunks
+        // write disjoint images of dx; the scratch is a pinned per-thread array of at least (crs + K)·cols elements.
+        public readonly void Run(int ci)
+        {
+            var g = G;
+            int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, nb = Images;
+            int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+            T* gn = Dy + (long)n0 * kohw, xn = Dx + (long)n0 * chw;
+            if (Pointwise && count == 1)
             {
-                int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
-                T* gn = (T*)ig + (long)n0 * kohw, xn = (T*)ix + (long)n0 * chw;
-                if (pointwise && count == 1)
-                {
-                    GemmPtr(true, false, g.C, ohw, g.K, (T*)iw, crs, gn, ohw, T.Zero, xn, ohw, gemmThreads);
-                    return;
-                }
-                T* col = (T*)Pin(ThreadScratch<T>.First(crs * cols + (count > 1 ? g.K * cols : 0)));
-                T* a = gn;
-                if (count > 1)
-                {
-                    a = col + (long)crs * cols;
-                    GatherChunk(gn, count, g.K, ohw, a);
-                }
-                // col[CRS, images·OHW] = Wᵀ · dy_chunk[K, images·OHW]
-                GemmPtr(true, false, crs, cols, g.K, (T*)iw, crs, a, cols, T.Zero, col, cols, gemmThreads);
-                for (int i = 0; i < count; i++) Col2Im(col + i * ohw, g, xn + (long)i * chw, cols);
-            });
+                GemmPtr(true, false, g.C, ohw, g.K, W, crs, gn, ohw, T.Zero, xn, ohw, GemmThreads);
+                return;
+            }
+            T* col = (T*)Pin(ThreadScratch<T>.First(crs * cols + (count > 1 ? g.K * cols : 0)));
+            T* a = gn;
+            if (count > 1)
+            {
+                a = col + (long)crs * cols;
+                GatherChunk(gn, count, g.K, ohw, a);
+            }
+            // col[CRS, images·OHW] = Wᵀ · dy_chunk[K, images·OHW]
+            GemmPtr(true, false, crs, cols, g.K, W, crs, a, cols, T.Zero, col, cols, GemmThreads);
+            for (int i = 0; i < count; i++) Col2Im(col + i * ohw, g, xn + (long)i * chw, cols);
         }
     }
 
@@ -401,47 +436,62 @@ public sealed partial class SimdBackend
         // (crs + K)·cols + K·crs elements, and the partials (the calling thread's second scratch) are not used by the workers.
         fixed (T* px0 = xs) fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* pp0 = partials)
         {
-            nint ix = (nint)(px0 + x.Offset), ig = (nint)(pg0 + dy.Offset), idw = (nint)(pw0 + dw.Offset), ip = (nint)pp0;
+            var body = new BackwardFilterChunk<T> { G = g, Images = nb, X = px0 + x.Offset, Dy = pg0 + dy.Offset, Dw = pw0 + dw.Offset, Partials = pp0, Pointwise = pointwise, Transposed = transposed, GemmThreads = gemmThreads };
             for (int first = 0; first < chunks; first += wave)
             {
-                int waveStart = first, inWave = Math.Min(wave, chunks - first);
-                ForEachChunk(inWave, workers, j =>
-                {
-                    int ci = waveStart + j, n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
-                    T* xn = (T*)ix + (long)n0 * chw, gn = (T*)ig + (long)n0 * kohw;
-                    T* target = ci == 0 ? (T*)idw : (T*)ip + (long)j * kcrs;
-                    T* a = gn, b = xn;
-                    bool lower = !(pointwise && count == 1);
-                    int scratch = (lower ? crs * cols : 0) + (count > 1 ? g.K * cols : 0) + (transposed ? kcrs : 0);
-                    T* free = scratch == 0 ? null : (T*)Pin(ThreadScratch<T>.First(scratch));
-                    if (lower)
-                    {
-                        b = free;
-                        for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
-                        free += (long)crs * cols;
-                    }
-                    if (count > 1)
-                    {
-                        a = free;
-                        GatherChunk(gn, count, g.K, ohw, a);
-                        free += (long)g.K * cols;
-                    }
-                    if (transposed)
-                    {
-                        // dW_chunkᵀ[CRS, K] = col_chunk[CRS, images·OHW] · dy_chunkᵀ
-                        GemmPtr(false, true, crs, g.K, cols, b, cols, a, cols, T.Zero, free, g.K, gemmThreads);
-                        for (int kf = 0; kf < g.K; kf++)
-                        for (int rc = 0; rc < crs; rc++)
-                            target[(long)kf * crs + rc] = free[(long)rc * g.K + kf];
-                    }
-                    else
-                    {
-                        // dW_chunk[K, CRS] = dy_chunk[K, images·OHW] · col_chunkᵀ
-                        GemmPtr(false, true, g.K, crs, cols, a, cols, b, cols, T.Zero, target, crs, gemmThreads);
-                    }
-                });
+                int inWave = Math.Min(wave, chunks - first);
+                body.WaveStart = first;
+                ForEachChunk(inWave, workers, ref body);
                 for (int j = 0; j < inWave; j++)
                     if (first + j > 0) TensorPrimitives.Add(dwSpan, new ReadOnlySpan<T>(partials, j * kcrs, kcrs), dwSpan);
+            }
+        }
+    }
+
+    private unsafe struct BackwardFilterChunk<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Conv2dGeometry G;
+        public int Images, GemmThreads, WaveStart;
+        public T* X, Dy, Dw, Partials;
+        public bool Pointwise, Transposed;
+
+        // SAFETY: chunk WaveStart + j covers images of the pinned contiguous x and dy; it writes only dw (chunk 0) or
+        // its own partial j; the scratch is a pinned per-thread array of at least (crs + K)·cols + K·crs elements.
+        public readonly void Run(int j)
+        {
+            var g = G;
+            int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, kcrs = g.K * crs, nb = Images;
+            int ci = WaveStart + j, n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+            T* xn = X + (long)n0 * chw, gn = Dy + (long)n0 * kohw;
+            T* target = ci == 0 ? Dw : Partials + (long)j * kcrs;
+            T* a = gn, b = xn;
+            bool lower = !(Pointwise && count == 1);
+            int scratch = (lower ? crs * cols : 0) + (count > 1 ? g.K * cols : 0) + (Transposed ? kcrs : 0);
+            T* free = scratch == 0 ? null : (T*)Pin(ThreadScratch<T>.First(scratch));
+            if (lower)
+            {
+                b = free;
+                for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
+                free += (long)crs * cols;
+            }
+            if (count > 1)
+            {
+                a = free;
+                GatherChunk(gn, count, g.K, ohw, a);
+                free += (long)g.K * cols;
+            }
+            if (Transposed)
+            {
+                // dW_chunkᵀ[CRS, K] = col_chunk[CRS, images·OHW] · dy_chunkᵀ
+                GemmPtr(false, true, crs, g.K, cols, b, cols, a, cols, T.Zero, free, g.K, GemmThreads);
+                for (int kf = 0; kf < g.K; kf++)
+                for (int rc = 0; rc < crs; rc++)
+                    target[(long)kf * crs + rc] = free[(long)rc * g.K + kf];
+            }
+            else
+            {
+                // dW_chunk[K, CRS] = dy_chunk[K, images·OHW] · col_chunkᵀ
+                GemmPtr(false, true, g.K, crs, cols, a, cols, b, cols, T.Zero, target, crs, GemmThreads);
             }
         }
     }
