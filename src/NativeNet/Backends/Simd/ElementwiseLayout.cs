@@ -22,10 +22,28 @@ internal sealed class ElementwiseLayout
     /// <summary>Number of rows (product of the outer dimensions).</summary>
     public readonly long Rows;
 
+    private static readonly int[] UnitStride = [1];
+
     public ElementwiseLayout(params Tensor[] tensors)
     {
         Operands = tensors.Length;
         var shape = tensors[0].ShapeRef;
+        if (AllDenseAlike(tensors))
+        {
+            // the common case, and all of a tiny op's cost otherwise: one row, no lists to merge dimensions with
+            long numel = tensors[0].Numel;
+            Shape = [(int)numel];
+            Strides = new int[Operands][];
+            Offsets = new int[Operands];
+            for (int o = 0; o < Operands; o++)
+            {
+                Strides[o] = UnitStride;
+                Offsets[o] = tensors[o].Offset;
+            }
+            Inner = (int)numel;
+            Rows = 1;
+            return;
+        }
         var dims = new List<int>();
         var strides = new List<int>[Operands];
         for (int o = 0; o < Operands; o++) strides[o] = [];
@@ -64,6 +82,16 @@ internal sealed class ElementwiseLayout
         long rows = 1;
         for (int d = 0; d < Shape.Length - 1; d++) rows *= Shape[d];
         Rows = rows;
+    }
+
+    /// <summary>Every operand contiguous with the shape of the output (no broadcast), and at least one element.</summary>
+    private static bool AllDenseAlike(Tensor[] tensors)
+    {
+        var shape = tensors[0].ShapeRef;
+        if (tensors[0].Numel == 0) return false;
+        foreach (var t in tensors)
+            if (!t.IsContiguous || !t.ShapeRef.AsSpan().SequenceEqual(shape)) return false;
+        return true;
     }
 
     /// <summary>Inner stride of operand <paramref name="o"/>.</summary>
