@@ -221,6 +221,10 @@ internal static class SimdParallel
         return (int)Math.Min(threads, Math.Max(1, work / (threshold / 2)));
     }
 
+    /// <summary>Options for code still on <see cref="Parallel.For(int, int, ParallelOptions, Action{int})"/>; new code
+    /// should use <see cref="For"/> or <see cref="WorkerPool.Run{TBody}"/>, which do not start late.</summary>
+    public static ParallelOptions Options(int threads) => new() { MaxDegreeOfParallelism = threads };
+
     /// <summary>Runs body(part) for part in [0, parts) on the worker pool (inline when parts &lt;= 1).</summary>
     /// <remarks>Kept for callers outside the hot paths; it allocates the caller's closure, where
     /// <see cref="WorkerPool.Run{TBody}"/> with a struct body allocates nothing.</remarks>
