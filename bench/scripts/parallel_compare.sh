@@ -4,7 +4,7 @@
 # build, back to back. Raw figures go to $OUT (one JSON line per NativeNet figure); parallel_summary.py takes medians
 # over the rounds and prints the ratios.
 #
-# Usage: BASE=/path/to/main/checkout NEW=/path/to/branch/checkout [ROUNDS=3] [THREADS="1 2"] bench/scripts/parallel_compare.sh OUT
+# Usage: BASE=/path/to/main/checkout NEW=/path/to/branch/checkout [ROUNDS=3] [THREADS="1 2"] [CASES=$'case\ncase'] bench/scripts/parallel_compare.sh OUT
 # Both checkouts must have src/NativeNet.Cli built in Release (dotnet build src/NativeNet.Cli -c Release).
 # Needs gcc, libopenblas-dev and python3-torch (`dotnet cake --target=ReferenceDeps`); ANCHORS defaults to ../shared/anchors.
 set -euo pipefail
@@ -25,6 +25,7 @@ cases=("gemm --m 256 --n 256 --k 256 --op NN" "gemm --m 512 --n 512 --k 512 --op
     "conv2d --shape conv1 --pass fwd" "conv2d --shape conv1 --pass fwdbwd --dx false" "conv2d --shape conv1 --pass fwdbwd --dx true"
     "conv2d --shape conv2 --pass fwd" "conv2d --shape conv2 --pass fwdbwd" "maxpool --pass fwdbwd"
     "train-step --model mlp --batch 128" "train-step --model cnn --batch 128")
+if [[ -n "${CASES:-}" ]]; then mapfile -t cases <<< "$CASES"; fi   # optional subset, one case per line
 for r in $(seq 1 "$rounds"); do
     for t in $threads; do
         echo "== round $r, $t thread(s), load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,23 +1,25 @@
 #!/usr/bin/env python3
 """Summarises a bench/scripts/parallel_compare.sh run: medians over rounds, before/after and reference ratios (markdown).
 
-Usage: parallel_summary.py RUN_DIR
+Usage: parallel_summary.py RUN_DIR [LAST_ROUND]   (LAST_ROUND: ignore later, e.g. interrupted, rounds)
 GEMM: ratio = OpenBLAS best time / NativeNet time (> 1: NativeNet faster), for NativeNet's median and its best call.
 Others: ratio = PyTorch median / NativeNet median (> 1: NativeNet faster)."""
 import glob, json, os, re, statistics, sys
 from collections import defaultdict
 
 run = sys.argv[1]
+last_round = int(sys.argv[2]) if len(sys.argv) > 2 else 10**9
 nn = defaultdict(list)  # (build, case, T) -> [(median_ms, min_ms)]
 for line in open(os.path.join(run, "nativenet.tsv")):
     build, rnd, case, js = line.rstrip("\n").split("\t")
     d = json.loads(js)
-    if d.get("failed"): continue
+    if d.get("failed") or int(rnd) > last_round: continue
     nn[(build, case, d["threads"])].append((d["median_ms"], d["min_ms"]))
 
 blas = defaultdict(list)  # ("M N K OP", T) -> [best_us]
 for f in glob.glob(os.path.join(run, "openblas_T*_r*.txt")):
     t = int(re.search(r"_T(\d+)_", f).group(1))
+    if int(re.search(r"_r(\d+)", f).group(1)) > last_round: continue
     for l in open(f):
         p = l.split()
         if len(p) >= 5 and p[0].isdigit(): blas[(" ".join(p[:4]), t)].append(float(p[4]))
@@ -25,6 +27,7 @@ for f in glob.glob(os.path.join(run, "openblas_T*_r*.txt")):
 torch = defaultdict(list)
 for f in glob.glob(os.path.join(run, "torch_T*_r*.txt")):
     t = int(re.search(r"_T(\d+)_", f).group(1))
+    if int(re.search(r"_r(\d+)", f).group(1)) > last_round: continue
     for l in open(f):
         m = re.match(r"(.*?)\s+T=\d+\s+median\s+([\d.]+) ms", l)
         if m: torch[(m.group(1).strip(), t)].append(float(m.group(2)))
@@ -48,7 +51,7 @@ for (b, c, t) in nn:
 order = list(dict.fromkeys(c for c, _ in cases))
 cases.sort(key=lambda ct: (ct[1], order.index(ct[0])))
 rounds = max((len(v) for v in nn.values()), default=0)
-print(f"Rounds: {rounds}; figures are medians over the rounds (NativeNet: median of >= 30 calls per round, and best call).\n")
+print(f"Up to {rounds} rounds per figure; figures are medians over the rounds (NativeNet: median of >= 30 calls per round, and best call).\n")
 print("| case | T | ref ms | base ms (best) | new ms (best) | new speed-up | base ratio | new ratio (best) |")
 print("|---|---|---|---|---|---|---|---|")
 for c, t in cases:
