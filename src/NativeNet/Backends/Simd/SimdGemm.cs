@@ -62,15 +62,15 @@ internal static class SimdGemm
             return;
         }
 
-        if ((double)m * n * k < ParallelThreshold)
-            threads = 1;
         threads = Math.Max(1, threads);
-
         if (SimdGemmNarrow.Handles<T>(m, n, k))
         {
+            // its own threshold: no packed A, so a second thread pays off sooner
             SimdGemmNarrow.Gemm(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
             return;
         }
+        if ((double)m * n * k < ParallelThreshold)
+            threads = 1;
         if (Kernel512<T>.IsSupported)
             Partition<T, Kernel512<T>>(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
         else if (Kernel256<T>.IsSupported)
