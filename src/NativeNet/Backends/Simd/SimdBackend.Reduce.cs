@@ -408,7 +408,8 @@ public sealed partial class SimdBackend
 
         public readonly void Run(long start, long end)
         {
-            var scratch = new T[Math.Max(Dim, 2 * Inner)];
+            // this thread's reusable buffer: nothing below asks ThreadScratch for another
+            var scratch = ThreadScratch<T>.Get(Math.Max(Dim, 2 * Inner));
             for (int o = (int)start; o < end; o++)
             {
                 int b = o * Dim * Inner;
@@ -420,7 +421,7 @@ public sealed partial class SimdBackend
                     if (Log)
                     {
                         T total = TensorPrimitives.Sum(gr);
-                        var e = scratch.AsSpan(0, Dim);
+                        var e = scratch[..Dim];
                         TensorPrimitives.Exp(yr, e);
                         TensorPrimitives.Multiply(e, total, e);
                         TensorPrimitives.Subtract(gr, e, xr);
@@ -433,8 +434,8 @@ public sealed partial class SimdBackend
                     }
                     continue;
                 }
-                var acc = scratch.AsSpan(0, Inner);
-                var tmp = scratch.AsSpan(Inner, Inner);
+                var acc = scratch[..Inner];
+                var tmp = scratch.Slice(Inner, Inner);
                 acc.Clear();
                 for (int d = 0; d < Dim; d++)
                 {
