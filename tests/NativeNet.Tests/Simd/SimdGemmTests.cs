@@ -48,6 +48,8 @@ public class SimdGemmTests
     [TestCase(3, 8300, 5)]
     [TestCase(200, 300, 150)]
     [TestCase(300, 70, 90)]
+    [TestCase(300, 10, 520)]
+    [TestCase(129, 16, 300)]
     public void LargerShapes(int m, int n, int k)
     {
         var rng = new Random(m * 31 + n * 7 + k);

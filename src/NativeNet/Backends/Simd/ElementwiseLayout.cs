@@ -22,10 +22,28 @@ internal sealed class ElementwiseLayout
     /// <summary>Number of rows (product of the outer dimensions).</summary>
     public readonly long Rows;
 
+    private static readonly int[] UnitStride = [1];
+
     public ElementwiseLayout(params Tensor[] tensors)
     {
         Operands = tensors.Length;
         var shape = tensors[0].ShapeRef;
+        if (AllDenseAlike(tensors))
+        {
+            // the common case, and all of a tiny op's cost otherwise: one row, no lists to merge dimensions with
+            long numel = tensors[0].Numel;
+            Shape = [(int)numel];
+            Strides = new int[Operands][];
+            Offsets = new int[Operands];
+            for (int o = 0; o < Operands; o++)
+            {
+                Strides[o] = UnitStride;
+                Offsets[o] = tensors[o].Offset;
+            }
+            Inner = (int)numel;
+            Rows = 1;
+            return;
+        }
         var dims = new List<int>();
         var strides = new List<int>[Operands];
         for (int o = 0; o < Operands; o++) strides[o] = [];
@@ -64,6 +82,16 @@ internal sealed class ElementwiseLayout
         long rows = 1;
         for (int d = 0; d < Shape.Length - 1; d++) rows *= Shape[d];
         Rows = rows;
+    }
+
+    /// <summary>Every operand contiguous with the shape of the output (no broadcast), and at least one element.</summary>
+    private static bool AllDenseAlike(Tensor[] tensors)
+    {
+        var shape = tensors[0].ShapeRef;
+        if (tensors[0].Numel == 0) return false;
+        foreach (var t in tensors)
+            if (!t.IsContiguous || !t.ShapeRef.AsSpan().SequenceEqual(shape)) return false;
+        return true;
     }
 
     /// <summary>Inner stride of operand <paramref name="o"/>.</summary>
@@ -118,11 +146,8 @@ internal sealed class ElementwiseLayout
         }
         if (Rows >= parts)
         {
-            Parallel.For(0, parts, SimdParallel.Options(parts), p =>
-            {
-                var local = row;
-                ForRows(Rows * p / parts, Rows * (p + 1) / parts, ref local);
-            });
+            var byRows = new RowsBody<TRow> { Layout = this, Row = row, Parts = parts };
+            WorkerPool.Run(parts, ref byRows);
             return;
         }
         // few long rows: cut each row into pieces of whole cache lines
@@ -133,12 +158,36 @@ internal sealed class ElementwiseLayout
         var bases = new nint[Rows][];
         var collect = new OffsetCollector(bases, Operands);
         ForRows(0, Rows, ref collect);
-        Parallel.For(0, (int)Rows * pieces, SimdParallel.Options(parts), job =>
+        var byPieces = new PiecesBody<TRow> { Layout = this, Row = row, Bases = bases, Pieces = pieces, PieceLength = pieceLen };
+        WorkerPool.Run((int)Rows * pieces, ref byPieces);
+    }
+
+    private struct RowsBody<TRow> : IParallelBody where TRow : struct, IRowVisitor
+    {
+        public ElementwiseLayout Layout;
+        public TRow Row;
+        public int Parts;
+
+        public readonly void Run(int part)
         {
-            var local = row;
-            int r = job / pieces, start = job % pieces * pieceLen;
-            local.Row(bases[r], start, Math.Min(pieceLen, Inner - start));
-        });
+            var local = Row;
+            Layout.ForRows(Layout.Rows * part / Parts, Layout.Rows * (part + 1) / Parts, ref local);
+        }
+    }
+
+    private struct PiecesBody<TRow> : IParallelBody where TRow : struct, IRowVisitor
+    {
+        public ElementwiseLayout Layout;
+        public TRow Row;
+        public nint[][] Bases;
+        public int Pieces, PieceLength;
+
+        public readonly void Run(int job)
+        {
+            var local = Row;
+            int r = job / Pieces, start = job % Pieces * PieceLength;
+            local.Row(Bases[r], start, Math.Min(PieceLength, Layout.Inner - start));
+        }
     }
 
     private struct OffsetCollector(nint[][] bases, int operands) : IRowVisitor
@@ -154,10 +203,14 @@ internal interface IRowVisitor
     void Row(Span<nint> offsets, int start, int length);
 }
 
-/// <summary>Thread-count policy shared by the Simd kernels.</summary>
+/// <summary>Thread-count policy shared by the Simd kernels; the loops themselves run on <see cref="WorkerPool"/>.</summary>
 internal static class SimdParallel
 {
-    /// <summary>Elementwise work below this many elements stays on the calling thread.</summary>
+    /// <summary>
+    /// Elementwise work below this many elements stays on the calling thread, and every part of a split op has at
+    /// least half of it: a hand-off to a spinning worker costs about a microsecond, a woken one several, while 32 K
+    /// floats of a binary op take 5–10 µs.
+    /// </summary>
     public const long ElementThreshold = 1 << 16;
 
     /// <summary>How many parts to split <paramref name="work"/> elements into.</summary>
@@ -168,9 +221,13 @@ internal static class SimdParallel
         return (int)Math.Min(threads, Math.Max(1, work / (threshold / 2)));
     }
 
+    /// <summary>Options for code still on <see cref="Parallel.For(int, int, ParallelOptions, Action{int})"/>; new code
+    /// should use <see cref="For"/> or <see cref="WorkerPool.Run{TBody}"/>, which do not start late.</summary>
     public static ParallelOptions Options(int threads) => new() { MaxDegreeOfParallelism = threads };
 
-    /// <summary>Runs body(part) for part in [0, parts), in parallel when parts &gt; 1.</summary>
+    /// <summary>Runs body(part) for part in [0, parts) on the worker pool (inline when parts &lt;= 1).</summary>
+    /// <remarks>Kept for callers outside the hot paths; it allocates the caller's closure, where
+    /// <see cref="WorkerPool.Run{TBody}"/> with a struct body allocates nothing.</remarks>
     public static void For(int parts, Action<int> body)
     {
         if (parts <= 1)
@@ -178,6 +235,43 @@ internal static class SimdParallel
             for (int p = 0; p < parts; p++) body(p);
             return;
         }
-        Parallel.For(0, parts, Options(Math.Min(parts, SimdBackend.Threads)), body);
+        var wrapper = new ActionBody(body);
+        WorkerPool.Run(parts, ref wrapper);
     }
+
+    /// <summary>Runs body(part) for every part of a static split: part p gets the items [total·p/parts, total·(p+1)/parts).</summary>
+    public static void ForRanges<TBody>(long total, int parts, ref TBody body) where TBody : struct, IRangeBody
+    {
+        if (parts <= 1)
+        {
+            body.Run(0, total);
+            return;
+        }
+        var ranges = new RangesBody<TBody> { Body = body, Total = total, Parts = parts };
+        WorkerPool.Run(parts, ref ranges);
+    }
+
+    private readonly struct ActionBody(Action<int> body) : IParallelBody
+    {
+        public void Run(int part) => body(part);
+    }
+
+    private struct RangesBody<TBody> : IParallelBody where TBody : struct, IRangeBody
+    {
+        public TBody Body;
+        public long Total;
+        public int Parts;
+
+        public readonly void Run(int part)
+        {
+            var local = Body;
+            local.Run(Total * part / Parts, Total * (part + 1) / Parts);
+        }
+    }
+}
+
+/// <summary>The items [start, end) of a statically split loop.</summary>
+internal interface IRangeBody
+{
+    void Run(long start, long end);
 }

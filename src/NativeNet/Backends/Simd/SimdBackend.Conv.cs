@@ -85,6 +85,9 @@ public sealed partial class SimdBackend
     /// <summary>Most elements in one chunk's column matrix, so that it is still in cache when the GEMM packs it.</summary>
     private const int ChunkElements = 1 << 18;
 
+    /// <summary>Most elements of the filter-gradient partials of one wave of chunks (4 MiB of floats).</summary>
+    private const int PartialElements = 1 << 20;
+
     /// <summary>1×1 filters with stride 1 and no padding read the input directly as the GEMM operand (no im2col).</summary>
     private static bool IsPointwise(Conv2dGeometry g) => g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0;
 
@@ -113,15 +116,15 @@ public sealed partial class SimdBackend
         return (1, threads);
     }
 
-    /// <summary>Runs body(chunk) for every chunk; in parallel (handed out dynamically) when workers &gt; 1.</summary>
-    private static void ForEachChunk(int chunks, int workers, Action<int> body)
+    /// <summary>Runs body(chunk) for every chunk; in parallel on the worker pool (chunks claimed as threads come free) when workers &gt; 1.</summary>
+    private static void ForEachChunk<TBody>(int chunks, int workers, ref TBody body) where TBody : struct, IParallelBody
     {
         if (workers <= 1)
         {
-            for (int ci = 0; ci < chunks; ci++) body(ci);
+            for (int ci = 0; ci < chunks; ci++) body.Run(ci);
             return;
         }
-        Parallel.For(0, chunks, SimdParallel.Options(workers), body);
+        WorkerPool.Run(chunks, ref body);
     }
 
     /// <inheritdoc/>
@@ -142,29 +145,50 @@ public sealed partial class SimdBackend
         // scratch arrays are pinned per-thread arrays of at least crs·cols and K·cols elements.
         fixed (T* px0 = xs) fixed (T* pw0 = ws) fixed (T* py0 = ys)
         {
-            nint ix = (nint)(px0 + x.Offset), iw = (nint)(pw0 + w.Offset), iy = (nint)(py0 + y.Offset);
-            ForEachChunk(chunks, workers, ci =>
+            var body = new ForwardChunk<T>
             {
-                int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
-                T* xn = (T*)ix + (long)n0 * chw, yn = (T*)iy + (long)n0 * kohw;
-                T* b = xn;
-                if (!(pointwise && count == 1))
-                {
-                    b = (T*)Pin(ThreadScratch<T>.First(crs * cols));
-                    for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
-                }
-                // one image writes straight into y; a chunk computes y as [K, images·OH·OW] and scatters it to NCHW
-                T* product = count == 1 ? yn : (T*)Pin(ThreadScratch<T>.Second(g.K * cols));
-                GemmPtr(false, false, g.K, cols, crs, (T*)iw, crs, b, cols, T.Zero, product, cols, gemmThreads);
-                for (int i = 0; i < count; i++)
-                for (int kf = 0; kf < g.K; kf++)
-                {
-                    var src = new ReadOnlySpan<T>(product + (long)kf * cols + i * ohw, ohw);
-                    var dst = new Span<T>(yn + (long)i * kohw + (long)kf * ohw, ohw);
-                    if (bs is not null) TensorPrimitives.Add(src, bs[bo + kf], dst);
-                    else if (count > 1) src.CopyTo(dst);
-                }
-            });
+                G = g, Images = nb, X = px0 + x.Offset, W = pw0 + w.Offset, Y = py0 + y.Offset, Bias = bs, BiasOffset = bo,
+                Pointwise = pointwise, GemmThreads = gemmThreads,
+            };
+            ForEachChunk(chunks, workers, ref body);
+        }
+    }
+
+    private unsafe struct ForwardChunk<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Conv2dGeometry G;
+        public int Images, BiasOffset, GemmThreads;
+        public T* X, W, Y;
+        public T[]? Bias;
+        public bool Pointwise;
+
+        // SAFETY: chunk ci covers images [ci·Images, ci·Images + count) of the pinned contiguous NCHW x and y; the
+        // scratch arrays are pinned per-thread arrays of at least crs·cols and K·cols elements.
+        public readonly void Run(int ci)
+        {
+            var g = G;
+            int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, nb = Images;
+            T[]? bs = Bias;
+            int bo = BiasOffset;
+            int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+            T* xn = X + (long)n0 * chw, yn = Y + (long)n0 * kohw;
+            T* b = xn;
+            if (!(Pointwise && count == 1))
+            {
+                b = (T*)Pin(ThreadScratch<T>.First(crs * cols));
+                for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
+            }
+            // one image writes straight into y; a chunk computes y as [K, images·OH·OW] and scatters it to NCHW
+            T* product = count == 1 ? yn : (T*)Pin(ThreadScratch<T>.Second(g.K * cols));
+            GemmPtr(false, false, g.K, cols, crs, W, crs, b, cols, T.Zero, product, cols, GemmThreads);
+            for (int i = 0; i < count; i++)
+            for (int kf = 0; kf < g.K; kf++)
+            {
+                var src = new ReadOnlySpan<T>(product + (long)kf * cols + i * ohw, ohw);
+                var dst = new Span<T>(yn + (long)i * kohw + (long)kf * ohw, ohw);
+                if (bs is not null) TensorPrimitives.Add(src, bs[bo + kf], dst);
+                else if (count > 1) src.CopyTo(dst);
+            }
         }
     }
 
@@ -343,27 +367,41 @@ public sealed partial class SimdBackend
         // disjoint images of dx; the scratch is a pinned per-thread array of at least (crs + K)·cols elements.
         fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* px0 = xs)
         {
-            nint ig = (nint)(pg0 + dy.Offset), iw = (nint)(pw0 + w.Offset), ix = (nint)(px0 + dx.Offset);
-            ForEachChunk(chunks, workers, ci =>
+            var body = new BackwardDataChunk<T> { G = g, Images = nb, Dy = pg0 + dy.Offset, W = pw0 + w.Offset, Dx = px0 + dx.Offset, Pointwise = pointwise, GemmThreads = gemmThreads };
+            ForEachChunk(chunks, workers, ref body);
+        }
+    }
+
+    private unsafe struct BackwardDataChunk<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Conv2dGeometry G;
+        public int Images, GemmThreads;
+        public T* Dy, W, Dx;
+        public bool Pointwise;
+
+        // SAFETY: chunk ci covers images [ci·Images, ci·Images + count) of the pinned contiguous dy and dx, and chunks
+        // write disjoint images of dx; the scratch is a pinned per-thread array of at least (crs + K)·cols elements.
+        public readonly void Run(int ci)
+        {
+            var g = G;
+            int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, nb = Images;
+            int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+            T* gn = Dy + (long)n0 * kohw, xn = Dx + (long)n0 * chw;
+            if (Pointwise && count == 1)
             {
-                int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
-                T* gn = (T*)ig + (long)n0 * kohw, xn = (T*)ix + (long)n0 * chw;
-                if (pointwise && count == 1)
-                {
-                    GemmPtr(true, false, g.C, ohw, g.K, (T*)iw, crs, gn, ohw, T.Zero, xn, ohw, gemmThreads);
-                    return;
-                }
-                T* col = (T*)Pin(ThreadScratch<T>.First(crs * cols + (count > 1 ? g.K * cols : 0)));
-                T* a = gn;
-                if (count > 1)
-                {
-                    a = col + (long)crs * cols;
-                    GatherChunk(gn, count, g.K, ohw, a);
-                }
-                // col[CRS, images·OHW] = Wᵀ · dy_chunk[K, images·OHW]
-                GemmPtr(true, false, crs, cols, g.K, (T*)iw, crs, a, cols, T.Zero, col, cols, gemmThreads);
-                for (int i = 0; i < count; i++) Col2Im(col + i * ohw, g, xn + (long)i * chw, cols);
-            });
+                GemmPtr(true, false, g.C, ohw, g.K, W, crs, gn, ohw, T.Zero, xn, ohw, GemmThreads);
+                return;
+            }
+            T* col = (T*)Pin(ThreadScratch<T>.First(crs * cols + (count > 1 ? g.K * cols : 0)));
+            T* a = gn;
+            if (count > 1)
+            {
+                a = col + (long)crs * cols;
+                GatherChunk(gn, count, g.K, ohw, a);
+            }
+            // col[CRS, images·OHW] = Wᵀ · dy_chunk[K, images·OHW]
+            GemmPtr(true, false, crs, cols, g.K, W, crs, a, cols, T.Zero, col, cols, GemmThreads);
+            for (int i = 0; i < count; i++) Col2Im(col + i * ohw, g, xn + (long)i * chw, cols);
         }
     }
 
@@ -384,9 +422,10 @@ public sealed partial class SimdBackend
         }
         int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
         var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
-        // Chunk 0 writes dw; every later chunk writes its own partial, added to dw in chunk order after each wave of
-        // chunks, so dw does not depend on which thread ran which chunk. A wave bounds the partials' memory.
-        int wave = Math.Min(chunks, Math.Max(workers, Math.Min(4 * workers, (1 << 22) / kcrs)));
+        // Chunk 0 writes dw; every later chunk writes its own partial, added to dw in chunk order once the chunks of a
+        // wave are done, so dw does not depend on which thread ran which chunk. One wave holds every chunk unless the
+        // partials would pass PartialElements: each wave ends in a join, where a preempted worker holds everyone up.
+        int wave = Math.Min(chunks, Math.Max(workers, PartialElements / kcrs));
         T[]? partials = chunks == 1 ? null : ThreadScratch<T>.Second(wave * kcrs);
         bool pointwise = IsPointwise(g);
         // with fewer filter taps than filters (a first layer: C·R·S = 9, K = 32) the product is formed as dWᵀ, so
@@ -397,61 +436,88 @@ public sealed partial class SimdBackend
         // (crs + K)·cols + K·crs elements, and the partials (the calling thread's second scratch) are not used by the workers.
         fixed (T* px0 = xs) fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* pp0 = partials)
         {
-            nint ix = (nint)(px0 + x.Offset), ig = (nint)(pg0 + dy.Offset), idw = (nint)(pw0 + dw.Offset), ip = (nint)pp0;
+            var body = new BackwardFilterChunk<T> { G = g, Images = nb, X = px0 + x.Offset, Dy = pg0 + dy.Offset, Dw = pw0 + dw.Offset, Partials = pp0, Pointwise = pointwise, Transposed = transposed, GemmThreads = gemmThreads };
             for (int first = 0; first < chunks; first += wave)
             {
-                int waveStart = first, inWave = Math.Min(wave, chunks - first);
-                ForEachChunk(inWave, workers, j =>
-                {
-                    int ci = waveStart + j, n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
-                    T* xn = (T*)ix + (long)n0 * chw, gn = (T*)ig + (long)n0 * kohw;
-                    T* target = ci == 0 ? (T*)idw : (T*)ip + (long)j * kcrs;
-                    T* a = gn, b = xn;
-                    bool lower = !(pointwise && count == 1);
-                    int scratch = (lower ? crs * cols : 0) + (count > 1 ? g.K * cols : 0) + (transposed ? kcrs : 0);
-                    T* free = scratch == 0 ? null : (T*)Pin(ThreadScratch<T>.First(scratch));
-                    if (lower)
-                    {
-                        b = free;
-                        for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
-                        free += (long)crs * cols;
-                    }
-                    if (count > 1)
-                    {
-                        a = free;
-                        GatherChunk(gn, count, g.K, ohw, a);
-                        free += (long)g.K * cols;
-                    }
-                    if (transposed)
-                    {
-                        // dW_chunkᵀ[CRS, K] = col_chunk[CRS, images·OHW] · dy_chunkᵀ
-                        GemmPtr(false, true, crs, g.K, cols, b, cols, a, cols, T.Zero, free, g.K, gemmThreads);
-                        for (int kf = 0; kf < g.K; kf++)
-                        for (int rc = 0; rc < crs; rc++)
-                            target[(long)kf * crs + rc] = free[(long)rc * g.K + kf];
-                    }
-                    else
-                    {
-                        // dW_chunk[K, CRS] = dy_chunk[K, images·OHW] · col_chunkᵀ
-                        GemmPtr(false, true, g.K, crs, cols, a, cols, b, cols, T.Zero, target, crs, gemmThreads);
-                    }
-                });
+                int inWave = Math.Min(wave, chunks - first);
+                body.WaveStart = first;
+                ForEachChunk(inWave, workers, ref body);
                 for (int j = 0; j < inWave; j++)
                     if (first + j > 0) TensorPrimitives.Add(dwSpan, new ReadOnlySpan<T>(partials, j * kcrs, kcrs), dwSpan);
             }
         }
     }
 
-    /// <summary>db[k] = Σ over images and positions of dy[n, k, ·]: per-row vector sums added in double, in image order.</summary>
+    private unsafe struct BackwardFilterChunk<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Conv2dGeometry G;
+        public int Images, GemmThreads, WaveStart;
+        public T* X, Dy, Dw, Partials;
+        public bool Pointwise, Transposed;
+
+        // SAFETY: chunk WaveStart + j covers images of the pinned contiguous x and dy; it writes only dw (chunk 0) or
+        // its own partial j; the scratch is a pinned per-thread array of at least (crs + K)·cols + K·crs elements.
+        public readonly void Run(int j)
+        {
+            var g = G;
+            int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, kcrs = g.K * crs, nb = Images;
+            int ci = WaveStart + j, n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
+            T* xn = X + (long)n0 * chw, gn = Dy + (long)n0 * kohw;
+            T* target = ci == 0 ? Dw : Partials + (long)j * kcrs;
+            T* a = gn, b = xn;
+            bool lower = !(Pointwise && count == 1);
+            int scratch = (lower ? crs * cols : 0) + (count > 1 ? g.K * cols : 0) + (Transposed ? kcrs : 0);
+            T* free = scratch == 0 ? null : (T*)Pin(ThreadScratch<T>.First(scratch));
+            if (lower)
+            {
+                b = free;
+                for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
+                free += (long)crs * cols;
+            }
+            if (count > 1)
+            {
+                a = free;
+                GatherChunk(gn, count, g.K, ohw, a);
+                free += (long)g.K * cols;
+            }
+            if (Transposed)
+            {
+                // dW_chunkᵀ[CRS, K] = col_chunk[CRS, images·OHW] · dy_chunkᵀ
+                GemmPtr(false, true, crs, g.K, cols, b, cols, a, cols, T.Zero, free, g.K, GemmThreads);
+                for (int kf = 0; kf < g.K; kf++)
+                for (int rc = 0; rc < crs; rc++)
+                    target[(long)kf * crs + rc] = free[(long)rc * g.K + kf];
+            }
+            else
+            {
+                // dW_chunk[K, CRS] = dy_chunk[K, images·OHW] · col_chunkᵀ
+                GemmPtr(false, true, g.K, crs, cols, a, cols, b, cols, T.Zero, target, crs, GemmThreads);
+            }
+        }
+    }
+
+    /// <summary>db[k] = Σ over images and positions of dy[n, k, ·]: per-row vector sums added in double, in image order;
+    /// filters are split over threads (each filter's sum is the same whichever thread forms it).</summary>
     private static void BiasGradient<T>(T[] gs, int offset, Tensor db, int n, int k, int ohw) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var bs = db.HostData<T>();
-        for (int kf = 0; kf < k; kf++)
+        var body = new BiasGradientBody<T> { Gradient = gs, Offset = offset, Bias = db.HostData<T>(), BiasOffset = db.Offset, Images = n, Filters = k, Plane = ohw };
+        SimdParallel.ForRanges(k, SimdParallel.PartsFor((long)n * k * ohw), ref body);
+    }
+
+    private struct BiasGradientBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] Gradient, Bias;
+        public int Offset, BiasOffset, Images, Filters, Plane;
+
+        public readonly void Run(long start, long end)
         {
-            double acc = 0;
-            for (int img = 0; img < n; img++)
-                acc += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(gs, offset + (img * k + kf) * ohw, ohw)));
-            bs[db.Offset + kf] = T.CreateTruncating(acc);
+            for (int kf = (int)start; kf < end; kf++)
+            {
+                double acc = 0;
+                for (int img = 0; img < Images; img++)
+                    acc += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(Gradient, Offset + (img * Filters + kf) * Plane, Plane)));
+                Bias[BiasOffset + kf] = T.CreateTruncating(acc);
+            }
         }
     }
 }

@@ -38,13 +38,8 @@ public sealed partial class SimdBackend
         // SAFETY: arrays pinned for the call; each plane's slices lie inside x and y (contiguous NCHW).
         fixed (T* px0 = xs) fixed (T* py0 = ys)
         {
-            nint ix = (nint)(px0 + x.Offset), iy = (nint)(py0 + y.Offset);
-            if (IsMax2x2(mode, g))
-                ForEachRowPairStrip(planes, g, (first, rows) =>
-                    MaxPool2x2Forward((T*)ix + first * 2 * g.W, (T*)iy + first * g.OW, rows, g.W));
-            else
-                ForEachPlane(planes, g, plane =>
-                    PoolPlaneForward(mode, (T*)ix + (long)plane * g.H * g.W, (T*)iy + (long)plane * g.OH * g.OW, g));
+            var body = new PoolBody<T> { Mode = mode, G = g, X = px0 + x.Offset, Y = py0 + y.Offset, Backward = false };
+            RunPool(planes, ref body);
         }
     }
 
@@ -56,48 +51,55 @@ public sealed partial class SimdBackend
         // SAFETY: arrays pinned for the call; each plane's slices lie inside x, dy and dx (contiguous NCHW).
         fixed (T* px0 = xs) fixed (T* pg0 = gs) fixed (T* pd0 = ds)
         {
-            nint ix = (nint)(px0 + x.Offset), ig = (nint)(pg0 + dy.Offset), id = (nint)(pd0 + dx.Offset);
-            if (IsMax2x2(mode, g))
-                ForEachRowPairStrip(planes, g, (first, rows) =>
-                    MaxPool2x2Backward((T*)ix + first * 2 * g.W, (T*)ig + first * g.OW, (T*)id + first * 2 * g.W, rows, g.W));
-            else
-                ForEachPlane(planes, g, plane =>
-                {
-                    long inOff = (long)plane * g.H * g.W, outOff = (long)plane * g.OH * g.OW;
-                    PoolPlaneBackward(mode, (T*)ix + inOff, (T*)ig + outOff, (T*)id + inOff, g);
-                });
+            var body = new PoolBody<T> { Mode = mode, G = g, X = px0 + x.Offset, Dy = pg0 + dy.Offset, Dx = pd0 + dx.Offset, Backward = true };
+            RunPool(planes, ref body);
         }
     }
 
     /// <summary>
-    /// The 2×2 path's work split: the planes' N·C·OH row pairs (rows 2i, 2i+1) in strips of about
-    /// <see cref="StripElements"/> input elements, strips spread over threads; <paramref name="strip"/> gets the first
-    /// row pair of a strip and its number of row pairs.
+    /// The work split. 2×2 path: the planes' N·C·OH row pairs (rows 2i, 2i+1) in strips of about
+    /// <see cref="StripElements"/> input elements, strips spread over threads. General path: whole planes.
     /// </summary>
-    private static void ForEachRowPairStrip(int planes, Pool2dGeometry g, Action<long, int> strip)
+    private static void RunPool<T>(int planes, ref PoolBody<T> body) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        long pairs = (long)planes * g.OH;
-        int stripRows = Math.Max(1, StripElements / g.W);
-        int strips = (int)((pairs + stripRows - 1) / stripRows);
-        int parts = SimdParallel.PartsFor((long)planes * g.H * g.W);
-        SimdParallel.For(parts, p =>
-        {
-            for (long s = (long)strips * p / parts; s < (long)strips * (p + 1) / parts; s++)
-            {
-                long first = s * stripRows;
-                strip(first, (int)Math.Min(stripRows, pairs - first));
-            }
-        });
+        var g = body.G;
+        body.Max2x2 = IsMax2x2(body.Mode, g);
+        body.Pairs = (long)planes * g.OH;
+        body.StripRows = Math.Max(1, StripElements / g.W);
+        long items = body.Max2x2 ? (body.Pairs + body.StripRows - 1) / body.StripRows : planes;
+        SimdParallel.ForRanges(items, SimdParallel.PartsFor((long)planes * g.H * g.W), ref body);
     }
 
-    /// <summary>The general path's work split: whole planes spread over threads.</summary>
-    private static void ForEachPlane(int planes, Pool2dGeometry g, Action<int> plane)
+    private unsafe struct PoolBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int parts = SimdParallel.PartsFor((long)planes * g.H * g.W);
-        SimdParallel.For(parts, p =>
+        public PoolMode Mode;
+        public Pool2dGeometry G;
+        public bool Backward, Max2x2;
+        public long Pairs;
+        public int StripRows;
+        // forward reads X and writes Y; backward reads X and Dy and writes Dx
+        public T* X, Y, Dy, Dx;
+
+        // SAFETY: strips cover row pairs [first, first + rows) < Pairs and planes index < N·C, inside the pinned
+        // contiguous NCHW tensors the pointers start.
+        public readonly void Run(long start, long end)
         {
-            for (int i = planes * p / parts; i < planes * (p + 1) / parts; i++) plane(i);
-        });
+            var g = G;
+            for (long item = start; item < end; item++)
+            {
+                if (Max2x2)
+                {
+                    long first = item * StripRows;
+                    int rows = (int)Math.Min(StripRows, Pairs - first);
+                    if (Backward) MaxPool2x2Backward(X + first * 2 * g.W, Dy + first * g.OW, Dx + first * 2 * g.W, rows, g.W);
+                    else MaxPool2x2Forward(X + first * 2 * g.W, Y + first * g.OW, rows, g.W);
+                    continue;
+                }
+                long inOff = item * g.H * g.W, outOff = item * g.OH * g.OW;
+                if (Backward) PoolPlaneBackward(Mode, X + inOff, Dy + outOff, Dx + inOff, g);
+                else PoolPlaneForward(Mode, X + inOff, Y + outOff, g);
+            }
+        }
     }
 
     // ---- 2×2 stride 2, AVX-512 ----

@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace NativeNet.Backends.Simd;
@@ -36,18 +38,16 @@ public sealed partial class SimdBackend
             if (op == ReduceOp.Sum)
             {
                 int blocks = (dim + SumBlock - 1) / SumBlock;
-                var partial = new double[(long)outer * blocks];
-                SimdParallel.For(SimdParallel.PartsFor((long)outer * dim), part =>
+                if (blocks == 1)
                 {
-                    int parts = Math.Max(1, SimdParallel.PartsFor((long)outer * dim));
-                    long total = (long)outer * blocks;
-                    for (long j = total * part / parts; j < total * (part + 1) / parts; j++)
-                    {
-                        long o = j / blocks;
-                        int start = (int)(j % blocks) * SumBlock;
-                        partial[j] = double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(xs, (int)(xo + o * dim + start), Math.Min(SumBlock, dim - start))));
-                    }
-                });
+                    // one block per row: the row's vector sum is the result (one double rounding, as below)
+                    var rows = new RowSums<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim };
+                    SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim), ref rows);
+                    return;
+                }
+                var partial = new double[(long)outer * blocks];
+                var sums = new BlockSums<T> { X = xs, Xo = xo, Dim = dim, Blocks = blocks, Partial = partial };
+                SimdParallel.ForRanges((long)outer * blocks, SimdParallel.PartsFor((long)outer * dim), ref sums);
                 for (int o = 0; o < outer; o++)
                 {
                     double acc = 0;
@@ -56,17 +56,8 @@ public sealed partial class SimdBackend
                 }
                 return;
             }
-            bool max = op == ReduceOp.Max;
-            SimdParallel.For(SimdParallel.PartsFor((long)outer * dim), part =>
-            {
-                int parts = Math.Max(1, SimdParallel.PartsFor((long)outer * dim));
-                for (long o = (long)outer * part / parts; o < (long)outer * (part + 1) / parts; o++)
-                {
-                    var row = new ReadOnlySpan<T>(xs, (int)(xo + o * dim), dim);
-                    // TensorPrimitives.Max/Min propagate NaN and order -0 < +0 exactly like T.Max/T.Min
-                    ys[yo + o] = max ? TensorPrimitives.Max(row) : TensorPrimitives.Min(row);
-                }
-            });
+            var extremes = new RowExtremes<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim, Max = op == ReduceOp.Max };
+            SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim), ref extremes);
             return;
         }
 
@@ -74,16 +65,70 @@ public sealed partial class SimdBackend
         int pieceLen = Math.Max(256, inner);
         if ((long)outer * dim * inner > SimdParallel.ElementThreshold && outer < Threads) pieceLen = Math.Max(256, (inner + Threads - 1) / Threads);
         int pieces = (inner + pieceLen - 1) / pieceLen;
-        long jobs = (long)outer * pieces;
-        SimdParallel.For(SimdParallel.PartsFor((long)outer * dim * inner), part =>
+        var columns = new ColumnReductions<T> { Op = op, X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim, Inner = inner, PieceLength = pieceLen, Pieces = pieces };
+        SimdParallel.ForRanges((long)outer * pieces, SimdParallel.PartsFor((long)outer * dim * inner), ref columns);
+    }
+
+    private struct RowSums<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] X, Y;
+        public int Xo, Yo, Dim;
+
+        public readonly void Run(long start, long end)
         {
-            int parts = Math.Max(1, SimdParallel.PartsFor((long)outer * dim * inner));
-            for (long j = jobs * part / parts; j < jobs * (part + 1) / parts; j++)
+            for (long o = start; o < end; o++)
+                Y[Yo + o] = T.CreateTruncating(double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(X, (int)(Xo + o * Dim), Dim))));
+        }
+    }
+
+    private struct BlockSums<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] X;
+        public double[] Partial;
+        public int Xo, Dim, Blocks;
+
+        public readonly void Run(long start, long end)
+        {
+            for (long j = start; j < end; j++)
             {
-                int o = (int)(j / pieces), i0 = (int)(j % pieces) * pieceLen, len = Math.Min(pieceLen, inner - i0);
-                ReduceColumns(op, xs, xo + o * dim * inner + i0, dim, inner, len, new Span<T>(ys, yo + o * inner + i0, len));
+                long o = j / Blocks;
+                int first = (int)(j % Blocks) * SumBlock;
+                Partial[j] = double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(X, (int)(Xo + o * Dim + first), Math.Min(SumBlock, Dim - first))));
             }
-        });
+        }
+    }
+
+    private struct RowExtremes<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] X, Y;
+        public int Xo, Yo, Dim;
+        public bool Max;
+
+        public readonly void Run(long start, long end)
+        {
+            for (long o = start; o < end; o++)
+            {
+                var row = new ReadOnlySpan<T>(X, (int)(Xo + o * Dim), Dim);
+                // TensorPrimitives.Max/Min propagate NaN and order -0 < +0 exactly like T.Max/T.Min
+                Y[Yo + o] = Max ? TensorPrimitives.Max(row) : TensorPrimitives.Min(row);
+            }
+        }
+    }
+
+    private struct ColumnReductions<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReduceOp Op;
+        public T[] X, Y;
+        public int Xo, Yo, Dim, Inner, PieceLength, Pieces;
+
+        public readonly void Run(long start, long end)
+        {
+            for (long j = start; j < end; j++)
+            {
+                int o = (int)(j / Pieces), i0 = (int)(j % Pieces) * PieceLength, len = Math.Min(PieceLength, Inner - i0);
+                ReduceColumns(Op, X, Xo + o * Dim * Inner + i0, Dim, Inner, len, new Span<T>(Y, Yo + o * Inner + i0, len));
+            }
+        }
     }
 
     /// <summary>dst[i] = op over d of x[first + d·stride + i] for i &lt; len.</summary>
@@ -100,8 +145,10 @@ public sealed partial class SimdBackend
             }
             return;
         }
-        var total = new double[len];
-        var block = new T[len];
+        // len is at most one piece (256 elements, or inner / threads for few wide rows): small enough for the stack
+        Span<double> total = len <= 1024 ? stackalloc double[len] : new double[len];
+        Span<T> block = len <= 1024 ? stackalloc T[len] : new T[len];
+        total.Clear();
         for (int d0 = 0; d0 < dim; d0 += StridedSumBlock)
         {
             int d1 = Math.Min(dim, d0 + StridedSumBlock);
@@ -122,35 +169,43 @@ public sealed partial class SimdBackend
         T[] xs = x.HostData<T>();
         int[] ys = y.HostData<int>();
         int xo = x.Offset, yo = y.Offset;
-        int parts = SimdParallel.PartsFor((long)outer * dim * inner);
-        SimdParallel.For(parts, part =>
+        var body = new ArgMaxRows<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim, Inner = inner };
+        SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim * inner), ref body);
+    }
+
+    private struct ArgMaxRows<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] X;
+        public int[] Y;
+        public int Xo, Yo, Dim, Inner;
+
+        public readonly void Run(long start, long end)
         {
-            int p = Math.Max(1, parts);
-            var best = inner > 1 ? new T[inner] : null;
-            for (int o = (int)((long)outer * part / p); o < (int)((long)outer * (part + 1) / p); o++)
+            var best = Inner > 1 ? new T[Inner] : null;
+            for (int o = (int)start; o < end; o++)
             {
-                int first = xo + o * dim * inner;
-                if (inner == 1)
+                int first = Xo + o * Dim * Inner;
+                if (Inner == 1)
                 {
-                    ys[yo + o] = FirstMaxIndex(new ReadOnlySpan<T>(xs, first, dim));
+                    Y[Yo + o] = FirstMaxIndex(new ReadOnlySpan<T>(X, first, Dim));
                     continue;
                 }
                 // whole rows at a time: branch-free per element is not worth it here, the compare is predictable
                 // once the running maximum settles, and rows are walked contiguously
-                var idx = new Span<int>(ys, yo + o * inner, inner);
-                new ReadOnlySpan<T>(xs, first, inner).CopyTo(best);
+                var idx = new Span<int>(Y, Yo + o * Inner, Inner);
+                new ReadOnlySpan<T>(X, first, Inner).CopyTo(best);
                 idx.Clear();
-                for (int d = 1; d < dim; d++)
+                for (int d = 1; d < Dim; d++)
                 {
-                    int rowStart = first + d * inner;
-                    for (int i = 0; i < inner; i++)
+                    int rowStart = first + d * Inner;
+                    for (int i = 0; i < Inner; i++)
                     {
-                        T v = xs[rowStart + i], b = best![i];
+                        T v = X[rowStart + i], b = best![i];
                         if (v > b || (T.IsNaN(v) && !T.IsNaN(b))) { best[i] = v; idx[i] = d; }
                     }
                 }
             }
-        });
+        }
     }
 
     /// <summary>
@@ -200,18 +255,81 @@ public sealed partial class SimdBackend
         if (outer == 0 || inner == 0 || dim == 0) return;
         T[] xs = x.HostData<T>(), ys = y.HostData<T>();
         int xo = x.Offset, yo = y.Offset;
-        int parts = SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ElementThreshold / 4);
-        SimdParallel.For(parts, part =>
+        if (inner == 1 && dim <= ShortRow && !(ReferenceEquals(xs, ys) && xo != yo))
         {
-            int p = Math.Max(1, parts);
-            var scratch = inner > 1 ? new T[2 * inner] : null;
-            for (int o = (int)((long)outer * part / p); o < (int)((long)outer * (part + 1) / p); o++)
+            SoftmaxShortRows(xs, xo, ys, yo, outer, dim, log);
+            return;
+        }
+        var body = new SoftmaxRows<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim, Inner = inner, Log = log };
+        SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ElementThreshold / 4), ref body);
+    }
+
+    private struct SoftmaxRows<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] X, Y;
+        public int Xo, Yo, Dim, Inner;
+        public bool Log;
+
+        public readonly void Run(long start, long end)
+        {
+            var scratch = Inner > 1 ? new T[2 * Inner] : null;
+            for (int o = (int)start; o < end; o++)
             {
-                int bx = xo + o * dim * inner, by = yo + o * dim * inner;
-                if (inner == 1) SoftmaxRow(new ReadOnlySpan<T>(xs, bx, dim), new Span<T>(ys, by, dim), log);
-                else SoftmaxColumns(xs, bx, ys, by, dim, inner, log, scratch!);
+                int bx = Xo + o * Dim * Inner, by = Yo + o * Dim * Inner;
+                if (Inner == 1) SoftmaxRow(new ReadOnlySpan<T>(X, bx, Dim), new Span<T>(Y, by, Dim), Log);
+                else SoftmaxColumns(X, bx, Y, by, Dim, Inner, Log, scratch!);
             }
-        });
+        }
+    }
+
+    /// <summary>Rows at most this long take <see cref="SoftmaxShortRows"/>: one vector call per row would cost more than the row.</summary>
+    private const int ShortRow = 32;
+
+    /// <summary>Rows of a short-row block: its exponentials are one vector call over up to this many elements.</summary>
+    private const int ShortRowBlock = 4096;
+
+    /// <summary>
+    /// Softmax of many short contiguous rows (a classifier's [batch, 10] logits): per-row max and shift in a plain
+    /// loop, then one exponential over a whole block of rows, then per-row sums, with the reference's operation order
+    /// per row. Single-threaded: a [128, 10] softmax is a few microseconds, less than a hand-off.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxShortRows<T>(T[] xs, int xo, T[] ys, int yo, int outer, int dim, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rowsPerBlock = Math.Max(1, ShortRowBlock / dim);
+        Span<T> e = log ? ThreadScratch<T>.Get(rowsPerBlock * dim) : default;
+        for (int r0 = 0; r0 < outer; r0 += rowsPerBlock)
+        {
+            int rows = Math.Min(rowsPerBlock, outer - r0), len = rows * dim;
+            var x = new ReadOnlySpan<T>(xs, xo + r0 * dim, len);
+            var y = new Span<T>(ys, yo + r0 * dim, len);
+            for (int r = 0; r < rows; r++)
+            {
+                var xr = x.Slice(r * dim, dim);
+                T max = T.NegativeInfinity;
+                for (int j = 0; j < dim; j++) max = T.Max(max, xr[j]);
+                if (T.IsInfinity(max)) max = T.Zero;
+                var yr = y.Slice(r * dim, dim);
+                for (int j = 0; j < dim; j++) yr[j] = xr[j] - max;
+            }
+            var ex = log ? e[..len] : y;
+            // the float overload is precompiled; the generic one runs unoptimised code for its first thousands of calls
+            if (typeof(T) == typeof(float)) TensorPrimitives.Exp(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(ex));
+            else TensorPrimitives.Exp(y, ex);
+            for (int r = 0; r < rows; r++)
+            {
+                var er = ex.Slice(r * dim, dim);
+                T sum = T.Zero;
+                for (int j = 0; j < dim; j++) sum += er[j];
+                var yr = y.Slice(r * dim, dim);
+                if (log)
+                {
+                    T shift = T.Log(sum);
+                    for (int j = 0; j < dim; j++) yr[j] -= shift;
+                }
+                else for (int j = 0; j < dim; j++) yr[j] /= sum;
+            }
+        }
     }
 
     /// <summary>One contiguous row, same operation order as the reference: shift by the max, exp, sum, divide (or subtract the log-sum).</summary>
@@ -273,23 +391,37 @@ public sealed partial class SimdBackend
     {
         if (outer == 0 || inner == 0 || dim == 0) return;
         T[] ys = y.HostData<T>(), gs = dy.HostData<T>(), xs = dx.HostData<T>();
-        int parts = SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ElementThreshold / 4);
-        SimdParallel.For(parts, part =>
+        if (inner == 1 && dim <= ShortRow && !log)
         {
-            int p = Math.Max(1, parts);
-            var scratch = new T[Math.Max(dim, 2 * inner)];
-            for (int o = (int)((long)outer * part / p); o < (int)((long)outer * (part + 1) / p); o++)
+            SoftmaxBackwardShortRows(ys, y.Offset, gs, dy.Offset, xs, dx.Offset, outer, dim);
+            return;
+        }
+        var body = new SoftmaxBackwardRows<T> { Ys = ys, Yo = y.Offset, Gs = gs, Go = dy.Offset, Xs = xs, Xo = dx.Offset, Dim = dim, Inner = inner, Log = log };
+        SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ElementThreshold / 4), ref body);
+    }
+
+    private struct SoftmaxBackwardRows<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T[] Ys, Gs, Xs;
+        public int Yo, Go, Xo, Dim, Inner;
+        public bool Log;
+
+        public readonly void Run(long start, long end)
+        {
+            // this thread's reusable buffer: nothing below asks ThreadScratch for another
+            var scratch = ThreadScratch<T>.Get(Math.Max(Dim, 2 * Inner));
+            for (int o = (int)start; o < end; o++)
             {
-                int b = o * dim * inner;
-                if (inner == 1)
+                int b = o * Dim * Inner;
+                if (Inner == 1)
                 {
-                    var yr = new ReadOnlySpan<T>(ys, y.Offset + b, dim);
-                    var gr = new ReadOnlySpan<T>(gs, dy.Offset + b, dim);
-                    var xr = new Span<T>(xs, dx.Offset + b, dim);
-                    if (log)
+                    var yr = new ReadOnlySpan<T>(Ys, Yo + b, Dim);
+                    var gr = new ReadOnlySpan<T>(Gs, Go + b, Dim);
+                    var xr = new Span<T>(Xs, Xo + b, Dim);
+                    if (Log)
                     {
                         T total = TensorPrimitives.Sum(gr);
-                        var e = scratch.AsSpan(0, dim);
+                        var e = scratch[..Dim];
                         TensorPrimitives.Exp(yr, e);
                         TensorPrimitives.Multiply(e, total, e);
                         TensorPrimitives.Subtract(gr, e, xr);
@@ -302,21 +434,21 @@ public sealed partial class SimdBackend
                     }
                     continue;
                 }
-                var acc = scratch.AsSpan(0, inner);
-                var tmp = scratch.AsSpan(inner, inner);
+                var acc = scratch[..Inner];
+                var tmp = scratch.Slice(Inner, Inner);
                 acc.Clear();
-                for (int d = 0; d < dim; d++)
+                for (int d = 0; d < Dim; d++)
                 {
-                    var gr = new ReadOnlySpan<T>(gs, dy.Offset + b + d * inner, inner);
-                    if (log) TensorPrimitives.Add(acc, gr, acc);
-                    else TensorPrimitives.FusedMultiplyAdd(gr, new ReadOnlySpan<T>(ys, y.Offset + b + d * inner, inner), acc, acc);
+                    var gr = new ReadOnlySpan<T>(Gs, Go + b + d * Inner, Inner);
+                    if (Log) TensorPrimitives.Add(acc, gr, acc);
+                    else TensorPrimitives.FusedMultiplyAdd(gr, new ReadOnlySpan<T>(Ys, Yo + b + d * Inner, Inner), acc, acc);
                 }
-                for (int d = 0; d < dim; d++)
+                for (int d = 0; d < Dim; d++)
                 {
-                    var yr = new ReadOnlySpan<T>(ys, y.Offset + b + d * inner, inner);
-                    var gr = new ReadOnlySpan<T>(gs, dy.Offset + b + d * inner, inner);
-                    var xr = new Span<T>(xs, dx.Offset + b + d * inner, inner);
-                    if (log)
+                    var yr = new ReadOnlySpan<T>(Ys, Yo + b + d * Inner, Inner);
+                    var gr = new ReadOnlySpan<T>(Gs, Go + b + d * Inner, Inner);
+                    var xr = new Span<T>(Xs, Xo + b + d * Inner, Inner);
+                    if (Log)
                     {
                         TensorPrimitives.Exp(yr, tmp);
                         TensorPrimitives.Multiply(tmp, acc, tmp);
@@ -329,6 +461,24 @@ public sealed partial class SimdBackend
                     }
                 }
             }
-        });
+        }
+    }
+
+    /// <summary>dx = y·(dy − Σ dy·y) for many short contiguous rows, in plain loops (the reference's order per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxBackwardShortRows<T>(T[] ys, int yo, T[] gs, int go, T[] xs, int xo, int outer, int dim) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var y = new ReadOnlySpan<T>(ys, yo, outer * dim);
+        var g = new ReadOnlySpan<T>(gs, go, outer * dim);
+        var dx = new Span<T>(xs, xo, outer * dim);
+        for (int r = 0; r < outer; r++)
+        {
+            var yr = y.Slice(r * dim, dim);
+            var gr = g.Slice(r * dim, dim);
+            var xr = dx.Slice(r * dim, dim);
+            T dot = T.Zero;
+            for (int j = 0; j < dim; j++) dot += gr[j] * yr[j];
+            for (int j = 0; j < dim; j++) xr[j] = yr[j] * (gr[j] - dot);
+        }
     }
 }

@@ -20,14 +20,18 @@ namespace NativeNet.Backends.Simd;
 /// <para>Blocking (target: L1d 48 KiB, L2 1 MiB per core, L3 32 MiB shared): KC is chosen so one B micro-panel
 /// (KC×NR) takes about 2/3 of L1d and stays there while the ir loop streams A micro-panels past it; MC so the packed
 /// A block (MC×KC) takes about half of L2; NC so the packed B block (KC×NC) takes about a quarter of L3.</para>
-/// <para>Threads: the larger of m and n is cut into equal, tile-aligned slices, one per thread; each thread packs its
-/// own panels into its own reusable buffers, so the threads never synchronise until the final join.</para>
+/// <para>Threads (<see cref="WorkerPool"/>): C is cut into a grid of tile-aligned blocks, one per thread, whose shape
+/// (rows × columns of the grid) minimises what the threads pack twice (each packs the op(A) rows and op(B) columns of
+/// its own block); each thread packs into its own reusable buffers, so the threads never synchronise until the final
+/// join. Products below <see cref="ParallelThreshold"/> stay on one thread.</para>
+/// <para>Narrow products (n at most one vector, e.g. the 10 logits of a classifier) skip the register tile, which
+/// would be two thirds padding, for <see cref="SimdGemmNarrow"/>.</para>
 /// </remarks>
 internal static class SimdGemm
 {
-    private const int L1Bytes = 48 * 1024;
-    private const int L2Bytes = 1024 * 1024;
-    private const int L3Bytes = 32 * 1024 * 1024;
+    private static readonly int L1Bytes = CacheSizes.DataBytes(1, 48 * 1024);
+    private static readonly int L2Bytes = CacheSizes.DataBytes(2, 1024 * 1024);
+    private static readonly int L3Bytes = CacheSizes.DataBytes(3, 32 * 1024 * 1024);
 
     /// <summary>Below this many multiply-adds a second thread costs more than it saves.</summary>
     private const double ParallelThreshold = 96.0 * 96 * 96;
@@ -58,10 +62,15 @@ internal static class SimdGemm
             return;
         }
 
+        threads = Math.Max(1, threads);
+        if (SimdGemmNarrow.Handles<T>(m, n, k))
+        {
+            // its own threshold: no packed A, so a second thread pays off sooner
+            SimdGemmNarrow.Gemm(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
+            return;
+        }
         if ((double)m * n * k < ParallelThreshold)
             threads = 1;
-        threads = Math.Max(1, threads);
-
         if (Kernel512<T>.IsSupported)
             Partition<T, Kernel512<T>>(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, threads);
         else if (Kernel256<T>.IsSupported)
@@ -89,61 +98,84 @@ internal static class SimdGemm
         }
     }
 
-    // SAFETY: every slice passed to Block is a sub-view of the caller's op(A), op(B) and C: rows [i0, i0+ms) of
-    // op(A)/C or columns [j0, j0+ns) of op(B)/C, with the same leading dimensions. Slices of C are disjoint, so the
-    // threads never write the same element.
+    // SAFETY: every block passed to Block is a sub-view of the caller's op(A), op(B) and C: rows [i0, i1) of op(A)/C
+    // and columns [j0, j1) of op(B)/C, with the same leading dimensions. Blocks of C are disjoint, so the threads never
+    // write the same element.
     private static unsafe void Partition<T, TK>(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int threads)
         where T : unmanaged, INumber<T>
         where TK : struct, IGemmKernel<T>
     {
         int mr = TK.MR, nr = TK.NR;
         int nTiles = (n + nr - 1) / nr, mTiles = (m + mr - 1) / mr;
-        bool splitN = n >= m ? nTiles >= 2 : mTiles < 2;
-        int tiles = splitN ? nTiles : mTiles;
-        threads = Math.Min(threads, tiles);
+        threads = Math.Min(threads, mTiles * nTiles);
         if (threads <= 1)
         {
             Block<T, TK>(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc);
             return;
         }
-
-        var job = new Job<T>
+        Grid(m, n, mTiles, nTiles, mr, nr, threads, out int gridRows, out int gridCols);
+        var job = new Job<T, TK>
         {
             TransA = transA, TransB = transB, M = m, N = n, K = k,
-            A = (nint)a, Lda = lda, B = (nint)b, Ldb = ldb, Beta = beta, C = (nint)c, Ldc = ldc,
-            SplitN = splitN, Tiles = tiles, Tile = splitN ? nr : mr, Parts = threads,
+            A = a, Lda = lda, B = b, Ldb = ldb, Beta = beta, C = c, Ldc = ldc,
+            MTiles = mTiles, NTiles = nTiles, GridRows = gridRows, GridCols = gridCols,
         };
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, job.RunPart<TK>);
+        WorkerPool.Run(gridRows * gridCols, ref job);
     }
 
-    private sealed class Job<T>
-        where T : unmanaged, INumber<T>
+    /// <summary>
+    /// The grid of <paramref name="threads"/> blocks (or fewer, when a grid with idle cells packs much less) whose
+    /// largest block packs the fewest elements: a block of mb × nb tiles packs mb·MR rows of op(A) and nb·NR columns of op(B).
+    /// </summary>
+    private static void Grid(int m, int n, int mTiles, int nTiles, int mr, int nr, int threads, out int gridRows, out int gridCols)
     {
-        public bool TransA, TransB, SplitN;
-        public int M, N, K, Lda, Ldb, Ldc, Tiles, Tile, Parts;
-        public nint A, B, C;
+        gridRows = 1;
+        gridCols = threads;
+        long best = long.MaxValue;
+        for (int rows = 1; rows <= threads; rows++)
+        {
+            if (threads % rows != 0) continue;
+            int cols = threads / rows;
+            if (rows > mTiles || cols > nTiles) continue;
+            long blockM = Math.Min(m, (long)((mTiles + rows - 1) / rows) * mr);
+            long blockN = Math.Min(n, (long)((nTiles + cols - 1) / cols) * nr);
+            long cost = blockM + blockN;
+            if (cost < best)
+            {
+                best = cost;
+                gridRows = rows;
+                gridCols = cols;
+            }
+        }
+        if (best == long.MaxValue)
+        {
+            // fewer tiles than threads along both axes' factorisations: split the longer axis only
+            if (mTiles >= nTiles) { gridRows = Math.Min(threads, mTiles); gridCols = 1; }
+            else { gridRows = 1; gridCols = Math.Min(threads, nTiles); }
+        }
+    }
+
+    private unsafe struct Job<T, TK> : IParallelBody
+        where T : unmanaged, INumber<T>
+        where TK : struct, IGemmKernel<T>
+    {
+        public bool TransA, TransB;
+        public int M, N, K, Lda, Ldb, Ldc, MTiles, NTiles, GridRows, GridCols;
+        public T* A, B, C;
         public T Beta;
 
-        // SAFETY: the slice [lo, hi) is clamped to the matrix, and the pointer offsets follow the storage order of each
-        // operand (op(A) row i0 is a + i0*lda, or a + i0 when transposed; likewise op(B) column j0).
-        public unsafe void RunPart<TK>(int part)
-            where TK : struct, IGemmKernel<T>
+        // SAFETY: the block [i0, i1) x [j0, j1) is clamped to the matrix, and the pointer offsets follow the storage
+        // order of each operand (op(A) row i0 is a + i0*lda, or a + i0 when transposed; likewise op(B) column j0).
+        public readonly void Run(int part)
         {
-            int lo = (int)((long)Tiles * part / Parts) * Tile;
-            int hi = Math.Min((int)((long)Tiles * (part + 1) / Parts) * Tile, SplitN ? N : M);
-            if (hi <= lo)
+            int gi = part / GridCols, gj = part % GridCols;
+            int i0 = (int)((long)MTiles * gi / GridRows) * TK.MR, i1 = Math.Min((int)((long)MTiles * (gi + 1) / GridRows) * TK.MR, M);
+            int j0 = (int)((long)NTiles * gj / GridCols) * TK.NR, j1 = Math.Min((int)((long)NTiles * (gj + 1) / GridCols) * TK.NR, N);
+            if (i1 <= i0 || j1 <= j0)
                 return;
-            T* a = (T*)A, b = (T*)B, c = (T*)C;
-            if (SplitN)
-            {
-                T* bj = TransB ? b + (long)lo * Ldb : b + lo;
-                Block<T, TK>(TransA, TransB, M, hi - lo, K, a, Lda, bj, Ldb, Beta, c + lo, Ldc);
-            }
-            else
-            {
-                T* ai = TransA ? a + lo : a + (long)lo * Lda;
-                Block<T, TK>(TransA, TransB, hi - lo, N, K, ai, Lda, b, Ldb, Beta, c + (long)lo * Ldc, Ldc);
-            }
+            T* ai = TransA ? A + i0 : A + (long)i0 * Lda;
+            T* bj = TransB ? B + (long)j0 * Ldb : B + j0;
+            Block<T, TK>(TransA, TransB, i1 - i0, j1 - j0, K, ai, Lda, bj, Ldb, Beta, C + (long)i0 * Ldc + j0, Ldc);
         }
     }
 
