@@ -83,9 +83,11 @@ public sealed partial class Tensor
     /// <summary>Takes ownership of <paramref name="data"/> without copying (the caller must not keep writing to it).</summary>
     internal static Tensor FromHost<T>(T[] data, int[] shape) where T : unmanaged
     {
-        CheckShape("FromArray", shape);
-        if (ShapeUtil.Numel(shape) != data.Length)
-            throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeUtil.Format(shape)} ({ShapeUtil.Numel(shape)} elements)");
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(shape);
+        int numel = ShapeUtil.Numel(shape, "FromArray");
+        if (numel != data.Length)
+            throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeUtil.Format(shape)} ({numel} elements)");
         return new Tensor(new CpuStorage<T>(data), (int[])shape.Clone());
     }
 
@@ -105,8 +107,7 @@ public sealed partial class Tensor
 
     private static Tensor Sampled(int[] shape, Func<double> sample, DType dtype, Device? device)
     {
-        CheckShape("random", shape);
-        var values = new double[ShapeUtil.Numel(shape)];
+        var values = new double[ShapeUtil.Numel(shape, "random")];
         for (int i = 0; i < values.Length; i++) values[i] = sample();
         using var host = FromHost(values, shape);
         return host.To(dtype).To(device ?? Device.Cpu);
@@ -114,18 +115,12 @@ public sealed partial class Tensor
 
     private static Tensor Allocate(int[] shape, DType dtype, Device device, bool zeroed)
     {
-        CheckShape("allocate", shape);
-        var storage = Backend.For(device).Allocate(dtype, ShapeUtil.Numel(shape), zeroed);
+        ArgumentNullException.ThrowIfNull(shape);
+        var storage = Backend.For(device).Allocate(dtype, ShapeUtil.Numel(shape, zeroed ? "Zeros" : "Empty"), zeroed);
         return new Tensor(storage, (int[])shape.Clone());
     }
 
     internal static Tensor EmptyLike(Tensor t) => Allocate(t._shape, t.DType, t.Device, zeroed: false);
-
-    private static void CheckShape(string op, int[] shape)
-    {
-        foreach (int d in shape)
-            if (d < 0) throw new ArgumentException($"{op}: negative dimension in shape {ShapeUtil.Format(shape)}");
-    }
 
     // ---- conversion and access ----
 
@@ -202,14 +197,14 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed();
         if (index.Length != Rank) throw new ArgumentException($"indexer: {index.Length} indices for a tensor of rank {Rank} {ShapeUtil.Format(_shape)}");
-        int offset = Offset;
+        long offset = Offset;
         for (int d = 0; d < Rank; d++)
         {
-            int i = index[d] < 0 ? index[d] + _shape[d] : index[d];
-            if (i < 0 || i >= _shape[d]) throw new IndexOutOfRangeException($"indexer: index {index[d]} is out of range for dimension {d} of size {_shape[d]}");
+            long i = index[d] < 0 ? (long)index[d] + _shape[d] : index[d];
+            if (i < 0 || i >= _shape[d]) throw new IndexOutOfRangeException($"indexer: index {index[d]} is out of range for dimension {d} of size {_shape[d]} in {Describe()}");
             offset += i * _strides[d];
         }
-        return new Tensor(Storage, [], [], offset);
+        return new Tensor(Storage, [], [], offset, "indexer");
     }
 
     // ---- text ----

@@ -15,13 +15,26 @@ public sealed partial class Tensor : IDisposable
     private readonly int[] _strides;
     private bool _disposed;
 
-    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+    /// <summary>
+    /// The one choke point of every tensor and view: the geometry is checked here, in 64-bit arithmetic, against the
+    /// storage (see <see cref="ShapeUtil.CheckView"/>), so no kernel is ever handed a view that reaches outside it.
+    /// </summary>
+    internal Tensor(Storage storage, int[] shape, int[] strides, long offset, string op = "view")
     {
+        try
+        {
+            if (storage.IsFreed) throw new ObjectDisposedException(nameof(Tensor), $"{op}: the storage of this tensor was already freed");
+            Numel = ShapeUtil.CheckView(op, shape, strides, offset, storage.Length);
+        }
+        catch
+        {
+            GC.SuppressFinalize(this); // never counted as live
+            throw;
+        }
         Storage = storage;
         _shape = shape;
         _strides = strides;
-        Offset = offset;
-        Numel = ShapeUtil.Numel(shape);
+        Offset = (int)offset;
         storage.Retain();
         MemoryStats.OnTensorCreated();
         TensorScope.Register(this);
@@ -101,7 +114,11 @@ public sealed partial class Tensor : IDisposable
     public void Backward(Tensor? gradient = null, bool retainGraph = false) => Tape.Backward(this, gradient, retainGraph);
 
     /// <summary>A view of the same data that records no history and requires no gradient.</summary>
-    public Tensor Detach() => new(Storage, _shape, _strides, Offset);
+    public Tensor Detach()
+    {
+        ThrowIfDisposed("Detach");
+        return new(Storage, _shape, _strides, Offset, "Detach");
+    }
 
     /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor, for fluent construction.</summary>
     public Tensor RequireGrad(bool requires = true)
@@ -111,10 +128,12 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
-    internal void ThrowIfDisposed()
+    internal void ThrowIfDisposed(string? op = null)
     {
-        if (_disposed) throw new ObjectDisposedException(nameof(Tensor), $"tensor {Describe()} was disposed");
+        if (_disposed) throw new ObjectDisposedException(DisposedName, $"{(op is null ? "" : op + ": ")}tensor {DisposedName} was disposed");
     }
+
+    private string DisposedName => Name is null ? Describe() : $"'{Name}' ({Describe()})";
 
     /// <summary>"Float32[2, 3] on cpu" style description for messages.</summary>
     public string Describe() => $"{DType}{ShapeUtil.Format(_shape)} on {Device}";
@@ -126,10 +145,25 @@ public sealed partial class Tensor : IDisposable
         _disposed = true;
         Storage.Release();
         MemoryStats.OnTensorDisposed();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// A tensor dropped without <see cref="Dispose"/> leaves the live count here. Its storage is not released from the
+    /// finalizer thread (device memory must not be freed there); the storage's own finalizer counts its bytes as freed
+    /// once no view references it.
+    /// </summary>
+    ~Tensor()
+    {
+        if (!_disposed) MemoryStats.OnTensorReclaimed();
     }
 
     /// <summary>A view with new geometry over the same storage.</summary>
-    internal Tensor View(int[] shape, int[] strides, int offset) => new(Storage, shape, strides, offset);
+    internal Tensor View(int[] shape, int[] strides, long offset, string op = "view")
+    {
+        ThrowIfDisposed(op);
+        return new(Storage, shape, strides, offset, op);
+    }
 
     /// <summary>The backend that computes on this tensor's device.</summary>
     internal Backend Backend => Backend.For(Device);
