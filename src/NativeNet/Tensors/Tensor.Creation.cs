@@ -167,8 +167,62 @@ public sealed partial class Tensor
         return converted.HostData<T>();
     }
 
-    /// <summary>The elements as float (row-major copy).</summary>
-    public float[] ToArray() => ToArray<float>();
+    /// <summary>
+    /// The elements of a Float32 tensor as float (row-major copy). Refuses other dtypes rather than narrowing them
+    /// silently: call <see cref="ToArray{T}"/> with the element type wanted (<c>ToArray&lt;double&gt;()</c>, <c>ToArray&lt;int&gt;()</c>).
+    /// </summary>
+    public float[] ToArray()
+    {
+        ThrowIfDisposed("ToArray");
+        if (DType != DType.Float32)
+            throw new DTypeMismatchException($"ToArray: tensor {Describe()} is {DType}, not Float32; call ToArray<{(DType == DType.Float64 ? "double" : DType == DType.Int32 ? "int" : "T")}>() to read it (ToArray() does not narrow values)");
+        return ToArray<float>();
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> into this tensor in place (broadcast to this shape; same dtype; any device and
+    /// strides). Not recorded on the tape. Refuses a destination whose elements overlap (an expanded view) and a
+    /// tensor produced by a recorded op, whose history the write would invalidate.
+    /// </summary>
+    public void CopyFrom(Tensor source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ThrowIfDisposed("CopyFrom");
+        source.ThrowIfDisposed("CopyFrom (source)");
+        CheckWritable("CopyFrom");
+        if (source.DType != DType)
+            throw new DTypeMismatchException($"CopyFrom: source {source.Describe()} has dtype {source.DType} but the destination {Describe()} has {DType}; convert it with To({DType})");
+        ShapeUtil.Broadcast("CopyFrom", source.Shape, _shape);
+        if (source.Device == Device) { Raw.CopyInto(source, this); return; }
+        using var moved = source.To(Device);
+        Raw.CopyInto(moved, this);
+    }
+
+    /// <summary>Copies <paramref name="values"/> (row-major, exactly <see cref="Numel"/> of them) into this Float32 or Float64 tensor in place.</summary>
+    public void CopyFrom(float[] values) => CopyFromHost(values);
+
+    /// <summary>Copies <paramref name="values"/> (row-major, exactly <see cref="Numel"/> of them) into this Float32 or Float64 tensor in place.</summary>
+    public void CopyFrom(double[] values) => CopyFromHost(values);
+
+    private void CopyFromHost<T>(T[] values) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ThrowIfDisposed("CopyFrom");
+        if (values.Length != Numel)
+            throw new ShapeMismatchException($"CopyFrom: {values.Length} values for tensor {Describe()} of {Numel} elements");
+        using var host = FromHost((T[])values.Clone(), ShapeArray);
+        using var typed = Raw.CastTo(host, DType);
+        CopyFrom(typed);
+    }
+
+    private void CheckWritable(string op)
+    {
+        if (Node is not null)
+            throw new InvalidOperationException($"{op}: tensor {Describe()} was produced by a recorded op; writing into it would corrupt its gradient (Detach() it or write under GradMode.Disable())");
+        for (int d = 0; d < Rank; d++)
+            if (_strides[d] == 0 && _shape[d] > 1)
+                throw new InvalidOperationException($"{op}: tensor {Describe()} is an expanded view (stride 0 in dimension {d}); its elements overlap and cannot be written one by one");
+    }
 
     /// <summary>The value of a one-element tensor.</summary>
     public double Item()
