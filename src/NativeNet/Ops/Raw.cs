@@ -79,8 +79,28 @@ internal static class Raw
         t.ThrowIfDisposed();
         var resolved = ResolveShape("Reshape", t, shape);
         if (t.IsContiguous) return t.View(resolved, ShapeUtil.ContiguousStrides(resolved), t.Offset, "Reshape");
+        if (SizeOneStrides(t, resolved) is { } strides) return t.View(resolved, strides, t.Offset, "Reshape");
         using var dense = Contiguous(t);
         return dense.View(resolved, ShapeUtil.ContiguousStrides(resolved), dense.Offset, "Reshape");
+    }
+
+    /// <summary>
+    /// Strides that view t in <paramref name="shape"/> when the two shapes differ only by dimensions of size 1 (unsqueeze,
+    /// squeeze): the other dimensions keep their strides, so any view, expanded or strided, reshapes without a copy.
+    /// </summary>
+    private static int[]? SizeOneStrides(Tensor t, int[] shape)
+    {
+        var kept = new List<int>();
+        for (int d = 0; d < t.Rank; d++) if (t.Shape[d] != 1) kept.Add(d);
+        var strides = new int[shape.Length];
+        int next = 0;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) { strides[d] = 1; continue; }
+            if (next >= kept.Count || t.Shape[kept[next]] != shape[d]) return null;
+            strides[d] = t.Strides[kept[next++]];
+        }
+        return next == kept.Count ? strides : null;
     }
 
     public static Tensor Permute(Tensor t, int[] axes)
@@ -228,7 +248,8 @@ internal static class Raw
             var shape = current.ShapeArray;
             shape[axis] = 1;
             var y = Tensor.Empty(shape, x.DType, x.Device);
-            x.Backend.Reduce(op, current, y, outer, dim, inner);
+            if (y.Numel > 0 && dim == 0) y.Backend.Fill(y, 0); // the empty sum
+            else if (y.Numel > 0) x.Backend.Reduce(op, current, y, outer, dim, inner);
             current.Dispose();
             current = y;
         }
@@ -263,7 +284,7 @@ internal static class Raw
         var shape = x.ShapeArray;
         shape[axis] = 1;
         var y = Tensor.Empty(shape, DType.Int32, x.Device);
-        x.Backend.ArgMax(dense, y, outer, dim, inner);
+        if (y.Numel > 0) x.Backend.ArgMax(dense, y, outer, dim, inner);
         if (keepDims) return y;
         var squeezed = x.ShapeArray.Where((_, i) => i != axis).ToArray();
         var result = y.View(squeezed, ShapeUtil.ContiguousStrides(squeezed), 0, "ArgMax");
@@ -281,7 +302,7 @@ internal static class Raw
         using var dense = Contiguous(x);
         var (outer, dim, inner) = ShapeUtil.SplitAt(dense.Shape, axis);
         var y = Tensor.EmptyLike(dense);
-        x.Backend.Softmax(dense, y, outer, dim, inner, log);
+        if (y.Numel > 0) x.Backend.Softmax(dense, y, outer, dim, inner, log);
         return y;
     }
 
@@ -290,7 +311,7 @@ internal static class Raw
         using var g = Contiguous(dy);
         var (outer, dim, inner) = ShapeUtil.SplitAt(y.Shape, axis);
         var dx = Tensor.EmptyLike(y);
-        y.Backend.SoftmaxBackward(y, g, dx, outer, dim, inner, log);
+        if (dx.Numel > 0) y.Backend.SoftmaxBackward(y, g, dx, outer, dim, inner, log);
         return dx;
     }
 

@@ -120,12 +120,13 @@ public static class ShapeUtil
     public static bool SameShape(ReadOnlySpan<int> a, ReadOnlySpan<int> b) => a.SequenceEqual(b);
 
     /// <summary>Splits a contiguous shape around <paramref name="axis"/> into (outer, dim, inner) extents.</summary>
+    /// <remarks>Products are taken in 64-bit arithmetic and saturate at int.MaxValue: only an empty shape (a zero extent elsewhere) can exceed it, and no kernel is run on an empty tensor.</remarks>
     public static (int Outer, int Dim, int Inner) SplitAt(ReadOnlySpan<int> shape, int axis)
     {
-        int outer = 1, inner = 1;
-        for (int i = 0; i < axis; i++) outer *= shape[i];
-        for (int i = axis + 1; i < shape.Length; i++) inner *= shape[i];
-        return (outer, shape[axis], inner);
+        long outer = 1, inner = 1;
+        for (int i = 0; i < axis; i++) outer = Math.Min(outer * shape[i], int.MaxValue);
+        for (int i = axis + 1; i < shape.Length; i++) inner = Math.Min(inner * shape[i], int.MaxValue);
+        return ((int)outer, shape[axis], (int)inner);
     }
 }
 

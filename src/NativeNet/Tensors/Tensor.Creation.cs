@@ -116,7 +116,11 @@ public sealed partial class Tensor
     private static Tensor Allocate(int[] shape, DType dtype, Device device, bool zeroed)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        var storage = Backend.For(device).Allocate(dtype, ShapeUtil.Numel(shape, zeroed ? "Zeros" : "Empty"), zeroed);
+        string op = zeroed ? "Zeros" : "Empty";
+        int numel = ShapeUtil.Numel(shape, op);
+        if (device.Kind == DeviceKind.Cpu && numel > Array.MaxLength)
+            throw new ArgumentException($"{op}: shape {ShapeUtil.Format(shape)} has {numel} elements; a CPU tensor holds at most {Array.MaxLength} (the largest .NET array)");
+        var storage = Backend.For(device).Allocate(dtype, numel, zeroed);
         return new Tensor(storage, (int[])shape.Clone());
     }
 
