@@ -10,7 +10,7 @@ Needs Debian's python3-torch (PyTorch 1.13, CPU) and python3-numpy. Each case is
   "CASE/DT/ce"             F.cross_entropy (mean), and "CASE/DT/ce_grad" its gradient with respect to x
   "CASE/DT/log_softmax"    F.log_softmax(x, 1) and "CASE/DT/softmax" F.softmax(x, 1)
   "CASE/DT/svm"            F.multi_margin_loss(x, labels) * C: the CS231n hinge Σ_{j≠y} max(0, 1 − s_y + s_j)
-                           averaged over rows (PyTorch divides by C as well), and "CASE/DT/svm_grad" its gradient * C
+                           averaged over rows (PyTorch divides by C as well), and "CASE/DT/svm_grad" its gradient
 Metadata "cases": the case names, comma-separated.
 """
 import os
@@ -63,7 +63,7 @@ def main():
             tensors[f"{key}/log_softmax"] = F.log_softmax(logits.detach(), 1).numpy()
             tensors[f"{key}/softmax"] = F.softmax(logits.detach(), 1).numpy()
             tensors[f"{key}/svm"] = svm.detach().numpy().reshape([])
-            tensors[f"{key}/svm_grad"] = (logits.grad * classes).numpy()
+            tensors[f"{key}/svm_grad"] = logits.grad.numpy()  # the loss is already scaled by C
     write_safetensors(OUT, tensors, {"cases": ",".join(CASES), "torch": torch.__version__})
     print(f"wrote {OUT}: {len(tensors)} tensors")
 

@@ -231,6 +231,7 @@ public sealed partial class Tensor
     /// <summary>The value of a one-element tensor.</summary>
     public double Item()
     {
+        ThrowIfDisposed("Item");
         if (Numel != 1) throw new InvalidOperationException($"Item: tensor {Describe()} has {Numel} elements, not 1");
         return ToArray<double>()[0];
     }
