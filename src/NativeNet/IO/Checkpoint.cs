@@ -329,6 +329,7 @@ public static class Checkpoint
             var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
+                if (!IsWellFormed(prop.Name)) throw Bad("a tensor name holds an unpaired UTF-16 surrogate escape (not Unicode text)");
                 if (!names.Add(prop.Name)) throw Bad($"the name '{prop.Name}' appears twice in the header");
                 if (prop.Name == MetadataKey)
                 {
@@ -336,6 +337,7 @@ public static class Checkpoint
                     foreach (var m in prop.Value.EnumerateObject())
                     {
                         if (m.Value.ValueKind != JsonValueKind.String) throw Bad($"metadata '{m.Name}' is not a string");
+                        if (!IsWellFormed(m.Name) || !IsWellFormed(m.Value.GetString()!)) throw Bad("a metadata entry holds an unpaired UTF-16 surrogate escape (not Unicode text)");
                         if (!metadata.TryAdd(m.Name, m.Value.GetString()!)) throw Bad($"metadata '{m.Name}' appears twice");
                     }
                     continue;
@@ -355,6 +357,16 @@ public static class Checkpoint
             if (position != dataLength) throw Bad($"the data section has {dataLength} bytes but the tensors cover {position}");
             return (entries, metadata, dataStart);
         }
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+            if (char.IsSurrogate(text[i])) return false;
+        }
+        return true;
     }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
