@@ -130,4 +130,29 @@ public class ApiEdgeTests
         var simd = Step("simd");
         for (int i = 0; i < naive.Length; i++) Assert.That(simd[i], Is.EqualTo(naive[i]).Within(1e-6), $"element {i}");
     }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void TheTwoNesterovFormsAgreeAtAConstantRateAndDifferUnderASchedule(bool schedule)
+    {
+        double[] Run(Func<Tensor, Optimizer> make)
+        {
+            using var p = Tensor.FromArray(new[] { 1.0, -2.0, 0.5 }).RequireGrad();
+            using var opt = make(p);
+            for (int step = 0; step < 4; step++)
+            {
+                if (schedule && step == 2) opt.LearningRate = 0.01;
+                p.Grad?.Dispose();
+                using (Autodiff.GradMode.Disable()) p.Grad = Ops.MulScalar(p, 2); // the gradient of Σ p²
+                opt.Step();
+            }
+            p.Grad?.Dispose();
+            return p.ToArray<double>();
+        }
+        var cs231n = Run(p => new Nesterov([p], 0.1, momentum: 0.9));
+        var pytorch = Run(p => new Momentum([p], 0.1, momentum: 0.9, nesterov: true));
+        double gap = cs231n.Zip(pytorch, (a, b) => Math.Abs(a - b)).Max();
+        if (schedule) Assert.That(gap, Is.GreaterThan(1e-3), "after the rate changes the CS231n velocity still carries the old rate");
+        else Assert.That(gap, Is.LessThan(1e-12), "with a constant rate the two forms are the same update");
+    }
 }
