@@ -14,6 +14,7 @@ public sealed partial class Tensor : IDisposable
     private readonly int[] _shape;
     private readonly int[] _strides;
     private bool _disposed;
+    private readonly LiveToken _liveToken;
 
     /// <summary>
     /// The one choke point of every tensor and view: the geometry is checked here, in 64-bit arithmetic, against the
@@ -21,16 +22,9 @@ public sealed partial class Tensor : IDisposable
     /// </summary>
     internal Tensor(Storage storage, int[] shape, int[] strides, long offset, string op = "view")
     {
-        try
-        {
-            if (storage.IsFreed) throw new ObjectDisposedException(nameof(Tensor), $"{op}: the storage of this tensor was already freed");
-            Numel = ShapeUtil.CheckView(op, shape, strides, offset, storage.Length);
-        }
-        catch
-        {
-            GC.SuppressFinalize(this); // never counted as live
-            throw;
-        }
+        if (storage.IsFreed) throw new ObjectDisposedException(nameof(Tensor), $"{op}: the storage of this tensor was already freed");
+        Numel = ShapeUtil.CheckView(op, shape, strides, offset, storage.Length);
+        _liveToken = new LiveToken();
         Storage = storage;
         _shape = shape;
         _strides = strides;
@@ -145,17 +139,17 @@ public sealed partial class Tensor : IDisposable
         _disposed = true;
         Storage.Release();
         MemoryStats.OnTensorDisposed();
-        GC.SuppressFinalize(this);
+        GC.SuppressFinalize(_liveToken);
     }
 
     /// <summary>
-    /// A tensor dropped without <see cref="Dispose"/> leaves the live count here. Its storage is not released from the
-    /// finalizer thread (device memory must not be freed there); the storage's own finalizer counts its bytes as freed
-    /// once no view references it.
+    /// Finalized when its tensor was dropped without <see cref="Dispose"/>, to take that tensor off the live count. A
+    /// separate small object rather than a finalizer on the tensor, so a forgotten tensor (and its storage) is not kept
+    /// for an extra collection; the storage's own finalizer counts its bytes as freed once no view references it.
     /// </summary>
-    ~Tensor()
+    private sealed class LiveToken
     {
-        if (!_disposed) MemoryStats.OnTensorReclaimed();
+        ~LiveToken() => MemoryStats.OnTensorReclaimed();
     }
 
     /// <summary>A view with new geometry over the same storage.</summary>
