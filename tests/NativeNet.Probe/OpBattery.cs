@@ -82,6 +82,17 @@ public static class OpBattery
         ops.Add(("Cast", x => x.To(x.DType == DType.Float32 ? DType.Float64 : DType.Float32)));
         ops.Add(("Concat(x, x; 0)", x => NativeNet.Ops.Concat([x, x], 0)));
         ops.Add(("Reshape(-1)", x => x.Reshape(-1).Contiguous()));
+        foreach (var (name, f) in new (string, Func<Tensor, Tensor>)[]
+                 {
+                     ("Conv2d 3x3 p1", x => Conv(x, 3, 1, 1)), ("Conv2d 2x2 s2 floor", x => Conv(x, 2, 2, 0)),
+                     ("MaxPool2d 2 floor", x => NativeNet.Ops.MaxPool2d(x, 2, floor: true)), ("MaxPool2d 3 s1 p1", x => NativeNet.Ops.MaxPool2d(x, 3, 1, 1)),
+                     ("AvgPool2d 2 floor", x => NativeNet.Ops.AvgPool2d(x, 2, floor: true)),
+                     ("MatMul(x2, x2^T)", x => { using var m = AsMatrix(x); using var t = m.Transpose(-1, -2); return NativeNet.Ops.MatMul(m, t); }),
+                     ("Softmax(-1)", x => NativeNet.Ops.Softmax(x, -1)), ("LogSoftmax(0)", x => NativeNet.Ops.LogSoftmax(x, 0)),
+                     ("Max(0)", x => NativeNet.Ops.Max(x, [0])), ("Mean(-1)", x => NativeNet.Ops.Mean(x, [-1])),
+                     ("Tanh", NativeNet.Ops.Tanh), ("Sigmoid", NativeNet.Ops.Sigmoid), ("Expand+Narrow", x => x.Unsqueeze(0).Expand([2, .. x.ShapeArray]).Narrow(0, 1, 1)),
+                 })
+            ops.Add((name + " backward", x => Backward(x, f)));
         ops.Add(("Sum(Relu(x)) backward", x =>
         {
             using var leaf = x.Clone().RequireGrad();
@@ -91,6 +102,16 @@ public static class OpBattery
             return leaf.Grad!.Clone();
         }));
         return ops;
+    }
+
+    /// <summary>The gradient of Σ f(x)·u with respect to x for a fixed pseudo-random upstream u (the weights' gradient too, for convolutions).</summary>
+    private static Tensor Backward(Tensor x, Func<Tensor, Tensor> f)
+    {
+        using var leaf = x.Clone().RequireGrad();
+        using var y = f(leaf);
+        using var upstream = Tensor.Normal(y.ShapeArray, 0, 1, new Generator(11), y.DType);
+        y.Backward(upstream);
+        return leaf.Grad!.Clone();
     }
 
     private static Tensor RowZero(Tensor x) => x.Rank == 0 ? x.Clone() : x.Narrow(0, 0, Math.Min(1, x.Shape[0]));

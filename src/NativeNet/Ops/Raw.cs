@@ -338,6 +338,12 @@ internal static class Raw
             throw new ShapeMismatchException($"{op}: inner dimensions differ: {ShapeUtil.Format(a.Shape)}{(transA ? "ᵀ" : "")} · {ShapeUtil.Format(b.Shape)}{(transB ? "ᵀ" : "")} ({ka} vs {kb})");
         int[] outShape = a.Rank == 3 || b.Rank == 3 ? [batch, m, n] : [m, n];
         var c = Tensor.Empty(outShape, a.DType, a.Device);
+        if (c.Numel == 0) return c; // an empty product: no GEMM (a batch of 2^31 empty matrices must not loop)
+        if (ka == 0)
+        {
+            c.Backend.Fill(c, 0); // the empty sum
+            return c;
+        }
         var (opA, ownedA) = Operand(a, transA);
         var (opB, ownedB) = Operand(b, transB);
         try

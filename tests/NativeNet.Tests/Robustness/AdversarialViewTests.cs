@@ -12,7 +12,7 @@ namespace NativeNet.Tests.Robustness;
 [NonParallelizable]
 public class AdversarialViewTests
 {
-    private const int Cases = 2000;
+    private const int Cases = 3000;
 
     [TestCase(12)]
     public void HostileViewsNeverCrashNorGiveWrongAnswers(int seed)
