@@ -51,6 +51,20 @@ public sealed class CliArgs
         return v ?? throw new UsageException($"--{name} needs a value");
     }
 
+    /// <summary>
+    /// A file or directory path option: absent gives <paramref name="defaultValue"/>; a given value must be a non-empty
+    /// path without NUL characters (the error names the option, not .NET's parameter).
+    /// </summary>
+    public string? PathOption(string name, string? defaultValue)
+    {
+        _used.Add(name);
+        if (!_values.TryGetValue(name, out var v)) return defaultValue;
+        if (v is null) throw new UsageException($"--{name} needs a path");
+        if (string.IsNullOrWhiteSpace(v)) throw new UsageException($"--{name} needs a non-empty path, got '{v}'");
+        if (v.Contains('\0')) throw new UsageException($"--{name}: the path contains a NUL character");
+        return v;
+    }
+
     /// <summary>String option restricted to a set of choices.</summary>
     public string Choice(string name, string defaultValue, params string[] choices)
     {

@@ -12,13 +12,13 @@ public static class EvalCommand
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(CliArgs args, CliConsole console)
     {
-        string path = args.String("checkpoint", "");
+        string path = args.PathOption("checkpoint", "")!;
         if (path.Length == 0) throw new UsageException("eval needs --checkpoint PATH (a model.safetensors written by 'nativenet train')");
         bool hasBackend = args.Has("backend"), hasThreads = args.Has("threads");
         string backend = args.Choice("backend", NativeNet.Backends.Backend.DefaultCpu.Name, "naive", "simd", "cuda");
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
-        string? data = args.String("data", "") is { Length: > 0 } d ? d : null;
-        string? text = args.String("text", "") is { Length: > 0 } t ? t : null;
+        string? data = args.PathOption("data", null);
+        string? text = args.PathOption("text", null);
         bool json = args.Flag("json");
         bool report = args.Flag("report");
         int worst = args.Int("worst", 32, 0, 10_000);

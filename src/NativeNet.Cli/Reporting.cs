@@ -127,3 +127,29 @@ internal abstract class Reporter
         }
     }
 }
+
+/// <summary>Whole-file writes that a crash or kill never leaves half done: a temporary next to the target, flushed, then renamed over it.</summary>
+public static class AtomicFile
+{
+    /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> atomically; the previous file stays intact on failure.</summary>
+    public static void WriteAllText(string path, string text)
+    {
+        string full = Path.GetFullPath(path);
+        NativeNet.IO.Checkpoint.RemoveStaleTemporaries(full);
+        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+}

@@ -205,8 +205,8 @@ public static class TrainCommand
             json.WriteEndArray();
             json.WriteEndObject();
         }, indented: true);
-        File.WriteAllText(Path.Combine(config.Out, "metrics.json"), metricsJson + "\n");
-        File.WriteAllText(Path.Combine(config.Out, "metrics.svg"),
+        AtomicFile.WriteAllText(Path.Combine(config.Out, "metrics.json"), metricsJson + "\n");
+        AtomicFile.WriteAllText(Path.Combine(config.Out, "metrics.svg"),
             SvgChart.Render($"{config.Model}: train loss and test accuracy ({config.Optimizer} lr {config.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {config.Batch})", epochs));
     }
 

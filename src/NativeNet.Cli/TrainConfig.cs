@@ -88,8 +88,8 @@ public sealed record TrainConfig
             Threads = args.Int("threads", Environment.ProcessorCount, 1, 1024),
             Seed = args.Int("seed", 42),
             Limit = args.Int("limit", 0, 0),
-            Data = args.String("data", "") is { Length: > 0 } d ? d : null,
-            Text = text ? args.String("text", DefaultText) : null,
+            Data = args.PathOption("data", null),
+            Text = text ? args.PathOption("text", DefaultText) : null,
             SeqLen = text ? args.Int("seq-len", 64, 2, 100_000) : 64,
             Hidden = text ? args.Int("hidden", 256, 1, 100_000) : 256,
             Embedding = text ? args.Int("embedding", 64, 1, 100_000) : 64,
@@ -108,7 +108,7 @@ public sealed record TrainConfig
         if (text && (config.CheckpointEvery is not null || config.MaxSteps is not null))
             throw new UsageException("--checkpoint-every and --max-steps are for the image models; charlstm carries its LSTM state through an epoch and checkpoints at epoch ends only");
         string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
-        return config with { Out = args.String("out", Path.Combine("runs", $"{model}-{stamp}")) };
+        return config with { Out = args.PathOption("out", Path.Combine("runs", $"{model}-{stamp}"))! };
     }
 
     /// <summary>Makes the configured backend the CPU default and sets its threads; returns the device tensors live on.</summary>

@@ -20,7 +20,7 @@ internal static class TrainTwoLayerCommand
         int hidden = args.Int("hidden", 256, 1, 100000);
         int seed = args.Int("seed", 42);
         string backendName = args.Choice("backend", Backend.DefaultCpu.Name, "naive", "simd", "cuda");
-        string? dataDir = args.String("data", "") is { Length: > 0 } d ? d : null;
+        string? dataDir = args.PathOption("data", null);
         args.RejectUnknown("train");
 
         var backend = Backend.FromName(backendName);

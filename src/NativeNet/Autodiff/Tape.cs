@@ -51,8 +51,16 @@ public static class Tape
             throw new InvalidOperationException($"Backward: tensor {root.Describe()} does not require grad and has no recorded history");
         if (gradient is null && root.Numel != 1)
             throw new InvalidOperationException($"Backward: tensor {root.Describe()} is not a scalar; pass an upstream gradient of shape {ShapeUtil.Format(root.Shape)}");
-        if (gradient is not null && !ShapeUtil.SameShape(gradient.Shape, root.Shape))
-            throw new ShapeMismatchException($"Backward: upstream gradient {gradient.Describe()} does not match tensor {root.Describe()}");
+        if (gradient is not null)
+        {
+            gradient.ThrowIfDisposed("Backward (upstream gradient)");
+            if (!ShapeUtil.SameShape(gradient.Shape, root.Shape))
+                throw new ShapeMismatchException($"Backward: upstream gradient {gradient.Describe()} does not match tensor {root.Describe()}");
+            if (gradient.DType != root.DType)
+                throw new DTypeMismatchException($"Backward: upstream gradient {gradient.Describe()} has dtype {gradient.DType} but tensor {root.Describe()} has {root.DType}; convert it with To({root.DType})");
+            if (gradient.Device != root.Device)
+                throw new ArgumentException($"Backward: upstream gradient {gradient.Describe()} is on {gradient.Device} but tensor {root.Describe()} is on {root.Device}; move it with To(device)");
+        }
 
         using var noGrad = GradMode.Disable();
         if (root.Node is null)
@@ -82,7 +90,7 @@ public static class Tape
                     var g = grads[k];
                     if (g is null) continue;
                     if (!input.RequiresGrad) { g.Dispose(); continue; }
-                    if (!ShapeUtil.SameShape(g.Shape, input.Shape))
+                    if (!ShapeUtil.SameShape(g.Shape, input.Shape) || g.DType != input.DType || g.Device != input.Device)
                         throw new InvalidOperationException($"{node.Gate.Name}.Backward: gradient {g.Describe()} does not match input {k} {input.Describe()}");
                     if (input.Node is null) Accumulate(input, g);
                     else if (pending.Remove(input, out var existing)) { pending[input] = Raw.Add(existing, g); existing.Dispose(); g.Dispose(); }

@@ -59,7 +59,9 @@ public static class Idx
         {
             dims[i] = BinaryPrimitives.ReadInt32BigEndian(bytes.Slice(4 + 4 * i, 4));
             if (dims[i] <= 0) throw new IdxFormatException($"{name}: dimension {i} has invalid size {dims[i]}");
-            count *= dims[i];
+            count *= dims[i]; // count <= int.MaxValue before the multiply: the product fits in 63 bits
+            if (count > ShapeUtil.MaxElements || count > bytes.Length)
+                throw new IdxFormatException($"{name}: dimensions [{string.Join(", ", dims.Take(i + 1))}{(i + 1 < rank ? ", ..." : "")}] need more than {Math.Min(ShapeUtil.MaxElements, bytes.Length)} data bytes; the file has {bytes.Length}");
         }
         long expected = headerLength + count;
         if (bytes.Length != expected)

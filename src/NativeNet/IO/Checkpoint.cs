@@ -60,7 +60,9 @@ public static class Checkpoint
 
         string full = System.IO.Path.GetFullPath(path);
         string dir = System.IO.Path.GetDirectoryName(full) ?? ".";
+        RemoveStaleTemporaries(full);
         string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        InterruptCleanup.Register(temp);
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -74,10 +76,84 @@ public static class Checkpoint
             }
             File.Move(temp, full, overwrite: true);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new IOException($"Checkpoint.Save: cannot write '{full}' ({e.Message})", e);
+        }
         catch
         {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            TryDelete(temp);
             throw;
+        }
+        finally
+        {
+            InterruptCleanup.Unregister(temp);
+        }
+    }
+
+    private static void TryDelete(string file)
+    {
+        try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>
+    /// Deletes the temporary files (<c>.NAME.GUID.tmp</c> next to <paramref name="path"/>) that an interrupted save left
+    /// behind. A temporary that another writer still holds open (a save in progress in another process keeps an exclusive
+    /// lock on it) is left alone. Called by every <see cref="Save"/>; returns the number of files removed.
+    /// </summary>
+    public static int RemoveStaleTemporaries(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = System.IO.Path.GetFullPath(path);
+        string dir = System.IO.Path.GetDirectoryName(full) ?? ".";
+        string prefix = $".{System.IO.Path.GetFileName(full)}.";
+        if (!Directory.Exists(dir)) return 0;
+        int removed = 0;
+        foreach (var candidate in Directory.EnumerateFiles(dir, prefix + "*.tmp"))
+        {
+            string middle = System.IO.Path.GetFileName(candidate)[prefix.Length..^".tmp".Length];
+            if (middle.Length != 32 || !middle.All(char.IsAsciiHexDigitLower) || InterruptCleanup.IsInFlight(candidate)) continue;
+            try
+            {
+                using (new FileStream(candidate, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { }
+                File.Delete(candidate);
+                removed++;
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return removed;
+    }
+
+    /// <summary>The temporaries of saves in progress in this process, deleted when the process is interrupted (SIGINT, SIGTERM, SIGQUIT) or exits.</summary>
+    private static class InterruptCleanup
+    {
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
+        private static readonly List<PosixSignalRegistration> Registrations = [];
+        private static int _installed;
+
+        public static void Register(string temp)
+        {
+            if (Interlocked.Exchange(ref _installed, 1) == 0)
+            {
+                foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGQUIT })
+                {
+                    try { Registrations.Add(PosixSignalRegistration.Create(signal, _ => DeleteAll())); }
+                    catch (PlatformNotSupportedException) { }
+                }
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteAll();
+            }
+            InFlight[temp] = 0;
+        }
+
+        public static void Unregister(string temp) => InFlight.TryRemove(temp, out _);
+
+        public static bool IsInFlight(string temp) => InFlight.ContainsKey(System.IO.Path.GetFullPath(temp));
+
+        private static void DeleteAll()
+        {
+            foreach (var temp in InFlight.Keys) TryDelete(temp);
         }
     }
 
@@ -212,6 +288,18 @@ public static class Checkpoint
 
     private static (List<Entry> Entries, Dictionary<string, string> Metadata, long DataStart) ParseHeader(string path, byte[] content)
     {
+        try
+        {
+            return ParseHeaderCore(path, content);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or OverflowException)
+        {
+            throw new CheckpointFormatException(path, $"the header cannot be read ({e.Message})");
+        }
+    }
+
+    private static (List<Entry> Entries, Dictionary<string, string> Metadata, long DataStart) ParseHeaderCore(string path, byte[] content)
+    {
         CheckpointFormatException Bad(string problem) => new(path, problem);
         if (content.Length < 8) throw Bad($"the file has {content.Length} bytes, fewer than the 8-byte header length");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(content);
@@ -221,6 +309,8 @@ public static class Checkpoint
         long dataLength = content.Length - dataStart;
         var headerBytes = content.AsSpan(8, (int)headerLength);
         if (headerBytes[0] != (byte)'{') throw Bad("the header does not start with '{'");
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+            throw Bad($"the header is not valid UTF-8 (first bad byte at header offset {FirstInvalidUtf8(headerBytes)})");
 
         JsonDocument doc;
         try
@@ -239,6 +329,7 @@ public static class Checkpoint
             var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
+                if (!IsWellFormed(prop.Name)) throw Bad("a tensor name holds an unpaired UTF-16 surrogate escape (not Unicode text)");
                 if (!names.Add(prop.Name)) throw Bad($"the name '{prop.Name}' appears twice in the header");
                 if (prop.Name == MetadataKey)
                 {
@@ -246,6 +337,7 @@ public static class Checkpoint
                     foreach (var m in prop.Value.EnumerateObject())
                     {
                         if (m.Value.ValueKind != JsonValueKind.String) throw Bad($"metadata '{m.Name}' is not a string");
+                        if (!IsWellFormed(m.Name) || !IsWellFormed(m.Value.GetString()!)) throw Bad("a metadata entry holds an unpaired UTF-16 surrogate escape (not Unicode text)");
                         if (!metadata.TryAdd(m.Name, m.Value.GetString()!)) throw Bad($"metadata '{m.Name}' appears twice");
                     }
                     continue;
@@ -265,6 +357,22 @@ public static class Checkpoint
             if (position != dataLength) throw Bad($"the data section has {dataLength} bytes but the tensors cover {position}");
             return (entries, metadata, dataStart);
         }
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+            if (char.IsSurrogate(text[i])) return false;
+        }
+        return true;
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
+        return read;
     }
 
     private static Entry ParseEntry(JsonProperty prop, Func<string, CheckpointFormatException> bad)

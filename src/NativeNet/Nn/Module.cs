@@ -205,6 +205,55 @@ public abstract class Module : IDisposable
         }
     }
 
+    // ---- state ----
+
+    /// <summary>
+    /// The parameters and buffers by dotted name ("0.weight", "bn.running_mean"), as PyTorch's <c>state_dict()</c>.
+    /// The values are the module's own tensors (not copies): read them, save them, do not dispose them.
+    /// </summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, p) in NamedParameters()) state[name] = p;
+        foreach (var (name, b) in NamedBuffers()) state[name] = b;
+        return state;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="state"/> into the module's parameters and buffers in place (any device; same dtype and
+    /// shape). With <paramref name="strict"/> every entry of <see cref="StateDict"/> must be present and no other;
+    /// otherwise missing and unexpected names are allowed and reported in the result. A dtype or shape mismatch is always
+    /// an error. On any error nothing is modified and the <see cref="ArgumentException"/> lists every problem by name.
+    /// </summary>
+    /// <returns>The names missing from <paramref name="state"/> and the unexpected names in it (both empty when strict).</returns>
+    public (IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected) LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        string op = $"{GetType().Name}.LoadStateDict";
+        var own = StateDict();
+        var missing = own.Keys.Where(k => !state.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        var problems = new List<string>();
+        if (strict)
+        {
+            problems.AddRange(missing.Select(n => $"missing '{n}' (in the module, not in the state)"));
+            problems.AddRange(unexpected.Select(n => $"unexpected '{n}' (in the state, not in the module)"));
+        }
+        foreach (var (name, dst) in own)
+        {
+            if (!state.TryGetValue(name, out var src)) continue;
+            if (src is null) { problems.Add($"'{name}' is null"); continue; }
+            if (src.IsDisposed) { problems.Add($"'{name}' is a disposed tensor"); continue; }
+            if (src.DType != dst.DType || !ShapeUtil.SameShape(src.Shape, dst.Shape))
+                problems.Add($"'{name}' is {src.DType}{ShapeUtil.Format(src.Shape)} in the state but {dst.DType}{ShapeUtil.Format(dst.Shape)} in the module");
+        }
+        if (problems.Count > 0) throw new ArgumentException($"{op}: the state does not fit the module: {string.Join("; ", problems)}");
+        using (Autodiff.GradMode.Disable())
+            foreach (var (name, dst) in own)
+                if (state.TryGetValue(name, out var src)) dst.CopyFrom(src);
+        return (missing, unexpected);
+    }
+
     // ---- text ----
 
     /// <summary>The arguments shown inside the parentheses of <see cref="ToString"/>, e.g. "in_features=3, out_features=4, bias=True".</summary>

@@ -99,7 +99,9 @@ public sealed class SoftmaxCrossEntropyGate : Gate
         Ops.CheckClassification(Name, logits, labels);
         using var oneHot = Ops.OneHot(labels, logits.Shape[1], logits, Name);
         using var logp = Raw.Softmax(logits, 1, log: true);
-        using var picked = Raw.Mul(logp, oneHot);
+        // Select, not multiply: a non-target log-probability of −∞ times a one-hot 0 would be NaN.
+        using var zero = Tensor.Scalar(0, logits.DType, logits.Device);
+        using var picked = Raw.Where(oneHot, logp, zero);
         using var total = Raw.Sum(picked);
         _oneHot = Save(oneHot);
         _softmax = Save(Raw.Unary(UnaryOp.Exp, logp));
@@ -128,14 +130,17 @@ public sealed class SvmLossGate(double margin, bool squared) : Gate
     {
         Ops.CheckClassification(Name, scores, labels);
         using var oneHot = Ops.OneHot(labels, scores.Shape[1], scores, Name);
-        using var picked = Raw.Mul(scores, oneHot);
+        // Selects instead of one-hot products (±∞ · 0 is NaN), and PyTorch's order (margin − s_y) + s_j, so huge
+        // finite scores round as in torch.nn.functional.multi_margin_loss. A NaN term counts as 0 (max(0, NaN) there).
+        using var zero = Tensor.Scalar(0, scores.DType, scores.Device);
+        using var picked = Raw.Where(oneHot, scores, zero);
         using var correct = Raw.Sum(picked, [1], keepDims: true);
-        using var diff = Raw.Sub(scores, correct);
-        using var shifted = Raw.Unary(UnaryOp.AddScalar, diff, margin);
-        using var hinge = Raw.Unary(UnaryOp.Relu, shifted);
-        using var negHot = Raw.MulScalar(oneHot, -1);
-        using var notTrue = Raw.Unary(UnaryOp.AddScalar, negHot, 1);
-        var margins = Raw.Mul(hinge, notTrue);
+        using var negCorrect = Raw.Unary(UnaryOp.Neg, correct);
+        using var marginMinusCorrect = Raw.Unary(UnaryOp.AddScalar, negCorrect, margin);
+        using var shifted = Raw.Add(marginMinusCorrect, scores);
+        using var positive = Raw.Binary(BinaryOp.Greater, shifted, zero);
+        using var hinge = Raw.Where(positive, shifted, zero);
+        var margins = Raw.Where(oneHot, zero, hinge);
         _margins = Save(margins);
         _oneHot = Save(oneHot);
         using var terms = squared ? Raw.Unary(UnaryOp.Square, margins) : margins.Detach();

@@ -29,6 +29,8 @@ internal static class Raw
 
     public static Tensor BroadcastTo(string op, Tensor t, int[] shape)
     {
+        t.ThrowIfDisposed(op);
+        ShapeUtil.Numel(shape, op);
         if (ShapeUtil.SameShape(t.Shape, shape)) return t.Detach();
         int rank = shape.Length, lead = rank - t.Rank;
         if (lead < 0) throw new ShapeMismatchException($"{op}: cannot broadcast {ShapeUtil.Format(t.Shape)} to the lower-rank shape {ShapeUtil.Format(shape)}");
@@ -41,14 +43,15 @@ internal static class Raw
             else if (d == 1) strides[i] = 0;
             else throw new ShapeMismatchException($"{op}: cannot broadcast {ShapeUtil.Format(t.Shape)} to {ShapeUtil.Format(shape)}");
         }
-        return t.View((int[])shape.Clone(), strides, t.Offset);
+        return t.View((int[])shape.Clone(), strides, t.Offset, op);
     }
 
     /// <summary>Resolves one -1 and checks the element count.</summary>
     public static int[] ResolveShape(string op, Tensor t, int[] shape)
     {
         var result = (int[])shape.Clone();
-        int infer = -1, known = 1;
+        int infer = -1;
+        long known = 1;
         for (int i = 0; i < result.Length; i++)
         {
             if (result[i] == -1)
@@ -57,15 +60,15 @@ internal static class Raw
                 infer = i;
             }
             else if (result[i] < 0) throw new ArgumentException($"{op}: invalid dimension {result[i]} in {ShapeUtil.Format(shape)}");
-            else known *= result[i];
+            else known = Math.Min(known * result[i], (long)int.MaxValue + 1); // saturates: a product beyond int32 can match no tensor
         }
         if (infer >= 0)
         {
             if (known == 0 || t.Numel % known != 0)
                 throw new ShapeMismatchException($"{op}: cannot reshape {t.Describe()} ({t.Numel} elements) to {ShapeUtil.Format(shape)}");
-            result[infer] = t.Numel / known;
+            result[infer] = (int)(t.Numel / known);
         }
-        if (ShapeUtil.Numel(result) != t.Numel)
+        if (ShapeUtil.Numel(result, op) != t.Numel)
             throw new ShapeMismatchException($"{op}: cannot reshape {t.Describe()} ({t.Numel} elements) to {ShapeUtil.Format(shape)} ({ShapeUtil.Numel(result)} elements)");
         return result;
     }
@@ -75,9 +78,29 @@ internal static class Raw
     {
         t.ThrowIfDisposed();
         var resolved = ResolveShape("Reshape", t, shape);
-        if (t.IsContiguous) return t.View(resolved, ShapeUtil.ContiguousStrides(resolved), t.Offset);
+        if (t.IsContiguous) return t.View(resolved, ShapeUtil.ContiguousStrides(resolved), t.Offset, "Reshape");
+        if (SizeOneStrides(t, resolved) is { } strides) return t.View(resolved, strides, t.Offset, "Reshape");
         using var dense = Contiguous(t);
-        return dense.View(resolved, ShapeUtil.ContiguousStrides(resolved), dense.Offset);
+        return dense.View(resolved, ShapeUtil.ContiguousStrides(resolved), dense.Offset, "Reshape");
+    }
+
+    /// <summary>
+    /// Strides that view t in <paramref name="shape"/> when the two shapes differ only by dimensions of size 1 (unsqueeze,
+    /// squeeze): the other dimensions keep their strides, so any view, expanded or strided, reshapes without a copy.
+    /// </summary>
+    private static int[]? SizeOneStrides(Tensor t, int[] shape)
+    {
+        var kept = new List<int>();
+        for (int d = 0; d < t.Rank; d++) if (t.Shape[d] != 1) kept.Add(d);
+        var strides = new int[shape.Length];
+        int next = 0;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) { strides[d] = 1; continue; }
+            if (next >= kept.Count || t.Shape[kept[next]] != shape[d]) return null;
+            strides[d] = t.Strides[kept[next++]];
+        }
+        return next == kept.Count ? strides : null;
     }
 
     public static Tensor Permute(Tensor t, int[] axes)
@@ -86,19 +109,28 @@ internal static class Raw
         if (axes.Length != t.Rank) throw new ArgumentException($"Permute: {axes.Length} axes given for a tensor of rank {t.Rank}");
         var norm = axes.Select(a => ShapeUtil.NormalizeAxis("Permute", a, t.Rank)).ToArray();
         if (norm.Distinct().Count() != norm.Length) throw new ArgumentException($"Permute: axes [{string.Join(", ", axes)}] are not a permutation");
-        return t.View(norm.Select(a => t.Shape[a]).ToArray(), norm.Select(a => t.Strides[a]).ToArray(), t.Offset);
+        return t.View(norm.Select(a => t.Shape[a]).ToArray(), norm.Select(a => t.Strides[a]).ToArray(), t.Offset, "Permute");
     }
 
     public static Tensor Narrow(Tensor t, int axis, int start, int length)
     {
         t.ThrowIfDisposed();
         axis = ShapeUtil.NormalizeAxis("Narrow", axis, t.Rank);
-        if (start < 0) start += t.Shape[axis];
-        if (start < 0 || length < 0 || start + length > t.Shape[axis])
-            throw new ArgumentOutOfRangeException(nameof(start), $"Narrow: range [{start}, {start + length}) is outside dimension {axis} of size {t.Shape[axis]} in {t.Describe()}");
+        long first = start < 0 ? (long)start + t.Shape[axis] : start;
+        if (first < 0 || length < 0 || first + length > t.Shape[axis])
+            throw new ArgumentOutOfRangeException(nameof(start), $"Narrow: range [{first}, {first + length}) (start {start}, length {length}) is outside dimension {axis} of size {t.Shape[axis]} in {t.Describe()}");
         var shape = t.ShapeArray;
         shape[axis] = length;
-        return t.View(shape, (int[])t.StridesRef.Clone(), t.Offset + start * t.Strides[axis]);
+        return t.View(shape, (int[])t.StridesRef.Clone(), t.Offset + first * t.Strides[axis], "Narrow");
+    }
+
+    /// <summary>A view with explicit geometry over t's storage (offset in elements from the storage start); checked against the storage.</summary>
+    public static Tensor AsStrided(Tensor t, int[] shape, int[] strides, long offset)
+    {
+        t.ThrowIfDisposed("AsStrided");
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(strides);
+        return t.View((int[])shape.Clone(), (int[])strides.Clone(), offset, "AsStrided");
     }
 
     // ---- copies ----
@@ -216,13 +248,14 @@ internal static class Raw
             var shape = current.ShapeArray;
             shape[axis] = 1;
             var y = Tensor.Empty(shape, x.DType, x.Device);
-            x.Backend.Reduce(op, current, y, outer, dim, inner);
+            if (y.Numel > 0 && dim == 0) y.Backend.Fill(y, 0); // the empty sum
+            else if (y.Numel > 0) x.Backend.Reduce(op, current, y, outer, dim, inner);
             current.Dispose();
             current = y;
         }
         if (keepDims) return current;
         var squeezed = Enumerable.Range(0, x.Rank).Where(i => !norm.Contains(i)).Select(i => x.Shape[i]).ToArray();
-        var result = current.View(squeezed, ShapeUtil.ContiguousStrides(squeezed), current.Offset);
+        var result = current.View(squeezed, ShapeUtil.ContiguousStrides(squeezed), current.Offset, name);
         current.Dispose();
         return result;
     }
@@ -251,10 +284,10 @@ internal static class Raw
         var shape = x.ShapeArray;
         shape[axis] = 1;
         var y = Tensor.Empty(shape, DType.Int32, x.Device);
-        x.Backend.ArgMax(dense, y, outer, dim, inner);
+        if (y.Numel > 0) x.Backend.ArgMax(dense, y, outer, dim, inner);
         if (keepDims) return y;
         var squeezed = x.ShapeArray.Where((_, i) => i != axis).ToArray();
-        var result = y.View(squeezed, ShapeUtil.ContiguousStrides(squeezed), 0);
+        var result = y.View(squeezed, ShapeUtil.ContiguousStrides(squeezed), 0, "ArgMax");
         y.Dispose();
         return result;
     }
@@ -269,7 +302,7 @@ internal static class Raw
         using var dense = Contiguous(x);
         var (outer, dim, inner) = ShapeUtil.SplitAt(dense.Shape, axis);
         var y = Tensor.EmptyLike(dense);
-        x.Backend.Softmax(dense, y, outer, dim, inner, log);
+        if (y.Numel > 0) x.Backend.Softmax(dense, y, outer, dim, inner, log);
         return y;
     }
 
@@ -278,7 +311,7 @@ internal static class Raw
         using var g = Contiguous(dy);
         var (outer, dim, inner) = ShapeUtil.SplitAt(y.Shape, axis);
         var dx = Tensor.EmptyLike(y);
-        y.Backend.SoftmaxBackward(y, g, dx, outer, dim, inner, log);
+        if (dx.Numel > 0) y.Backend.SoftmaxBackward(y, g, dx, outer, dim, inner, log);
         return dx;
     }
 
@@ -305,6 +338,12 @@ internal static class Raw
             throw new ShapeMismatchException($"{op}: inner dimensions differ: {ShapeUtil.Format(a.Shape)}{(transA ? "ᵀ" : "")} · {ShapeUtil.Format(b.Shape)}{(transB ? "ᵀ" : "")} ({ka} vs {kb})");
         int[] outShape = a.Rank == 3 || b.Rank == 3 ? [batch, m, n] : [m, n];
         var c = Tensor.Empty(outShape, a.DType, a.Device);
+        if (c.Numel == 0) return c; // an empty product: no GEMM (a batch of 2^31 empty matrices must not loop)
+        if (ka == 0)
+        {
+            c.Backend.Fill(c, 0); // the empty sum
+            return c;
+        }
         var (opA, ownedA) = Operand(a, transA);
         var (opB, ownedB) = Operand(b, transB);
         try

@@ -8,6 +8,18 @@ namespace NativeNet.Optim;
 /// (the velocity carries the learning rate). <c>g</c> includes weight decay <c>wd·p</c> where it applies.
 /// PyTorch's differently parameterised variant is <see cref="Momentum"/> with <c>nesterov: true</c>. State slot: "velocity".
 /// </summary>
+/// <remarks>
+/// The two Nesterov forms side by side (ρ momentum, lr the learning rate of the current step, g the gradient):
+/// <list type="table">
+/// <listheader><term>form</term><description>update</description></listheader>
+/// <item><term><see cref="Nesterov"/> (CS231n)</term><description><c>v_old = v; v = ρ·v − lr·g; p += −ρ·v_old + (1+ρ)·v</c>: the velocity carries the learning rate of the step that added each gradient</description></item>
+/// <item><term><see cref="Momentum"/> with <c>nesterov: true</c> (PyTorch <c>torch.optim.SGD(nesterov=True)</c>)</term><description><c>v = ρ·v + g; p −= lr·(g + ρ·v)</c>: the buffer is free of the learning rate, and the current lr scales the whole step</description></item>
+/// </list>
+/// With a constant learning rate the two give the same parameters (CS231n's v equals −lr times PyTorch's buffer).
+/// Under a learning-rate schedule they differ: after lr changes, the CS231n velocity still holds the old rates, the
+/// PyTorch step applies the new rate to the accumulated history at once. Use <see cref="Momentum"/> with
+/// <c>nesterov: true</c> to reproduce PyTorch runs, <see cref="Nesterov"/> for the CS231n assignments.
+/// </remarks>
 public sealed class Nesterov : Optimizer
 {
     /// <summary>Creates CS231n Nesterov momentum over unnamed parameters.</summary>

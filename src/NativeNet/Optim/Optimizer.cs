@@ -107,10 +107,16 @@ public abstract class Optimizer : IDisposable
     public long StepCount { get; private set; }
 
     /// <summary>
-    /// Whether contiguous CPU parameters use the fused vectorised kernels (default true). When false every update
-    /// goes through backend primitives, as it does for CUDA tensors; both give the same results up to rounding.
+    /// Whether contiguous CPU parameters use the fused vectorised kernels (default true) when the CPU backend in force
+    /// (<see cref="Backend.Cpu"/>, set by <see cref="Backend.Use"/> or <see cref="Backend.DefaultCpu"/>) is a fast one.
+    /// Under the <see cref="Backends.Naive.NaiveBackend"/> the optimisers follow the backend and run their rule on its
+    /// primitives, whatever this says; set it to false to do the same under every backend. Both paths give the same
+    /// results up to rounding.
     /// </summary>
     public bool UseFusedCpuKernels { get; set; } = true;
+
+    /// <summary>True when the next <see cref="Step"/> runs the fused host kernels for contiguous CPU parameters (see <see cref="UseFusedCpuKernels"/>).</summary>
+    public bool UsesFusedCpuKernels => UseFusedCpuKernels && Backend.Cpu.GetType() != typeof(Backends.Naive.NaiveBackend); // SimdBackend derives from NaiveBackend: compare the exact type
 
     /// <summary>True when weight decay is applied to the weights directly (AdamW) instead of added to the gradient.</summary>
     private protected virtual bool DecoupledWeightDecay => false;
@@ -131,7 +137,7 @@ public abstract class Optimizer : IDisposable
                 throw new InvalidOperationException($"{GetType().Name}.Step: gradient {g.Describe()} does not match parameter '{_names[i]}' {p.Describe()}");
             _paramSteps[i]++;
             var ctx = new StepContext(LearningRate, _decays[i] ? WeightDecay : 0, _paramSteps[i]);
-            if (UseFusedCpuKernels && p.Device.Kind == DeviceKind.Cpu && g.IsContiguous)
+            if (UsesFusedCpuKernels && p.Device.Kind == DeviceKind.Cpu && g.IsContiguous)
             {
                 if (p.DType == DType.Float32) RunFused<float>(i, g, ctx);
                 else RunFused<double>(i, g, ctx);

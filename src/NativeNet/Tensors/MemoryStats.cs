@@ -6,9 +6,16 @@ public static class MemoryStats
     private static long _liveTensors;
     private static long _bytesInUse;
     private static long _peakBytes;
+    private static long _reclaimedTensors;
 
-    /// <summary>Tensors created and not yet disposed.</summary>
+    /// <summary>
+    /// Tensors created and still alive: neither disposed nor reclaimed by the garbage collector. A tensor dropped without
+    /// <see cref="Tensor.Dispose"/> stays counted until the collector finalizes it (then it moves to <see cref="ReclaimedTensors"/>).
+    /// </summary>
     public static long LiveTensors => Interlocked.Read(ref _liveTensors);
+
+    /// <summary>Tensors the garbage collector finalized without <see cref="Tensor.Dispose"/> (a leak indicator: their memory waited for the collector).</summary>
+    public static long ReclaimedTensors => Interlocked.Read(ref _reclaimedTensors);
 
     /// <summary>Bytes held by storages that are still referenced.</summary>
     public static long BytesInUse => Interlocked.Read(ref _bytesInUse);
@@ -18,6 +25,12 @@ public static class MemoryStats
 
     internal static void OnTensorCreated() => Interlocked.Increment(ref _liveTensors);
     internal static void OnTensorDisposed() => Interlocked.Decrement(ref _liveTensors);
+
+    internal static void OnTensorReclaimed()
+    {
+        Interlocked.Decrement(ref _liveTensors);
+        Interlocked.Increment(ref _reclaimedTensors);
+    }
 
     internal static void OnAllocate(long bytes)
     {
@@ -29,5 +42,5 @@ public static class MemoryStats
     internal static void OnFree(long bytes) => Interlocked.Add(ref _bytesInUse, -bytes);
 
     /// <summary>One-line summary.</summary>
-    public static string Describe() => $"live tensors {LiveTensors}, bytes in use {BytesInUse:N0}, peak {PeakBytes:N0}";
+    public static string Describe() => $"live tensors {LiveTensors} (reclaimed by the GC without Dispose: {ReclaimedTensors}), bytes in use {BytesInUse:N0}, peak {PeakBytes:N0}";
 }

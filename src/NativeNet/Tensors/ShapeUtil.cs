@@ -3,24 +3,79 @@ namespace NativeNet;
 /// <summary>Shape arithmetic shared by tensors, ops and backends: element counts, strides, broadcasting, axes.</summary>
 public static class ShapeUtil
 {
-    /// <summary>Product of the dimensions (1 for a scalar).</summary>
-    public static int Numel(ReadOnlySpan<int> shape)
+    /// <summary>Largest element count of one tensor (the storages index with int32).</summary>
+    public const int MaxElements = int.MaxValue;
+
+    /// <summary>
+    /// Product of the dimensions (1 for a scalar), multiplied in checked 64-bit arithmetic: a negative dimension
+    /// or a product above <see cref="MaxElements"/> throws an <see cref="ArgumentException"/> naming <paramref name="op"/> and the shape.
+    /// </summary>
+    public static int Numel(ReadOnlySpan<int> shape, string op = "shape")
     {
+        bool empty = false;
+        foreach (int d in shape)
+        {
+            if (d < 0) throw new ArgumentException($"{op}: negative dimension {d} in shape {Format(shape)}");
+            if (d == 0) empty = true;
+        }
+        if (empty) return 0;
         long n = 1;
-        foreach (int d in shape) n *= d;
-        if (n > int.MaxValue) throw new ArgumentException($"shape {Format(shape)} has {n} elements; at most {int.MaxValue} are supported");
+        foreach (int d in shape)
+        {
+            n *= d; // n <= MaxElements and d <= int.MaxValue before the multiply: the product fits in 63 bits
+            if (n > MaxElements) throw new ArgumentException($"{op}: shape {Format(shape)} has more than {MaxElements} elements ({Format(shape)} multiplies to {Product(shape)})");
+        }
         return (int)n;
     }
 
-    /// <summary>Row-major strides of a contiguous tensor of this shape.</summary>
+    private static string Product(ReadOnlySpan<int> shape)
+    {
+        var p = System.Numerics.BigInteger.One;
+        foreach (int d in shape) p *= d;
+        return p.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Checks a view's geometry against a storage of <paramref name="storageLength"/> elements and returns its element
+    /// count: ranks agree, sizes and strides are non-negative, the element count fits (<see cref="Numel"/>), the offset
+    /// is non-negative, and offset plus the farthest reachable element lies inside the storage. All in 64-bit arithmetic,
+    /// so no int32 wrap-around can hide an out-of-bounds view.
+    /// </summary>
+    public static int CheckView(string op, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, long offset, long storageLength)
+    {
+        if (shape.Length != strides.Length)
+            throw new ArgumentException($"{op}: shape {Format(shape)} has rank {shape.Length} but strides {Format(strides)} have {strides.Length} entries");
+        int numel = Numel(shape, op);
+        for (int i = 0; i < strides.Length; i++)
+            if (strides[i] < 0) throw new ArgumentException($"{op}: negative stride {strides[i]} in dimension {i} (shape {Format(shape)}, strides {Format(strides)})");
+        if (offset < 0 || offset > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{op}: offset {offset} is outside [0, {int.MaxValue}] (shape {Format(shape)}, strides {Format(strides)})");
+        if (numel == 0) return 0;
+        // Every term is below 2^62 and the running sum stops as soon as it leaves the storage (< 2^31): no overflow.
+        long last = offset;
+        for (int i = 0; i < shape.Length && last < storageLength; i++) last += (long)(shape[i] - 1) * strides[i];
+        if (last >= storageLength)
+            throw new ArgumentOutOfRangeException(nameof(shape),
+                $"{op}: a view of shape {Format(shape)}, strides {Format(strides)} and offset {offset} reaches element {FarthestText(shape, strides, offset)}, outside the storage of {storageLength} elements");
+        return numel;
+    }
+
+    private static string FarthestText(ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, long offset)
+    {
+        var last = new System.Numerics.BigInteger(offset);
+        for (int i = 0; i < shape.Length; i++) last += (System.Numerics.BigInteger)(shape[i] - 1) * strides[i];
+        return last.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Row-major strides of a contiguous tensor of this shape (saturating at int.MaxValue beyond a zero-size dimension, where no element is ever addressed).</summary>
     public static int[] ContiguousStrides(ReadOnlySpan<int> shape)
     {
         var strides = new int[shape.Length];
-        int s = 1;
+        long s = 1;
         for (int i = shape.Length - 1; i >= 0; i--)
         {
-            strides[i] = s;
-            s *= Math.Max(shape[i], 1);
+            strides[i] = (int)Math.Min(s, int.MaxValue);
+            s = Math.Min(s * Math.Max(shape[i], 1), int.MaxValue);
         }
         return strides;
     }
@@ -65,12 +120,13 @@ public static class ShapeUtil
     public static bool SameShape(ReadOnlySpan<int> a, ReadOnlySpan<int> b) => a.SequenceEqual(b);
 
     /// <summary>Splits a contiguous shape around <paramref name="axis"/> into (outer, dim, inner) extents.</summary>
+    /// <remarks>Products are taken in 64-bit arithmetic and saturate at int.MaxValue: only an empty shape (a zero extent elsewhere) can exceed it, and no kernel is run on an empty tensor.</remarks>
     public static (int Outer, int Dim, int Inner) SplitAt(ReadOnlySpan<int> shape, int axis)
     {
-        int outer = 1, inner = 1;
-        for (int i = 0; i < axis; i++) outer *= shape[i];
-        for (int i = axis + 1; i < shape.Length; i++) inner *= shape[i];
-        return (outer, shape[axis], inner);
+        long outer = 1, inner = 1;
+        for (int i = 0; i < axis; i++) outer = Math.Min(outer * shape[i], int.MaxValue);
+        for (int i = axis + 1; i < shape.Length; i++) inner = Math.Min(inner * shape[i], int.MaxValue);
+        return ((int)outer, shape[axis], (int)inner);
     }
 }
 

@@ -83,9 +83,11 @@ public sealed partial class Tensor
     /// <summary>Takes ownership of <paramref name="data"/> without copying (the caller must not keep writing to it).</summary>
     internal static Tensor FromHost<T>(T[] data, int[] shape) where T : unmanaged
     {
-        CheckShape("FromArray", shape);
-        if (ShapeUtil.Numel(shape) != data.Length)
-            throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeUtil.Format(shape)} ({ShapeUtil.Numel(shape)} elements)");
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(shape);
+        int numel = ShapeUtil.Numel(shape, "FromArray");
+        if (numel != data.Length)
+            throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeUtil.Format(shape)} ({numel} elements)");
         return new Tensor(new CpuStorage<T>(data), (int[])shape.Clone());
     }
 
@@ -105,8 +107,7 @@ public sealed partial class Tensor
 
     private static Tensor Sampled(int[] shape, Func<double> sample, DType dtype, Device? device)
     {
-        CheckShape("random", shape);
-        var values = new double[ShapeUtil.Numel(shape)];
+        var values = new double[ShapeUtil.Numel(shape, "random")];
         for (int i = 0; i < values.Length; i++) values[i] = sample();
         using var host = FromHost(values, shape);
         return host.To(dtype).To(device ?? Device.Cpu);
@@ -114,18 +115,16 @@ public sealed partial class Tensor
 
     private static Tensor Allocate(int[] shape, DType dtype, Device device, bool zeroed)
     {
-        CheckShape("allocate", shape);
-        var storage = Backend.For(device).Allocate(dtype, ShapeUtil.Numel(shape), zeroed);
+        ArgumentNullException.ThrowIfNull(shape);
+        string op = zeroed ? "Zeros" : "Empty";
+        int numel = ShapeUtil.Numel(shape, op);
+        if (device.Kind == DeviceKind.Cpu && numel > Array.MaxLength)
+            throw new ArgumentException($"{op}: shape {ShapeUtil.Format(shape)} has {numel} elements; a CPU tensor holds at most {Array.MaxLength} (the largest .NET array)");
+        var storage = Backend.For(device).Allocate(dtype, numel, zeroed);
         return new Tensor(storage, (int[])shape.Clone());
     }
 
     internal static Tensor EmptyLike(Tensor t) => Allocate(t._shape, t.DType, t.Device, zeroed: false);
-
-    private static void CheckShape(string op, int[] shape)
-    {
-        foreach (int d in shape)
-            if (d < 0) throw new ArgumentException($"{op}: negative dimension in shape {ShapeUtil.Format(shape)}");
-    }
 
     // ---- conversion and access ----
 
@@ -172,12 +171,67 @@ public sealed partial class Tensor
         return converted.HostData<T>();
     }
 
-    /// <summary>The elements as float (row-major copy).</summary>
-    public float[] ToArray() => ToArray<float>();
+    /// <summary>
+    /// The elements of a Float32 tensor as float (row-major copy). Refuses other dtypes rather than narrowing them
+    /// silently: call <see cref="ToArray{T}"/> with the element type wanted (<c>ToArray&lt;double&gt;()</c>, <c>ToArray&lt;int&gt;()</c>).
+    /// </summary>
+    public float[] ToArray()
+    {
+        ThrowIfDisposed("ToArray");
+        if (DType != DType.Float32)
+            throw new DTypeMismatchException($"ToArray: tensor {Describe()} is {DType}, not Float32; call ToArray<{(DType == DType.Float64 ? "double" : DType == DType.Int32 ? "int" : "T")}>() to read it (ToArray() does not narrow values)");
+        return ToArray<float>();
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> into this tensor in place (broadcast to this shape; same dtype; any device and
+    /// strides). Not recorded on the tape. Refuses a destination whose elements overlap (an expanded view) and a
+    /// tensor produced by a recorded op, whose history the write would invalidate.
+    /// </summary>
+    public void CopyFrom(Tensor source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ThrowIfDisposed("CopyFrom");
+        source.ThrowIfDisposed("CopyFrom (source)");
+        CheckWritable("CopyFrom");
+        if (source.DType != DType)
+            throw new DTypeMismatchException($"CopyFrom: source {source.Describe()} has dtype {source.DType} but the destination {Describe()} has {DType}; convert it with To({DType})");
+        ShapeUtil.Broadcast("CopyFrom", source.Shape, _shape);
+        if (source.Device == Device) { Raw.CopyInto(source, this); return; }
+        using var moved = source.To(Device);
+        Raw.CopyInto(moved, this);
+    }
+
+    /// <summary>Copies <paramref name="values"/> (row-major, exactly <see cref="Numel"/> of them) into this Float32 or Float64 tensor in place.</summary>
+    public void CopyFrom(float[] values) => CopyFromHost(values);
+
+    /// <summary>Copies <paramref name="values"/> (row-major, exactly <see cref="Numel"/> of them) into this Float32 or Float64 tensor in place.</summary>
+    public void CopyFrom(double[] values) => CopyFromHost(values);
+
+    private void CopyFromHost<T>(T[] values) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ThrowIfDisposed("CopyFrom");
+        if (values.Length != Numel)
+            throw new ShapeMismatchException($"CopyFrom: {values.Length} values for tensor {Describe()} of {Numel} elements");
+        using var host = FromHost((T[])values.Clone(), ShapeArray);
+        using var typed = Raw.CastTo(host, DType);
+        CopyFrom(typed);
+    }
+
+    private void CheckWritable(string op)
+    {
+        if (Node is not null)
+            throw new InvalidOperationException($"{op}: tensor {Describe()} was produced by a recorded op; writing into it would corrupt its gradient (Detach() it or write under GradMode.Disable())");
+        for (int d = 0; d < Rank; d++)
+            if (_strides[d] == 0 && _shape[d] > 1)
+                throw new InvalidOperationException($"{op}: tensor {Describe()} is an expanded view (stride 0 in dimension {d}); its elements overlap and cannot be written one by one");
+    }
 
     /// <summary>The value of a one-element tensor.</summary>
     public double Item()
     {
+        ThrowIfDisposed("Item");
         if (Numel != 1) throw new InvalidOperationException($"Item: tensor {Describe()} has {Numel} elements, not 1");
         return ToArray<double>()[0];
     }
@@ -202,14 +256,14 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed();
         if (index.Length != Rank) throw new ArgumentException($"indexer: {index.Length} indices for a tensor of rank {Rank} {ShapeUtil.Format(_shape)}");
-        int offset = Offset;
+        long offset = Offset;
         for (int d = 0; d < Rank; d++)
         {
-            int i = index[d] < 0 ? index[d] + _shape[d] : index[d];
-            if (i < 0 || i >= _shape[d]) throw new IndexOutOfRangeException($"indexer: index {index[d]} is out of range for dimension {d} of size {_shape[d]}");
+            long i = index[d] < 0 ? (long)index[d] + _shape[d] : index[d];
+            if (i < 0 || i >= _shape[d]) throw new IndexOutOfRangeException($"indexer: index {index[d]} is out of range for dimension {d} of size {_shape[d]} in {Describe()}");
             offset += i * _strides[d];
         }
-        return new Tensor(Storage, [], [], offset);
+        return new Tensor(Storage, [], [], offset, "indexer");
     }
 
     // ---- text ----

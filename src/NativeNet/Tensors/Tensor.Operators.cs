@@ -44,12 +44,25 @@ public sealed partial class Tensor
     /// <summary>Elements [start, start+length) along an axis (a view).</summary>
     public Tensor Narrow(int axis, int start, int length) => Ops.Narrow(this, axis, start, length);
     /// <summary>Rows [start, end) of the first axis (a view).</summary>
-    public Tensor Slice(int start, int end) => Ops.Narrow(this, 0, start, end - start);
+    public Tensor Slice(int start, int end)
+    {
+        long length = (long)end - start;
+        if (length < 0 || length > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(end), $"Slice: range [{start}, {end}) is not a valid range of dimension 0 of {Describe()}");
+        return Ops.Narrow(this, 0, start, (int)length);
+    }
+    /// <summary>
+    /// A view with explicit <paramref name="shape"/>, <paramref name="strides"/> (non-negative, in elements) and
+    /// <paramref name="offset"/> (in elements from the start of the storage) over this tensor's storage, checked against the
+    /// storage's bounds. Not recorded on the tape: the view requires no gradient.
+    /// </summary>
+    public Tensor AsStrided(int[] shape, int[] strides, long offset) => Raw.AsStrided(this, shape, strides, offset);
     /// <summary>Broadcasts to a larger shape without copying.</summary>
     public Tensor Expand(params int[] shape) => Ops.Expand(this, shape);
     /// <summary>Inserts a dimension of size 1 at <paramref name="axis"/>.</summary>
     public Tensor Unsqueeze(int axis)
     {
+        ThrowIfDisposed("Unsqueeze");
         int a = axis < 0 ? axis + Rank + 1 : axis;
         if (a < 0 || a > Rank) throw new ArgumentOutOfRangeException(nameof(axis), $"Unsqueeze: axis {axis} is out of range for rank {Rank}");
         var shape = _shape.ToList();

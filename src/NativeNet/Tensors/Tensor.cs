@@ -14,14 +14,21 @@ public sealed partial class Tensor : IDisposable
     private readonly int[] _shape;
     private readonly int[] _strides;
     private bool _disposed;
+    private readonly LiveToken _liveToken;
 
-    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+    /// <summary>
+    /// The one choke point of every tensor and view: the geometry is checked here, in 64-bit arithmetic, against the
+    /// storage (see <see cref="ShapeUtil.CheckView"/>), so no kernel is ever handed a view that reaches outside it.
+    /// </summary>
+    internal Tensor(Storage storage, int[] shape, int[] strides, long offset, string op = "view")
     {
+        if (storage.IsFreed) throw new ObjectDisposedException(nameof(Tensor), $"{op}: the storage of this tensor was already freed");
+        Numel = ShapeUtil.CheckView(op, shape, strides, offset, storage.Length);
+        _liveToken = new LiveToken();
         Storage = storage;
         _shape = shape;
         _strides = strides;
-        Offset = offset;
-        Numel = ShapeUtil.Numel(shape);
+        Offset = (int)offset;
         storage.Retain();
         MemoryStats.OnTensorCreated();
         TensorScope.Register(this);
@@ -101,7 +108,11 @@ public sealed partial class Tensor : IDisposable
     public void Backward(Tensor? gradient = null, bool retainGraph = false) => Tape.Backward(this, gradient, retainGraph);
 
     /// <summary>A view of the same data that records no history and requires no gradient.</summary>
-    public Tensor Detach() => new(Storage, _shape, _strides, Offset);
+    public Tensor Detach()
+    {
+        ThrowIfDisposed("Detach");
+        return new(Storage, _shape, _strides, Offset, "Detach");
+    }
 
     /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor, for fluent construction.</summary>
     public Tensor RequireGrad(bool requires = true)
@@ -111,10 +122,12 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
-    internal void ThrowIfDisposed()
+    internal void ThrowIfDisposed(string? op = null)
     {
-        if (_disposed) throw new ObjectDisposedException(nameof(Tensor), $"tensor {Describe()} was disposed");
+        if (_disposed) throw new ObjectDisposedException(DisposedName, $"{(op is null ? "" : op + ": ")}tensor {DisposedName} was disposed");
     }
+
+    private string DisposedName => Name is null ? Describe() : $"'{Name}' ({Describe()})";
 
     /// <summary>"Float32[2, 3] on cpu" style description for messages.</summary>
     public string Describe() => $"{DType}{ShapeUtil.Format(_shape)} on {Device}";
@@ -126,10 +139,25 @@ public sealed partial class Tensor : IDisposable
         _disposed = true;
         Storage.Release();
         MemoryStats.OnTensorDisposed();
+        GC.SuppressFinalize(_liveToken);
+    }
+
+    /// <summary>
+    /// Finalized when its tensor was dropped without <see cref="Dispose"/>, to take that tensor off the live count. A
+    /// separate small object rather than a finalizer on the tensor, so a forgotten tensor (and its storage) is not kept
+    /// for an extra collection; the storage's own finalizer counts its bytes as freed once no view references it.
+    /// </summary>
+    private sealed class LiveToken
+    {
+        ~LiveToken() => MemoryStats.OnTensorReclaimed();
     }
 
     /// <summary>A view with new geometry over the same storage.</summary>
-    internal Tensor View(int[] shape, int[] strides, int offset) => new(Storage, shape, strides, offset);
+    internal Tensor View(int[] shape, int[] strides, long offset, string op = "view")
+    {
+        ThrowIfDisposed(op);
+        return new(Storage, shape, strides, offset, op);
+    }
 
     /// <summary>The backend that computes on this tensor's device.</summary>
     internal Backend Backend => Backend.For(Device);

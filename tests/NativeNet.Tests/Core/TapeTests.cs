@@ -45,7 +45,7 @@ public class TapeTests
         var x = Leaf(1, 2);
         using (var a = Ops.Sum(x * 2)) a.Backward();
         using (var b = Ops.Sum(x * 3)) b.Backward();
-        Assert.That(x.Grad!.ToArray(), Is.EqualTo(new[] { 5f, 5f }));
+        Assert.That(x.Grad!.ToArray<double>(), Is.EqualTo(new[] { 5.0, 5.0 }));
     }
 
     [Test]
@@ -87,9 +87,13 @@ public class TapeTests
         Assert.That(e!.Message, Does.Contain("not a scalar"));
         using var wrong = Tensor.Ones(3);
         Assert.Throws<ShapeMismatchException>(() => y.Backward(wrong));
-        using var up = Tensor.FromArray(new float[] { 1, 10 });
+        using var otherType = Tensor.FromArray(new float[] { 1, 10 });
+        var dtype = Assert.Throws<DTypeMismatchException>(() => y.Backward(otherType));
+        Assert.That(dtype!.Message, Does.Contain("Float32").And.Contain("Float64").And.Contain("Backward"));
+        Assert.That(x.Grad, Is.Null, "a rejected upstream gradient must not touch the leaves");
+        using var up = Tensor.FromArray(new double[] { 1, 10 });
         y.Backward(up);
-        Assert.That(x.Grad!.ToArray(), Is.EqualTo(new[] { 2f, 20f }));
+        Assert.That(x.Grad!.ToArray<double>(), Is.EqualTo(new[] { 2.0, 20.0 }));
     }
 
     [Test]

@@ -201,7 +201,7 @@ public partial class NaiveBackend : Backend
             int xf = x.Offset + o * dim * inner + i, yf = y.Offset + o * dim * inner + i;
             T max = T.NegativeInfinity;
             for (int d = 0; d < dim; d++) max = T.Max(max, xs[xf + d * inner]);
-            if (T.IsInfinity(max)) max = T.Zero; // all -inf (or +inf) rows: avoid inf - inf
+            if (T.IsNegativeInfinity(max)) max = T.Zero; // an all −∞ row gives NaN (−∞ − −∞ after the log-sum), as PyTorch; a +∞ max makes the row NaN too
             T sum = T.Zero;
             for (int d = 0; d < dim; d++) sum += T.Exp(xs[xf + d * inner] - max);
             T logSum = T.Log(sum);

@@ -138,6 +138,14 @@ public sealed partial class SimdBackend
         T[] xs = x.HostData<T>(), ws = w.HostData<T>(), ys = y.HostData<T>();
         T[]? bs = bias?.HostData<T>();
         int bo = bias?.Offset ?? 0;
+        if (crs == 0)
+        {
+            // no input channels: an empty sum, so each output plane is its bias (or zero), as in the reference
+            for (int n = 0; n < g.N; n++)
+            for (int kf = 0; kf < g.K; kf++)
+                new Span<T>(ys, y.Offset + n * kohw + kf * ohw, ohw).Fill(bs is null ? T.Zero : bs[bo + kf]);
+            return;
+        }
         int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
         var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
         bool pointwise = IsPointwise(g);

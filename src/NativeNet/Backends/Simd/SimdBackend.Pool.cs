@@ -28,7 +28,10 @@ public sealed partial class SimdBackend
         ByFloatType(x.DType, "Pool2dBackward", () => PoolBackwardCore<float>(mode, x, dy, dx, g), () => PoolBackwardCore<double>(mode, x, dy, dx, g));
 
     private static bool IsMax2x2(PoolMode mode, Pool2dGeometry g) =>
-        mode == PoolMode.Max && Avx512F.IsSupported && g.KernelH == 2 && g.KernelW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0;
+        mode == PoolMode.Max && Avx512F.IsSupported && g.KernelH == 2 && g.KernelW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0
+        // the row-pair layout needs planes of exactly 2·OH rows of 2·OW columns: an odd size (floor: true drops the
+        // leftover row or column) would shift every plane after the first and overrun the output strip
+        && g.H == 2 * g.OH && g.W == 2 * g.OW;
 
     private static unsafe void PoolForwardCore<T>(PoolMode mode, Tensor x, Tensor y, Pool2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -336,7 +336,7 @@ public sealed partial class SimdBackend
     private static void SoftmaxRow<T>(ReadOnlySpan<T> x, Span<T> y, bool log) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T max = TensorPrimitives.Max(x);
-        if (T.IsInfinity(max)) max = T.Zero; // all -inf (or +inf) rows: avoid inf - inf
+        if (T.IsNegativeInfinity(max)) max = T.Zero; // an all −∞ row gives NaN (−∞ − −∞ after the log-sum), as PyTorch; a +∞ max makes the row NaN too
         TensorPrimitives.Subtract(x, max, y);
         if (log)
         {
@@ -356,7 +356,7 @@ public sealed partial class SimdBackend
         var sum = scratch.AsSpan(inner, inner);
         new ReadOnlySpan<T>(xs, bx, inner).CopyTo(max);
         for (int d = 1; d < dim; d++) TensorPrimitives.Max(max, new ReadOnlySpan<T>(xs, bx + d * inner, inner), max);
-        for (int i = 0; i < inner; i++) if (T.IsInfinity(max[i])) max[i] = T.Zero;
+        for (int i = 0; i < inner; i++) if (T.IsNegativeInfinity(max[i])) max[i] = T.Zero;
         sum.Clear();
         for (int d = 0; d < dim; d++)
         {
