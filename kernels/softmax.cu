@@ -15,8 +15,9 @@ __device__ __forceinline__ void softmax_fwd(const T* __restrict__ x, T* __restri
         for (i64 d = threadIdx.x; d < dim; d += blockDim.x) sum += nn_exp(x[base + d * inner] - m);
         sum = nn_block_reduce(sum, NnSum(), T(0));
         if (log_space) {
-            T lse = m + nn_log(sum);
-            for (i64 d = threadIdx.x; d < dim; d += blockDim.x) y[base + d * inner] = x[base + d * inner] - lse;
+            // (x - m) - log(sum), not x - (m + log(sum)): with huge logits m absorbs log(sum) (3e38 + ln 2 == 3e38)
+            T log_sum = nn_log(sum);
+            for (i64 d = threadIdx.x; d < dim; d += blockDim.x) y[base + d * inner] = (x[base + d * inner] - m) - log_sum;
         } else {
             T inv = T(1) / sum;
             for (i64 d = threadIdx.x; d < dim; d += blockDim.x) y[base + d * inner] = nn_exp(x[base + d * inner] - m) * inv;
@@ -70,7 +71,8 @@ __device__ __forceinline__ void xent_fwd(const T* __restrict__ logits, const int
         sum = nn_block_reduce(sum, NnSum(), T(0));
         if (threadIdx.x == 0) {
             int label = labels[r];
-            loss[r] = (label >= 0 && label < classes) ? (m + nn_log(sum)) - z[label] : T(0);
+            // log(sum) - (z[label] - m): the same grouping as log-softmax, so huge logits keep log(sum)
+            loss[r] = (label >= 0 && label < classes) ? nn_log(sum) - (z[label] - m) : T(0);
         }
     }
 }

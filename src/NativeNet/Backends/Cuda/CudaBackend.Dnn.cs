@@ -369,7 +369,9 @@ public sealed partial class CudaBackend
 
     private static void CheckDense(string op, Tensor a, Tensor b, Tensor c)
     {
-        if (!a.IsContiguous || !b.IsContiguous || !c.IsContiguous)
+        // an operand without elements has no layout to honour (its strides may look non-contiguous)
+        static bool Dense(Tensor t) => t.Numel == 0 || t.IsContiguous;
+        if (!Dense(a) || !Dense(b) || !Dense(c))
             throw new ArgumentException($"{op}: cuda expects contiguous NCHW operands, got {a.Describe()}, {b.Describe()}, {c.Describe()}");
         if (a.DType != c.DType || b.DType != c.DType)
             throw new DTypeMismatchException($"{op}: operands {a.Describe()}, {b.Describe()}, {c.Describe()} differ in dtype");

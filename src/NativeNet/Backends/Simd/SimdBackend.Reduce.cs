@@ -308,7 +308,7 @@ public sealed partial class SimdBackend
                 var xr = x.Slice(r * dim, dim);
                 T max = T.NegativeInfinity;
                 for (int j = 0; j < dim; j++) max = T.Max(max, xr[j]);
-                if (T.IsInfinity(max)) max = T.Zero;
+                if (T.IsNegativeInfinity(max)) max = T.Zero; // as SoftmaxRow: an all −∞ row gives NaN, a +∞ max makes the row NaN (PyTorch)
                 var yr = y.Slice(r * dim, dim);
                 for (int j = 0; j < dim; j++) yr[j] = xr[j] - max;
             }
