@@ -114,6 +114,22 @@ public class TensorOpsTests(string backendName) : BackendTest(backendName)
         Assert.That(Ops.Split(x, [2, 5])[1].ToArray<float>(), Is.EqualTo(new float[] { 2, 3, 4, 5, 6 }));
     }
 
+    [Test]
+    public void EmptyIndicesAndAxesGiveEmptyResults()
+    {
+        using var x = F32([1, 2, 3, 4, 5, 6], 2, 3);
+        using var none = Tensor.FromArray(Array.Empty<int>(), 2, 0).To(Dev);
+        Assert.That(Ops.Gather(x, 1, none).ShapeArray, Is.EqualTo(new[] { 2, 0 }));
+        Assert.That(Ops.ScatterAdd(x, 1, none, x).ToArray<float>(), Is.EqualTo(x.ToArray<float>()));
+        Assert.That(Ops.IndexSelect(x, 0, Tensor.FromArray(Array.Empty<int>()).To(Dev)).ShapeArray, Is.EqualTo(new[] { 0, 3 }));
+        var (v, i) = Ops.TopK(x, 0);
+        Assert.That(v.ShapeArray, Is.EqualTo(new[] { 2, 0 }));
+        Assert.That(i.DType, Is.EqualTo(DType.Int32));
+        using var empty = F32([], 0, 3);
+        Assert.That(Ops.CumSum(empty, 0).ShapeArray, Is.EqualTo(new[] { 0, 3 }));
+        Assert.That(Ops.Tril(empty).ShapeArray, Is.EqualTo(new[] { 0, 3 }));
+    }
+
     // ---- gradient checks in Float64: this backend's tape gradient against centred differences (on the CPU) ----
 
     private void GradCheckOn(string op, Func<Tensor[], Tensor> f, params Tensor[] cpuInputs)

@@ -7,6 +7,7 @@ public sealed partial class CudaBackend
     /// <inheritdoc/>
     public override int GatherAxis(Tensor x, Tensor index, Tensor y, int outer, int dim, int count, int inner)
     {
+        if (index.Numel == 0 || x.Numel == 0) return EmptyResult(index);
         string sfx = CheckIndexed("Gather", x, index, y, outer, dim, count, inner);
         return WithBadFlag(index.Numel, flag => LaunchIndexed($"gather_axis_{sfx}", [Ptr(x), Ptr(index), Ptr(y)], dim, count, inner, index.Numel, flag));
     }
@@ -14,6 +15,7 @@ public sealed partial class CudaBackend
     /// <inheritdoc/>
     public override int ScatterAxis(Tensor src, Tensor index, Tensor dst, int outer, int dim, int count, int inner, bool accumulate)
     {
+        if (index.Numel == 0 || dst.Numel == 0) return EmptyResult(index);
         string sfx = CheckIndexed(accumulate ? "ScatterAdd" : "Scatter", dst, index, src, outer, dim, count, inner);
         if (accumulate)
             return WithBadFlag(index.Numel, flag => LaunchIndexed($"scatter_add_axis_{sfx}", [Ptr(src), Ptr(index), Ptr(dst)], dim, count, inner, index.Numel, flag));
@@ -27,8 +29,8 @@ public sealed partial class CudaBackend
     /// <inheritdoc/>
     public override void CumSum(Tensor x, Tensor y, int outer, int dim, int inner, bool reverse)
     {
-        string sfx = CheckFused("CumSum", x, y);
         if (x.Numel == 0) return;
+        string sfx = CheckFused("CumSum", x, y);
         Span<byte> data = stackalloc byte[64];
         Span<int> offsets = stackalloc int[8];
         var args = new KernelArgs(data, offsets);
@@ -44,11 +46,11 @@ public sealed partial class CudaBackend
     /// <inheritdoc/>
     public override void TopK(Tensor x, Tensor values, Tensor indices, int outer, int dim, int inner, int k, bool largest)
     {
+        if (values.Numel == 0) return;
         string sfx = CheckFused("TopK", x);
         CheckFused("TopK", values);
         if (values.DType != x.DType || values.Numel != (long)outer * k * inner || indices.DType != DType.Int32 || !indices.IsContiguous || indices.Numel != values.Numel)
             throw new ShapeMismatchException($"TopK: values {values.Describe()} and indices {indices.Describe()} must hold {outer}x{k}x{inner} elements of {x.DType} and Int32");
-        if (values.Numel == 0) return;
         Span<byte> data = stackalloc byte[80];
         Span<int> offsets = stackalloc int[8];
         var args = new KernelArgs(data, offsets);
@@ -62,6 +64,9 @@ public sealed partial class CudaBackend
         args.Add(largest ? 1 : 0);
         LaunchElementwise($"topk_axis_{sfx}", (long)outer * inner, ref args);
     }
+
+    /// <summary>With no indices nothing is out of range; with indices into empty data (an empty axis) the first is.</summary>
+    private static int EmptyResult(Tensor index) => index.Numel == 0 ? -1 : 0;
 
     private string CheckIndexed(string op, Tensor data, Tensor index, Tensor values, int outer, int dim, int count, int inner)
     {
