@@ -65,16 +65,14 @@ public partial class NaiveBackend
     private static void CumSum<T>(Tensor x, Tensor y, int outer, int dim, int inner, bool reverse) where T : unmanaged, INumber<T>
     {
         var xs = x.HostData<T>(); var ys = y.HostData<T>();
+        // Row by row, so the inner axis streams; each column still sums from zero in index order, as the Cuda kernel.
         for (int o = 0; o < outer; o++)
-            for (int i = 0; i < inner; i++)
+            for (int s = 0; s < dim; s++)
             {
-                T acc = T.Zero;
-                for (int s = 0; s < dim; s++)
-                {
-                    int at = (o * dim + (reverse ? dim - 1 - s : s)) * inner + i;
-                    acc += xs[x.Offset + at];
-                    ys[y.Offset + at] = acc;
-                }
+                int row = (o * dim + (reverse ? dim - 1 - s : s)) * inner;
+                int previous = (o * dim + (reverse ? dim - s : s - 1)) * inner;
+                for (int i = 0; i < inner; i++)
+                    ys[y.Offset + row + i] = (s == 0 ? T.Zero : ys[y.Offset + previous + i]) + xs[x.Offset + row + i];
             }
     }
 
