@@ -57,6 +57,33 @@ __device__ __forceinline__ void scatter_write(const T* __restrict__ src, const i
     }
 }
 
+// y[p] = x[o, idx[j], i] for p = (o*count + j)*inner + i and a 1-D index [count]; a bad index gives 0 and lowers
+// *first_bad to its position j in the index.
+template <typename T>
+__device__ __forceinline__ void index_select_axis(const T* __restrict__ x, const int* __restrict__ idx, T* __restrict__ y, i64 dim, i64 count, i64 inner, i64 n,
+                                                  int* __restrict__ first_bad) {
+    NN_GRID_STRIDE(p, n) {
+        i64 o = p / (count * inner), j = (p / inner) % count, i = p % inner;
+        int v = idx[j];
+        bool inside = v >= 0 && v < dim;
+        if (!inside && i == 0) atomicMin(first_bad, (int)j);
+        y[p] = inside ? x[(o * dim + v) * inner + i] : T(0);
+    }
+}
+
+// dst[o, idx[j], i] += src[p] with atomic adds (repeated indices meet there).
+template <typename T>
+__device__ __forceinline__ void index_add_axis(const T* __restrict__ src, const int* __restrict__ idx, T* __restrict__ dst, i64 dim, i64 count, i64 inner, i64 n,
+                                               int* __restrict__ first_bad) {
+    NN_GRID_STRIDE(p, n) {
+        i64 o = p / (count * inner), j = (p / inner) % count, i = p % inner;
+        int v = idx[j];
+        bool inside = v >= 0 && v < dim;
+        if (!inside && i == 0) atomicMin(first_bad, (int)j);
+        if (inside) nn_atomic_add(&dst[(o * dim + v) * inner + i], src[p]);
+    }
+}
+
 // One thread per column (o, i): a running sum in index order (reversed when reverse != 0), as the CPU loop.
 template <typename T>
 __device__ __forceinline__ void cumsum_axis(const T* __restrict__ x, T* __restrict__ y, i64 outer, i64 dim, i64 inner, int reverse) {
@@ -108,7 +135,8 @@ __device__ __forceinline__ void topk_axis(const T* __restrict__ x, T* __restrict
 
 // Signatures (n = outer*count*inner < 2^31): gather_axis (x, idx, y, dim, count, inner, n, first_bad);
 // scatter_add_axis (src, idx, dst, dim, count, inner, n, first_bad); scatter_claim (idx, winner, dim, count, inner, n, first_bad);
-// scatter_write (src, idx, winner, dst, dim, count, inner, n); cumsum_axis (x, y, outer, dim, inner, reverse);
+// scatter_write (src, idx, winner, dst, dim, count, inner, n); index_select_axis (x, idx, y, dim, count, inner, n, first_bad);
+// index_add_axis (src, idx, dst, dim, count, inner, n, first_bad) with idx [count]; cumsum_axis (x, y, outer, dim, inner, reverse);
 // topk_axis (x, values, indices, outer, dim, inner, k, largest).
 #define NN_INDEXING(T, sfx)                                                                                                              \
     extern "C" __global__ void gather_axis_##sfx(const T* x, const int* idx, T* y, i64 dim, i64 count, i64 inner, i64 n, int* bad) {    \
@@ -119,6 +147,12 @@ __device__ __forceinline__ void topk_axis(const T* __restrict__ x, T* __restrict
     }                                                                                                                                    \
     extern "C" __global__ void scatter_write_##sfx(const T* src, const int* idx, const int* winner, T* dst, i64 dim, i64 count, i64 inner, i64 n) { \
         scatter_write<T>(src, idx, winner, dst, dim, count, inner, n);                                                                   \
+    }                                                                                                                                    \
+    extern "C" __global__ void index_select_axis_##sfx(const T* x, const int* idx, T* y, i64 dim, i64 count, i64 inner, i64 n, int* bad) { \
+        index_select_axis<T>(x, idx, y, dim, count, inner, n, bad);                                                                      \
+    }                                                                                                                                    \
+    extern "C" __global__ void index_add_axis_##sfx(const T* src, const int* idx, T* dst, i64 dim, i64 count, i64 inner, i64 n, int* bad) { \
+        index_add_axis<T>(src, idx, dst, dim, count, inner, n, bad);                                                                     \
     }                                                                                                                                    \
     extern "C" __global__ void cumsum_axis_##sfx(const T* x, T* y, i64 outer, i64 dim, i64 inner, int reverse) {                        \
         cumsum_axis<T>(x, y, outer, dim, inner, reverse);                                                                                \

@@ -21,6 +21,15 @@ public abstract partial class Backend
     /// </summary>
     public abstract int ScatterAxis(Tensor src, Tensor index, Tensor dst, int outer, int dim, int count, int inner, bool accumulate);
 
+    /// <summary>
+    /// y[o, j, i] = x[o, index[j], i] for x [outer, dim, inner], a 1-D index [count] and y [outer, count, inner], all
+    /// contiguous. Returns the position in <paramref name="index"/> of the first index outside [0, dim), or −1.
+    /// </summary>
+    public abstract int IndexSelectAxis(Tensor x, Tensor index, Tensor y, int outer, int dim, int count, int inner);
+
+    /// <summary>dst[o, index[j], i] += src[o, j, i] in place (layouts as <see cref="IndexSelectAxis"/>); returns the position of the first index outside [0, dim), or −1.</summary>
+    public abstract int IndexAddAxis(Tensor src, Tensor index, Tensor dst, int outer, int dim, int count, int inner);
+
     /// <summary>y[o, d, i] = Σ x[o, e, i] over e ≤ d (over e ≥ d when <paramref name="reverse"/>), summed in index order; contiguous [outer, dim, inner].</summary>
     public abstract void CumSum(Tensor x, Tensor y, int outer, int dim, int inner, bool reverse);
 

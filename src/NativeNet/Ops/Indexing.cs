@@ -69,12 +69,12 @@ internal static class IndexAxis
     }
 
     /// <summary>The error for the index at flat position <paramref name="position"/> of contiguous <paramref name="index"/> (one element read on the host).</summary>
-    public static Exception Outside(string op, Tensor index, int position, int axis, int size, int[]? shownShape = null, int shownPosition = -1)
+    public static Exception Outside(string op, Tensor index, int position, int axis, int size)
     {
         using var at = index.View([1], [1], index.Offset + position);
         int value = at.ToArray<int>()[0];
-        var shape = shownShape ?? index.ShapeArray;
-        int flat = shownPosition >= 0 ? shownPosition : position;
+        var shape = index.ShapeArray;
+        int flat = position;
         var coords = new int[shape.Length];
         for (int d = shape.Length - 1; d >= 0; d--) { coords[d] = flat % Math.Max(1, shape[d]); flat /= Math.Max(1, shape[d]); }
         return new ArgumentOutOfRangeException(nameof(index),
@@ -238,7 +238,7 @@ public sealed class ScatterGate(bool accumulate) : Gate
 /// <summary>Gate of <see cref="Ops.IndexSelect"/>: backward adds each selected slice's gradient back to its source slice.</summary>
 public sealed class IndexSelectGate : Gate
 {
-    private Tensor? _expanded;
+    private Tensor? _index;
     private int[] _inputShape = [];
     private int _axis;
 
@@ -249,25 +249,20 @@ public sealed class IndexSelectGate : Gate
         _axis = ShapeUtil.NormalizeAxis(Name, axis, x.Rank);
         if (index.Rank > 1) throw new ShapeMismatchException($"{Name}: index must be 1-D (or a scalar), got {index.Describe()}");
         using var ids = IndexAxis.OnDevice(Name, index, x.Device);
+        using var flat = Raw.Reshape(ids, [ids.Numel]);
         int count = ids.Numel;
         var (outer, dim, inner) = ShapeUtil.SplitAt(x.Shape, _axis);
-        // One index per output element, so the gather primitive serves every layout.
-        using var column = Raw.Reshape(ids, [1, count, 1]);
-        using var broadcast = Raw.BroadcastTo(Name, column, [outer, count, inner]);
-        var expanded = Raw.Clone(broadcast);
         using var dense = Raw.Contiguous(x);
         var shape = x.ShapeArray;
         shape[_axis] = count;
         var y = Tensor.Empty(shape, x.DType, x.Device);
-        int bad = x.Backend.GatherAxis(dense, expanded, y, outer, dim, count, inner);
+        int bad = x.Backend.IndexSelectAxis(dense, flat, y, outer, dim, count, inner);
         if (bad >= 0)
         {
             y.Dispose();
-            using (expanded)
-                throw IndexAxis.Outside(Name, expanded, bad, _axis, dim, [count], bad / Math.Max(1, inner) % count);
+            throw IndexAxis.Outside(Name, flat, bad, _axis, dim);
         }
-        _expanded = Save(expanded);
-        expanded.Dispose();
+        _index = Save(flat);
         _inputShape = x.ShapeArray;
         return y;
     }
@@ -278,7 +273,7 @@ public sealed class IndexSelectGate : Gate
         var dx = Tensor.Zeros(_inputShape, g.DType, g.Device);
         using var dense = Raw.Contiguous(g);
         var (outer, dim, inner) = ShapeUtil.SplitAt(_inputShape, _axis);
-        dx.Backend.ScatterAxis(dense, _expanded!, dx, outer, dim, g.Shape[_axis], inner, accumulate: true);
+        dx.Backend.IndexAddAxis(dense, _index!, dx, outer, dim, _index!.Numel, inner);
         return [dx];
     }
 }

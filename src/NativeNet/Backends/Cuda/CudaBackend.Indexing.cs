@@ -27,6 +27,36 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc/>
+    public override int IndexSelectAxis(Tensor x, Tensor index, Tensor y, int outer, int dim, int count, int inner)
+    {
+        if (y.Numel == 0) return -1;
+        if (x.Numel == 0) return 0;
+        string sfx = CheckRowIndexed("IndexSelect", x, index, y, outer, dim, count, inner);
+        return WithBadFlag(y.Numel, flag => LaunchIndexed($"index_select_axis_{sfx}", [Ptr(x), Ptr(index), Ptr(y)], dim, count, inner, y.Numel, flag));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Atomic adds: repeated indices make float sums not bit-deterministic.</remarks>
+    public override int IndexAddAxis(Tensor src, Tensor index, Tensor dst, int outer, int dim, int count, int inner)
+    {
+        if (src.Numel == 0) return -1;
+        if (dst.Numel == 0) return 0;
+        string sfx = CheckRowIndexed("IndexAdd", dst, index, src, outer, dim, count, inner);
+        return WithBadFlag(src.Numel, flag => LaunchIndexed($"index_add_axis_{sfx}", [Ptr(src), Ptr(index), Ptr(dst)], dim, count, inner, src.Numel, flag));
+    }
+
+    private string CheckRowIndexed(string op, Tensor data, Tensor index, Tensor values, int outer, int dim, int count, int inner)
+    {
+        string sfx = CheckFused(op, data);
+        CheckFused(op, values);
+        if (values.DType != data.DType || data.Numel != (long)outer * dim * inner || values.Numel != (long)outer * count * inner
+            || index.DType != DType.Int32 || !index.IsContiguous || index.Numel != count)
+            throw new ShapeMismatchException($"{op}: data {data.Describe()}, index {index.Describe()} and values {values.Describe()} do not fit [{outer}, {dim}/{count}, {inner}]");
+        _ = Ptr(index);
+        return sfx;
+    }
+
+    /// <inheritdoc/>
     public override void CumSum(Tensor x, Tensor y, int outer, int dim, int inner, bool reverse)
     {
         if (x.Numel == 0) return;

@@ -2,8 +2,8 @@ using System.Numerics;
 
 namespace NativeNet.Backends.Naive;
 
-// Index primitives as plain loops over contiguous arrays; the Simd backend inherits them: they move one element per
-// index, so their cost is the memory traffic, which vector lanes do not reduce.
+// Index primitives as plain loops over contiguous arrays. The Simd backend inherits those that move one element per
+// index (their cost is the memory traffic, which vector lanes do not reduce) and overrides the row-wise ones.
 public partial class NaiveBackend
 {
     /// <inheritdoc/>
@@ -50,7 +50,44 @@ public partial class NaiveBackend
                 }
     }
 
-    private static int FirstOutside(Tensor index, int dim)
+    /// <inheritdoc/>
+    public override int IndexSelectAxis(Tensor x, Tensor index, Tensor y, int outer, int dim, int count, int inner)
+    {
+        int bad = FirstOutside(index, dim);
+        if (bad >= 0) return bad;
+        ByFloat(x.DType, "IndexSelect", () => IndexSelect<float>(x, index, y, outer, dim, count, inner), () => IndexSelect<double>(x, index, y, outer, dim, count, inner));
+        return -1;
+    }
+
+    private static void IndexSelect<T>(Tensor x, Tensor index, Tensor y, int outer, int dim, int count, int inner) where T : unmanaged
+    {
+        var xs = x.HostData<T>(); var ids = index.HostData<int>(); var ys = y.HostData<T>();
+        for (int o = 0, p = 0; o < outer; o++)
+            for (int j = 0; j < count; j++)
+                for (int i = 0; i < inner; i++, p++)
+                    ys[y.Offset + p] = xs[x.Offset + (o * dim + ids[index.Offset + j]) * inner + i];
+    }
+
+    /// <inheritdoc/>
+    public override int IndexAddAxis(Tensor src, Tensor index, Tensor dst, int outer, int dim, int count, int inner)
+    {
+        int bad = FirstOutside(index, dim);
+        if (bad >= 0) return bad;
+        ByFloat(dst.DType, "IndexAdd", () => IndexAdd<float>(src, index, dst, outer, dim, count, inner), () => IndexAdd<double>(src, index, dst, outer, dim, count, inner));
+        return -1;
+    }
+
+    private static void IndexAdd<T>(Tensor src, Tensor index, Tensor dst, int outer, int dim, int count, int inner) where T : unmanaged, INumber<T>
+    {
+        var ss = src.HostData<T>(); var ids = index.HostData<int>(); var ds = dst.HostData<T>();
+        for (int o = 0, p = 0; o < outer; o++)
+            for (int j = 0; j < count; j++)
+                for (int i = 0; i < inner; i++, p++)
+                    ds[dst.Offset + (o * dim + ids[index.Offset + j]) * inner + i] += ss[src.Offset + p];
+    }
+
+    /// <summary>The position of the first index outside [0, dim), or −1.</summary>
+    protected static int FirstOutside(Tensor index, int dim)
     {
         var ids = index.HostData<int>();
         for (int p = 0; p < index.Numel; p++)
