@@ -71,8 +71,8 @@ internal static class IndexAxis
     /// <summary>The error for the index at flat position <paramref name="position"/> of contiguous <paramref name="index"/> (one element read on the host).</summary>
     public static Exception Outside(string op, Tensor index, int position, int axis, int size)
     {
-        using var flat = Raw.Reshape(index, [index.Numel]);
-        using var at = Raw.Narrow(flat, 0, position, 1);
+        using var asVector = Raw.Reshape(index, [index.Numel]);
+        using var at = Raw.Narrow(asVector, 0, position, 1);
         int value = at.ToArray<int>()[0];
         var shape = index.ShapeArray;
         int flat = position;
