@@ -140,6 +140,10 @@ public static class KernelCatalog
 
         foreach (string op in RecurrentOps)
             Add("recurrent.cu", op, Floats);
+
+        foreach (string op in new[] { "gather_axis", "scatter_add_axis", "scatter_write", "index_select_axis", "index_add_axis", "cumsum_axis", "topk_axis" })
+            Add("indexing.cu", op, Floats);
+        list.Add(new KernelEntry("indexing.cu", "scatter_claim", null));
         return list;
     }
 }
