@@ -74,6 +74,8 @@ LOSSES = {
     "l1_mean": {"name": "L1Loss", "reduction": "mean"},
     "bce_none": {"name": "BinaryCrossEntropy", "reduction": "none"},
     "bce_logits_sum": {"name": "BinaryCrossEntropyWithLogits", "reduction": "sum"},
+    "svm_none": {"name": "SvmLoss", "reduction": "none", "margin": 1.0, "squared": False},
+    "svm_squared_sum": {"name": "SvmLoss", "reduction": "sum", "margin": 0.5, "squared": True},
 }
 
 ROWS, CLASSES = 6, 5
@@ -116,8 +118,8 @@ def make_module_case(hp):
 def make_loss_case(hp):
     data = {"input": {}, "const": {}, "param": {}}
     n = hp["name"]
-    if n in ("NllLoss", "CrossEntropy"):
-        logits = 2 * torch.randn(ROWS, CLASSES)
+    if n in ("NllLoss", "CrossEntropy", "SvmLoss"):
+        logits = 2 * torch.randn(ROWS, CLASSES) if n != "SvmLoss" else torch.randn(ROWS, CLASSES)
         data["input"]["x"] = (F.log_softmax(logits, 1) if n == "NllLoss" else logits).numpy()
         labels = torch.randint(0, CLASSES, (ROWS,), dtype=torch.int32)
         if hp.get("ignore"):
@@ -171,6 +173,9 @@ def run_loss(hp, x, const, dtype):
         return F.binary_cross_entropy(x, c("target"), reduction=r)
     if n == "BinaryCrossEntropyWithLogits":
         return F.binary_cross_entropy_with_logits(x, c("target"), reduction=r)
+    if n == "SvmLoss":  # NativeNet's CS231n hinge sums over the classes; PyTorch's divides by C
+        p = 2 if hp["squared"] else 1
+        return CLASSES * F.multi_margin_loss(x, c("labels"), p=p, margin=hp["margin"], reduction=r)
     raise ValueError(n)
 
 

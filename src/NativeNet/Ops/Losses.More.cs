@@ -150,6 +150,32 @@ public static partial class Ops
         return Reduced("BinaryCrossEntropy", Neg(sum), reduction);
     }
 
+    /// <summary>
+    /// The multiclass SVM hinge loss with a reduction: per row Σ_{j≠y} max(0, s_j − s_y + margin) (squared terms when asked),
+    /// i.e. C times PyTorch's <c>F.multi_margin_loss</c> (p = 1, or 2 when squared). Mean is the fused <see cref="SvmLoss(Tensor, Tensor, double, bool)"/>.
+    /// </summary>
+    public static Tensor SvmLoss(Tensor scores, Tensor labels, LossReduction reduction, double margin = 1.0, bool squared = false)
+    {
+        if (reduction == LossReduction.Mean) return SvmLoss(scores, labels, margin, squared);
+        CheckClassInputs("SvmLoss", scores, labels, null);
+        using var oneHot = OneHot(labels, scores.Shape[1], scores, "SvmLoss");
+        using var picked = Mul(scores, oneHot);
+        using var correct = Sum(picked, [1], keepDims: true);
+        using var diff = Sub(scores, correct);
+        using var shifted = AddScalar(diff, margin);
+        using var hinge = Relu(shifted);
+        using var notTrue = Rsub(oneHot);
+        using var margins = Mul(hinge, notTrue);
+        Tensor perRow;
+        if (squared)
+        {
+            using var terms = Square(margins);
+            perRow = Sum(terms, [1]);
+        }
+        else perRow = Sum(margins, [1]);
+        return Reduced("SvmLoss", perRow, reduction);
+    }
+
     /// <summary>1 − x.</summary>
     private static Tensor Rsub(Tensor x)
     {

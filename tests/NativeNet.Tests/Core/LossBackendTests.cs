@@ -39,6 +39,9 @@ public class LossBackendTests(string backendName) : BackendTest(backendName)
         GradCheckOnDevice($"CrossEntropy weights + smoothing {reduction}", x => Ops.CrossEntropy(x, labels, Weights(), labelSmoothing: 0.3, reduction: reduction), logits, 1e-4);
         using var logp = Ops.LogSoftmax(logits, 1);
         GradCheckOnDevice($"NllLoss weights {reduction}", x => Ops.NllLoss(x, labels, Weights(), reduction: reduction), logp);
+        var svmLabels = Labels(0, 3, 4, 2, 2, 1);
+        GradCheckOnDevice($"SvmLoss {reduction}", x => Ops.SvmLoss(x, svmLabels, reduction, 0.3), logits);
+        GradCheckOnDevice($"SvmLoss squared {reduction}", x => Ops.SvmLoss(x, svmLabels, reduction, 0.3, squared: true), logits);
     }
 
     [Test]
@@ -75,6 +78,10 @@ public class LossBackendTests(string backendName) : BackendTest(backendName)
         // Without weights or smoothing, CrossEntropy is the existing SoftmaxCrossEntropy.
         var plain = Ops.CrossEntropy(logits, Labels(0, 3, 4, 2, 1, 1)).ToArray<double>()[0];
         Assert.That(plain, Is.EqualTo(Ops.SoftmaxCrossEntropy(logits, Labels(0, 3, 4, 2, 1, 1)).ToArray<double>()[0]).Within(1e-12));
+        var svmLabels = Labels(0, 3, 4, 2, 2, 1);
+        var svmRows = Ops.SvmLoss(logits, svmLabels, LossReduction.None).ToArray<double>();
+        Assert.That(Ops.SvmLoss(logits, svmLabels, LossReduction.Sum).ToArray<double>()[0], Is.EqualTo(svmRows.Sum()).Within(1e-12));
+        Assert.That(Ops.SvmLoss(logits, svmLabels).ToArray<double>()[0], Is.EqualTo(svmRows.Sum() / 6).Within(1e-12), "the fused mean agrees");
         var target = Randn([6, 5], 11, DType.Float64);
         double kl = Ops.KlDivLoss(logits, Ops.Softmax(target, 1), LossReduction.Sum).ToArray<double>()[0];
         Assert.That(Ops.KlDivLoss(logits, Ops.Softmax(target, 1), LossReduction.BatchMean).ToArray<double>()[0], Is.EqualTo(kl / 6).Within(1e-12));

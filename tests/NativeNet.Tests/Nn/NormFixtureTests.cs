@@ -50,6 +50,12 @@ public class NormFixtureTests(string backendName) : BackendTest(backendName)
         };
     }
 
+    /// <summary>The CS231n hinge loss, which has no Nn criterion: Ops.SvmLoss with the fixture's reduction.</summary>
+    private sealed class SvmCriterion(LossReduction reduction, double margin, bool squared) : Loss(reduction)
+    {
+        public override Tensor Forward(Tensor input, Tensor target) => Ops.SvmLoss(input, target, Reduction, margin, squared);
+    }
+
     private Loss BuildLoss(JsonElement hp, Dictionary<string, Tensor> constants)
     {
         var r = Reduction(hp);
@@ -66,6 +72,7 @@ public class NormFixtureTests(string backendName) : BackendTest(backendName)
             "L1Loss" => new L1Loss(r),
             "BinaryCrossEntropy" => new BCELoss(r),
             "BinaryCrossEntropyWithLogits" => new BCEWithLogitsLoss(r),
+            "SvmLoss" => new SvmCriterion(r, Real("margin", 1), hp.GetProperty("squared").GetBoolean()),
             var other => throw new InvalidOperationException($"unknown fixture loss {other}"),
         };
     }
