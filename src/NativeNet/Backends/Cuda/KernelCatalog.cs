@@ -35,11 +35,11 @@ public static class KernelCatalog
     public static readonly IReadOnlyList<string> UnaryOps =
     [
         "neg", "abs", "sign", "exp", "log", "sqrt", "reciprocal", "sigmoid", "tanh", "relu", "square",
-        "leaky_relu", "elu", "pow_scalar", "add_scalar", "mul_scalar", "clip",
+        "leaky_relu", "elu", "pow_scalar", "add_scalar", "mul_scalar", "clip", "gelu", "gelu_tanh", "silu", "softplus",
     ];
 
-    /// <summary>Fused backward ops in elementwise.cu: <c>&lt;op&gt;_grad_&lt;t&gt;(dy, v, dx, n[, a])</c>, v = x for relu/leaky_relu/elu, y for sigmoid/tanh.</summary>
-    public static readonly IReadOnlyList<string> GradOps = ["relu", "leaky_relu", "elu", "sigmoid", "tanh"];
+    /// <summary>Fused backward ops in elementwise.cu: <c>&lt;op&gt;_grad_&lt;t&gt;(dy, v, dx, n[, a])</c>, v = x for relu/leaky_relu/elu/gelu/gelu_tanh/silu, y for sigmoid/tanh.</summary>
+    public static readonly IReadOnlyList<string> GradOps = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"];
 
     /// <summary>Binary ops in elementwise.cu: <c>&lt;op&gt;_&lt;t&gt;(a, b, out, Strided3, n)</c> and <c>&lt;op&gt;_contig_&lt;t&gt;(a, b, out, n)</c>.</summary>
     public static readonly IReadOnlyList<string> BinaryOps =
@@ -144,6 +144,8 @@ public static class KernelCatalog
         foreach (string op in new[] { "gather_axis", "scatter_add_axis", "scatter_write", "index_select_axis", "index_add_axis", "cumsum_axis", "topk_axis" })
             Add("indexing.cu", op, Floats);
         list.Add(new KernelEntry("indexing.cu", "scatter_claim", null));
+        Add("norm.cu", "normalize_rows_fwd", Floats);
+        Add("norm.cu", "normalize_rows_bwd", Floats);
         return list;
     }
 }
