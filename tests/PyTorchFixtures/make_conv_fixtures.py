@@ -9,6 +9,7 @@ of make_fixtures.py (imported from beside this file).
 The layout is that of make_layer_fixtures.py: every case runs a torch.nn module in float32 on seeded random inputs and
 parameters and backpropagates a fixed random upstream gradient (loss = sum(y * upstream)). Keys:
   "CASE/input/x", "CASE/param/NAME", "CASE/upstream/y", "CASE/output/y", "CASE/grad/NAME" (x and every parameter).
+  "CASE/input/indices" (Int32) the indices of the max pool of a MaxPoolUnpool case.
 Metadata: "cases" (comma-separated) and per case a JSON object: "module" and its constructor arguments.
 "MaxPoolUnpool" is MaxPool2d(return_indices=True) followed by MaxUnpool2d with the same window (the indices of the
 pool feed the unpool). Every case is also run in float64 from the same values; float32 must agree to 2e-6.
@@ -47,6 +48,15 @@ CASES = {
                              "padding": [1, 1], "output_padding": [1, 1], "groups": 1, "dilation": [1, 1], "x": [2, 3, 4, 4]},
     "convtranspose_grouped_dilated": {"module": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": [3, 2], "stride": [2, 1],
                                       "padding": [1, 0], "output_padding": [1, 0], "groups": 2, "dilation": [1, 2], "x": [2, 4, 3, 4]},
+    "upsample_nearest_x2": {"module": "Upsample", "scale_factor": [2.0, 2.0], "mode": "nearest", "x": [2, 3, 3, 4]},
+    "upsample_nearest_size": {"module": "Upsample", "size": [5, 7], "mode": "nearest", "x": [1, 2, 3, 4]},
+    "upsample_nearest_scale_1p5": {"module": "Upsample", "scale_factor": [1.5, 2.5], "mode": "nearest", "x": [1, 2, 4, 3]},
+    "upsample_bilinear_x2": {"module": "Upsample", "scale_factor": [2.0, 2.0], "mode": "bilinear", "align_corners": False, "x": [2, 2, 3, 4]},
+    "upsample_bilinear_align_size": {"module": "Upsample", "size": [5, 7], "mode": "bilinear", "align_corners": True, "x": [1, 2, 3, 4]},
+    "upsample_bilinear_down": {"module": "Upsample", "size": [2, 3], "mode": "bilinear", "align_corners": False, "x": [1, 2, 5, 7]},
+    "maxunpool_2x2": {"module": "MaxPoolUnpool", "kernel_size": 2, "stride": 2, "x": [2, 3, 4, 6]},
+    # overlapping windows: a maximum shared by two windows appears twice among the indices
+    "maxunpool_3x3_s2": {"module": "MaxPoolUnpool", "kernel_size": 3, "stride": 2, "x": [1, 2, 7, 7]},
 }
 
 
@@ -62,7 +72,7 @@ def build(hp):
         return torch.nn.ConvTranspose2d(hp["in_channels"], hp["out_channels"], hp["kernel_size"], stride=hp["stride"], padding=hp["padding"],
                                         output_padding=hp["output_padding"], groups=hp["groups"], dilation=hp["dilation"])
     if m == "Upsample":
-        return torch.nn.Upsample(size=hp.get("size"), scale_factor=hp.get("scale_factor"), mode=hp["mode"],
+        return torch.nn.Upsample(size=tuple(hp["size"]) if "size" in hp else None, scale_factor=tuple(hp["scale_factor"]) if "scale_factor" in hp else None, mode=hp["mode"],
                                  align_corners=hp.get("align_corners"))
     if m == "MaxPoolUnpool":
         class PoolUnpool(torch.nn.Module):
@@ -73,6 +83,7 @@ def build(hp):
 
             def forward(self, x):
                 y, idx = self.pool(x)
+                self.indices = idx
                 return self.unpool(y, idx)
         return PoolUnpool()
     raise ValueError(m)
@@ -105,6 +116,9 @@ def main():
         module64 = copy.deepcopy(module)
         out32, grad32 = run(data, module, torch.float32)
         out64, grad64 = run(data, module64, torch.float64)
+        if hp["module"] == "MaxPoolUnpool":  # the pool's indices, fed to NativeNet's unpool
+            assert torch.equal(module.indices, module64.indices)
+            data["input"]["indices"] = module.indices.int().numpy()
         for group32, group64 in ((out32, out64), (grad32, grad64)):
             for name, a in group32.items():
                 b = group64[name]
@@ -112,7 +126,7 @@ def main():
         metadata[case] = json.dumps(hp)
         for group in ("input", "param", "upstream"):
             for name, v in data[group].items():
-                tensors[f"{case}/{group}/{name}"] = v.astype(np.float32)
+                tensors[f"{case}/{group}/{name}"] = v if v.dtype == np.int32 else v.astype(np.float32)
         for group, values in (("output", out32), ("grad", grad32)):
             for name, v in values.items():
                 tensors[f"{case}/{group}/{name}"] = v.astype(np.float32)

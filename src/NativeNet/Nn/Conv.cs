@@ -246,3 +246,72 @@ public sealed class GlobalAvgPool2d : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Ops.GlobalAvgPool2d(input);
 }
+
+/// <summary>
+/// Upsampling of NCHW input, as PyTorch's <c>nn.Upsample</c>: to a fixed <see cref="Size"/> or by a <see cref="ScaleFactor"/>,
+/// nearest or bilinear (with PyTorch's align_corners).
+/// </summary>
+public sealed class Upsample : Module
+{
+    /// <summary>Upsampling by a scale factor per axis.</summary>
+    public Upsample((double H, double W) scaleFactor, UpsampleMode mode = UpsampleMode.Nearest, bool alignCorners = false)
+    {
+        ScaleFactor = scaleFactor;
+        Mode = mode;
+        AlignCorners = alignCorners;
+    }
+
+    /// <summary>Upsampling by the same scale factor on both axes.</summary>
+    public Upsample(double scaleFactor, UpsampleMode mode = UpsampleMode.Nearest, bool alignCorners = false) : this((scaleFactor, scaleFactor), mode, alignCorners) { }
+
+    /// <summary>Resizing to a fixed output size.</summary>
+    public Upsample((int H, int W) size, UpsampleMode mode = UpsampleMode.Nearest, bool alignCorners = false)
+    {
+        Size = size;
+        Mode = mode;
+        AlignCorners = alignCorners;
+    }
+
+    /// <summary>Output height and width, or null when a scale factor is given.</summary>
+    public (int H, int W)? Size { get; }
+    /// <summary>Scale factor per axis, or null when a size is given.</summary>
+    public (double H, double W)? ScaleFactor { get; }
+    /// <summary>Interpolation.</summary>
+    public UpsampleMode Mode { get; }
+    /// <summary>Whether corner pixels are aligned (bilinear only).</summary>
+    public bool AlignCorners { get; }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => Ops.Upsample(input, Size, ScaleFactor, Mode, AlignCorners);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() =>
+        (Size is { } s ? $"size=({s.H}, {s.W})" : FormattableString.Invariant($"scale_factor=({ScaleFactor!.Value.H}, {ScaleFactor.Value.W})"))
+        + $", mode='{Mode.ToString().ToLowerInvariant()}'" + (AlignCorners ? ", align_corners=True" : "");
+}
+
+/// <summary>
+/// Max-unpooling, as PyTorch's <c>nn.MaxUnpool2d</c>: puts each pooled maximum back at its index in a zero plane. It takes
+/// two inputs, so it is called through <see cref="Forward(Tensor, Tensor, ValueTuple{int, int}?)"/>.
+/// </summary>
+public sealed class MaxUnpool2d(int kernelSize, int? stride = null, int padding = 0) : Module
+{
+    /// <summary>Window size of the pooling it inverts.</summary>
+    public int KernelSize { get; } = kernelSize;
+    /// <summary>Stride of that pooling.</summary>
+    public int Stride { get; } = stride ?? kernelSize;
+    /// <summary>Padding of that pooling.</summary>
+    public int Padding { get; } = padding;
+
+    /// <summary>The unpooled input.</summary>
+    public Tensor Forward(Tensor input, Tensor indices, (int H, int W)? outputSize = null) =>
+        Ops.MaxUnpool2d(input, indices, KernelSize, Stride, Padding, outputSize);
+
+    /// <inheritdoc/>
+    /// <exception cref="NotSupportedException">Always: the indices are a second input.</exception>
+    public override Tensor Forward(Tensor input) =>
+        throw new NotSupportedException($"MaxUnpool2d: needs the pooling indices as well as the input {ShapeUtil.Format(input.Shape)}; call Forward(input, indices)");
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";
+}

@@ -7,7 +7,8 @@ using NUnit.Framework;
 namespace NativeNet.Tests.Nn;
 
 /// <summary>
-/// The convolution family beyond the classic Conv2d (dilation, groups, per-axis sizes, "same", Conv1d, ConvTranspose2d)
+/// The convolution family beyond the classic Conv2d (dilation, groups, per-axis sizes, "same", Conv1d, ConvTranspose2d,
+/// Upsample, MaxUnpool2d)
 /// on every backend: gradient checks in Float64, PyTorch 1.13 fixtures in Float32 (tests/NativeNet.Tests/Fixtures/conv.safetensors,
 /// written by tests/PyTorchFixtures/make_conv_fixtures.py) and the errors of bad input.
 /// </summary>
@@ -71,6 +72,28 @@ public class ConvFamilyTests(string backendName) : BackendTest(backendName)
     }
 
     [Test]
+    public void UpsampleAndUnpoolGradients()
+    {
+        Check("Upsample nearest to (5, 7)", t => Ops.Upsample(t[0], size: (5, 7)), R64(40, 2, 2, 3, 4));
+        Check("Upsample nearest x(1.5, 2)", t => Ops.Upsample(t[0], scaleFactor: (1.5, 2)), R64(41, 1, 2, 4, 3));
+        Check("Upsample bilinear x2", t => Ops.Upsample(t[0], scaleFactor: (2, 2), mode: UpsampleMode.Bilinear), R64(42, 2, 2, 3, 4));
+        Check("Upsample bilinear align corners to (2, 5)", t => Ops.Upsample(t[0], size: (2, 5), mode: UpsampleMode.Bilinear, alignCorners: true), R64(43, 1, 3, 4, 3));
+        // indices of a 2x2 max pool of a 4x4 plane, one per window
+        var indices = Tensor.FromArray(new[] { 0, 3, 9, 14, 5, 2, 12, 15 }, 1, 2, 2, 2).To(Dev);
+        Check("MaxUnpool2d 2x2", t => Ops.MaxUnpool2d(t[0], indices, 2), R64(44, 1, 2, 2, 2));
+    }
+
+    [Test]
+    public void MaxUnpoolPutsValuesAtTheirIndices()
+    {
+        var x = F64([1, 2, 3, 4], 1, 1, 2, 2);
+        var y = Ops.MaxUnpool2d(x, Tensor.FromArray(new[] { 0, 3, 9, 14 }, 1, 1, 2, 2).To(Dev), 2);
+        var expected = new double[16];
+        (expected[0], expected[3], expected[9], expected[14]) = (1, 2, 3, 4);
+        Assert.That(y.ToArray<double>(), Is.EqualTo(expected));
+    }
+
+    [Test]
     public void ConvTransposeIsTheAdjointOfConv()
     {
         // <conv(x, w), y> = <x, convᵀ(y, w)> with the same geometry: the two gates share the two primitives.
@@ -107,10 +130,26 @@ public class ConvFamilyTests(string backendName) : BackendTest(backendName)
         ex = Assert.Throws<ShapeMismatchException>(() => Ops.ConvTranspose2d(x, R64(39, 3, 2, 3, 3), null))!;
         Assert.That(ex.Message, Does.Contain("ConvTranspose2d").And.Contain("[1, 4, 6, 6]").And.Contain("[3, 2, 3, 3]"));
         Assert.Throws<ArgumentException>(() => _ = new Conv2d(4, 6, 3, groups: 4));
+        arg = Assert.Throws<ArgumentException>(() => Ops.Upsample(x))!;
+        Assert.That(arg.Message, Does.Contain("Upsample: give exactly one of size and scale factor"));
+        arg = Assert.Throws<ArgumentException>(() => Ops.Upsample(x, scaleFactor: (2, 2), alignCorners: true))!;
+        Assert.That(arg.Message, Does.Contain("Upsample: align corners applies to bilinear"));
+        ex = Assert.Throws<ShapeMismatchException>(() => Ops.Upsample(R64(40, 4, 6, 6), size: (3, 3)))!;
+        Assert.That(ex.Message, Does.Contain("Upsample").And.Contain("[4, 6, 6]"));
+        var small = R64(41, 1, 1, 2, 2);
+        var oor = Assert.Throws<ArgumentOutOfRangeException>(() => Ops.MaxUnpool2d(small, Tensor.FromArray(new[] { 0, 3, 16, 14 }, 1, 1, 2, 2).To(Dev), 2))!;
+        Assert.That(oor.Message, Does.Contain("MaxUnpool2d: index 16 at flat position 2").And.Contain("4x4"));
+        ex = Assert.Throws<ShapeMismatchException>(() => Ops.MaxUnpool2d(small, Tensor.FromArray(new[] { 0, 3, 9 }, 1, 1, 3).To(Dev), 2))!;
+        Assert.That(ex.Message, Does.Contain("MaxUnpool2d").And.Contain("[1, 1, 2, 2]"));
+        Assert.Throws<NotSupportedException>(() => new MaxUnpool2d(2).Forward(small));
     }
 
     private static (int, int) Pair(JsonElement hp, string key) =>
         hp.GetProperty(key) is { ValueKind: JsonValueKind.Array } a ? (a[0].GetInt32(), a[1].GetInt32()) : (hp.GetProperty(key).GetInt32(), hp.GetProperty(key).GetInt32());
+
+    private static UpsampleMode Mode(JsonElement hp) => hp.GetProperty("mode").GetString() == "bilinear" ? UpsampleMode.Bilinear : UpsampleMode.Nearest;
+
+    private static bool AlignCorners(JsonElement hp) => hp.TryGetProperty("align_corners", out var a) && a.ValueKind == JsonValueKind.True;
 
     private static Module Build(JsonElement hp)
     {
@@ -123,6 +162,10 @@ public class ConvFamilyTests(string backendName) : BackendTest(backendName)
             "Conv1d" => new Conv1d(Int("in_channels"), Int("out_channels"), Int("kernel_size"), Int("stride"), Int("padding"), Int("dilation"), Int("groups")),
             "ConvTranspose2d" => new ConvTranspose2d(Int("in_channels"), Int("out_channels"), Pair(hp, "kernel_size"), Pair(hp, "stride"), Pair(hp, "padding"),
                 Pair(hp, "output_padding"), Int("groups"), bias: true, Pair(hp, "dilation")),
+            "Upsample" => hp.TryGetProperty("size", out var size)
+                ? new Upsample((size[0].GetInt32(), size[1].GetInt32()), Mode(hp), AlignCorners(hp))
+                : new Upsample((hp.GetProperty("scale_factor")[0].GetDouble(), hp.GetProperty("scale_factor")[1].GetDouble()), Mode(hp), AlignCorners(hp)),
+            "MaxPoolUnpool" => new Sequential(new MaxPool2d(Int("kernel_size"), Int("stride"))), // the unpool takes the stored indices
             var other => throw new InvalidOperationException($"unknown fixture module {other}"),
         };
     }
@@ -141,6 +184,11 @@ public class ConvFamilyTests(string backendName) : BackendTest(backendName)
         module.To(Dev);
         var x = Stored("input/x").To(Dev).RequireGrad();
         var y = module.Forward(x);
+        if (hp.RootElement.GetProperty("module").GetString() == "MaxPoolUnpool")
+        {
+            int k = hp.RootElement.GetProperty("kernel_size").GetInt32(), st = hp.RootElement.GetProperty("stride").GetInt32();
+            y = new MaxUnpool2d(k, st).Forward(y, Stored("input/indices").To(Dev));
+        }
         y.Backward(Stored("upstream/y").To(Dev));
         var actual = new Dictionary<string, Tensor> { ["output/y"] = y, ["grad/x"] = x.Grad! };
         foreach (var (key, p) in module.NamedParameters()) actual[$"grad/{key}"] = p.Grad!;

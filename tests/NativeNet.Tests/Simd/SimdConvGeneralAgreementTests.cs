@@ -49,6 +49,26 @@ public class SimdConvGeneralAgreementTests
     }
 
     [Test]
+    public void PlaneGatherAndScatterAgreeWithNaive([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
+    {
+        var rng = new Random(7);
+        for (int trial = 0; trial < 30; trial++)
+        {
+            int planes = rng.Next(1, 40), inPlane = rng.Next(1, 50), outPlane = rng.Next(1, 60), taps = rng.Next(1, 5);
+            bool perPlane = trial % 2 == 1, weighted = trial % 3 != 0;
+            var map = new PlaneMap(planes, inPlane, outPlane, taps, perPlane);
+            var index = Tensor.FromArray(Enumerable.Range(0, (int)map.IndexCount).Select(_ => rng.Next(inPlane)).ToArray());
+            var weight = weighted ? Random([outPlane * taps], dtype, 1000 + trial) : null;
+            var x = Random([planes, inPlane], dtype, 2000 + trial);
+            var dy = Random([planes, outPlane], dtype, 3000 + trial);
+            double abs = dtype == DType.Float32 ? 1e-5 : 1e-12;
+            string name = $"{map} weighted {weighted} {dtype}";
+            Agree([planes, outPlane], dtype, (be, y) => be.PlaneGather(x, index, weight, y, map), abs, 1e-5, "gather " + name);
+            Agree([planes, inPlane], dtype, (be, dx) => { Naive.Fill(dx, double.NaN); be.PlaneScatter(dy, index, weight, dx, map, accumulate: true); }, abs, 1e-5, "scatter-add " + name);
+        }
+    }
+
+    [Test]
     public void GeneralConvolutionIsTheSameAtEveryThreadCount()
     {
         int saved = SimdBackend.Threads;
