@@ -105,7 +105,7 @@ public static partial class Ops
         var (oh, ow) = outputSize ?? ((x.Shape[2] - 1) * s - 2 * padding + kernel, (x.Shape[3] - 1) * s - 2 * padding + kernel);
         if (oh < 1 || ow < 1) throw new ArgumentException($"{op}: output size ({oh}, {ow}) must be positive");
         int plane = oh * ow;
-        var host = indices.To(Device.Cpu).ToArray<int>();
+        var host = indices.ToArray<int>();
         for (int i = 0; i < host.Length; i++)
             if ((uint)host[i] >= (uint)plane)
                 throw new ArgumentOutOfRangeException(nameof(indices), $"{op}: index {host[i]} at flat position {i} of indices {ShapeUtil.Format(indices.Shape)} is outside the {oh}x{ow} output plane [0, {plane})");
@@ -135,17 +135,26 @@ public sealed class ResampleGate : Gate
         Raw.CheckFloat(Name, x);
         _inShape = x.ShapeArray;
         _map = new PlaneMap(x.Shape[0] * x.Shape[1], x.Shape[2] * x.Shape[3], _oh * _ow, _table.Taps, IndexPerPlane: false);
-        _index = Save(Tensor.FromArray(_table.Index).To(x.Device));
+        _index = SaveOn(Tensor.FromArray(_table.Index), x);
         if (_table.Weight is { } w)
         {
             using var w64 = Tensor.FromArray(w);
-            using var cast = Raw.CastTo(w64, x.DType);
-            _weight = Save(cast.To(x.Device));
+            _weight = SaveOn(Raw.CastTo(w64, x.DType), x);
         }
         using var xc = Raw.Contiguous(x);
         var y = Tensor.Empty([x.Shape[0], x.Shape[1], _oh, _ow], x.DType, x.Device);
         x.Backend.PlaneGather(xc, _index, _weight, y, _map);
         return y;
+    }
+
+    /// <summary>Saves a host table on x's device (the host copy and the upload released once saved).</summary>
+    private Tensor SaveOn(Tensor host, Tensor x)
+    {
+        using (host)
+        {
+            using var onDevice = host.To(x.Device);
+            return Save(onDevice);
+        }
     }
 
     /// <inheritdoc/>
@@ -180,7 +189,11 @@ public sealed class UnpoolGate : Gate
         _inShape = x.ShapeArray;
         // the gather direction reads the unpooled plane at each pooled element's index: InPlane = OH·OW, OutPlane = H·W
         _map = new PlaneMap(x.Shape[0] * x.Shape[1], _oh * _ow, x.Shape[2] * x.Shape[3], 1, IndexPerPlane: true);
-        _index = Save(Tensor.FromArray(_indices).To(x.Device));
+        using (var host = Tensor.FromArray(_indices))
+        {
+            using var onDevice = host.To(x.Device);
+            _index = Save(onDevice);
+        }
         using var xc = Raw.Contiguous(x);
         var y = Tensor.Empty([x.Shape[0], x.Shape[1], _oh, _ow], x.DType, x.Device);
         x.Backend.PlaneScatter(xc, _index, null, y, _map, accumulate: false);
