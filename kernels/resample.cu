@@ -49,3 +49,32 @@ extern "C" __global__ void plane_scatter_f64(const double* dy, const int* idx, c
                                              int accumulate) {
     plane_scatter<double>(dy, idx, w, dx, planes, in_plane, out_plane, taps, per_plane, accumulate);
 }
+
+// indices[p, i, j] = in-plane position h*w_in + w of the maximum of max-pooling window (i, j): the first one row-major, a NaN
+// winning over numbers (the rule of the CPU backends and of the gradient routing).
+template <typename T>
+__device__ __forceinline__ void maxpool_indices(const T* __restrict__ x, int* __restrict__ idx, i64 planes, int h, int w, int oh, int ow,
+                                                int kh, int kw, int sh, int sw, int ph, int pw) {
+    NN_GRID_STRIDE(i, planes * oh * ow) {
+        i64 p = i / ((i64)oh * ow);
+        int r = (int)(i % ((i64)oh * ow)), oi = r / ow, oj = r % ow;
+        const T* xp = x + p * h * w;
+        int h0 = max(0, oi * sh - ph), h1 = min(h, oi * sh - ph + kh), w0 = max(0, oj * sw - pw), w1 = min(w, oj * sw - pw + kw);
+        int best = -1;
+        T best_value = T(0);
+        for (int a = h0; a < h1; ++a)
+            for (int b = w0; b < w1; ++b) {
+                T v = xp[a * w + b];
+                if (best < 0 || v > best_value || (v != v && best_value == best_value)) { best = a * w + b; best_value = v; }
+            }
+        idx[i] = best;
+    }
+}
+
+// Signature: maxpool_indices (x, idx, planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw).
+extern "C" __global__ void maxpool_indices_f32(const float* x, int* idx, i64 planes, int h, int w, int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw) {
+    maxpool_indices<float>(x, idx, planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw);
+}
+extern "C" __global__ void maxpool_indices_f64(const double* x, int* idx, i64 planes, int h, int w, int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw) {
+    maxpool_indices<double>(x, idx, planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw);
+}

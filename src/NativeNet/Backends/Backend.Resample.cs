@@ -27,4 +27,10 @@ public abstract partial class Backend
     /// x[p, index[…]], added when <paramref name="accumulate"/>, else stored (for tables whose repeated positions carry equal values).
     /// </summary>
     public abstract void PlaneScatter(Tensor dy, Tensor index, Tensor? weight, Tensor dx, PlaneMap map, bool accumulate);
+
+    /// <summary>
+    /// indices [N,C,OH,OW] (Int32, contiguous) = the in-plane position h·W + w of each max-pooling window's maximum in x
+    /// [N,C,H,W]: the first one row-major, a NaN winning over numbers (the element <see cref="Pool2dBackward"/> routes the gradient to).
+    /// </summary>
+    public abstract void MaxPool2dIndices(Tensor x, Tensor indices, Pool2dGeometry g);
 }

@@ -219,6 +219,9 @@ public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Ops.MaxPool2d(input, KernelSize, Stride, Padding, floor: true);
 
+    /// <summary>The pooled input and the positions of its maxima (PyTorch's <c>return_indices=True</c>), for <see cref="MaxUnpool2d"/>.</summary>
+    public (Tensor Output, Tensor Indices) ForwardWithIndices(Tensor input) => Ops.MaxPool2dWithIndices(input, KernelSize, Stride, Padding, floor: true);
+
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";
 }

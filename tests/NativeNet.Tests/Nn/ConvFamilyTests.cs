@@ -165,7 +165,7 @@ public class ConvFamilyTests(string backendName) : BackendTest(backendName)
             "Upsample" => hp.TryGetProperty("size", out var size)
                 ? new Upsample((size[0].GetInt32(), size[1].GetInt32()), Mode(hp), AlignCorners(hp))
                 : new Upsample((hp.GetProperty("scale_factor")[0].GetDouble(), hp.GetProperty("scale_factor")[1].GetDouble()), Mode(hp), AlignCorners(hp)),
-            "MaxPoolUnpool" => new Sequential(new MaxPool2d(Int("kernel_size"), Int("stride"))), // the unpool takes the stored indices
+            "MaxPoolUnpool" => new Sequential(new MaxPool2d(Int("kernel_size"), Int("stride"))), // followed by the unpool, which takes two inputs
             var other => throw new InvalidOperationException($"unknown fixture module {other}"),
         };
     }
@@ -183,12 +183,15 @@ public class ConvFamilyTests(string backendName) : BackendTest(backendName)
         foreach (var (key, p) in mine) Raw.CopyInto(Stored($"param/{key}"), p);
         module.To(Dev);
         var x = Stored("input/x").To(Dev).RequireGrad();
-        var y = module.Forward(x);
+        Tensor y;
         if (hp.RootElement.GetProperty("module").GetString() == "MaxPoolUnpool")
         {
             int k = hp.RootElement.GetProperty("kernel_size").GetInt32(), st = hp.RootElement.GetProperty("stride").GetInt32();
-            y = new MaxUnpool2d(k, st).Forward(y, Stored("input/indices").To(Dev));
+            var (pooled, indices) = ((MaxPool2d)((Sequential)module)[0]).ForwardWithIndices(x);
+            Assert.That(indices.ToArray<int>(), Is.EqualTo(Stored("input/indices").ToArray<int>()), $"{name}: the pool's indices are PyTorch's");
+            y = new MaxUnpool2d(k, st).Forward(pooled, indices);
         }
+        else y = module.Forward(x);
         y.Backward(Stored("upstream/y").To(Dev));
         var actual = new Dictionary<string, Tensor> { ["output/y"] = y, ["grad/x"] = x.Grad! };
         foreach (var (key, p) in module.NamedParameters()) actual[$"grad/{key}"] = p.Grad!;

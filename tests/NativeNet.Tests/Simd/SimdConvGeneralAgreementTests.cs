@@ -69,6 +69,19 @@ public class SimdConvGeneralAgreementTests
     }
 
     [Test]
+    public void MaxPoolIndicesAgreeWithNaive([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
+    {
+        int seed = 500;
+        foreach (var (k, st, pad, h, w) in new[] { (2, 2, 0, 6, 6), (3, 2, 1, 7, 9), (3, 1, 1, 5, 4), (2, 1, 0, 3, 8), (4, 3, 2, 11, 10) })
+        {
+            var g = Pool2dGeometry.Create("MaxPool2d", [3, 4, h, w], k, k, st, st, pad, pad, floor: true);
+            // ties (few distinct values) and NaNs, where the rule for the first maximum matters
+            var x = Random([3, 4, h, w], dtype, ++seed, specials: true, ties: true);
+            Agree([3, 4, g.OH, g.OW], DType.Int32, (be, idx) => be.MaxPool2dIndices(x, idx, g), 0, 0, $"indices {g} {dtype}");
+        }
+    }
+
+    [Test]
     public void GeneralConvolutionIsTheSameAtEveryThreadCount()
     {
         int saved = SimdBackend.Threads;

@@ -48,4 +48,21 @@ public sealed partial class CudaBackend
         if (accumulate is { } acc) args.Add(acc ? 1 : 0);
         LaunchElementwise(entryPoint, (long)map.Planes * map.OutPlane, ref args);
     }
+
+    /// <inheritdoc/>
+    public override void MaxPool2dIndices(Tensor x, Tensor indices, Pool2dGeometry g)
+    {
+        string sfx = FloatSfx("MaxPool2dIndices", x.DType);
+        long outputs = (long)g.N * g.C * g.OH * g.OW;
+        if (!x.IsContiguous || x.Numel != (long)g.N * g.C * g.H * g.W || indices.DType != DType.Int32 || !indices.IsContiguous || indices.Numel != outputs)
+            throw new ArgumentException($"MaxPool2dIndices: {x.Describe()} and indices {indices.Describe()} must be contiguous, [{g.N}, {g.C}, {g.H}, {g.W}] and Int32 [{g.N}, {g.C}, {g.OH}, {g.OW}]");
+        Span<byte> data = stackalloc byte[128];
+        Span<int> offsets = stackalloc int[16];
+        var args = new KernelArgs(data, offsets);
+        args.Add(Ptr(x));
+        args.Add(Ptr(indices));
+        args.Add((long)g.N * g.C);
+        foreach (int v in new[] { g.H, g.W, g.OH, g.OW, g.KernelH, g.KernelW, g.StrideH, g.StrideW, g.PadH, g.PadW }) args.Add(v);
+        LaunchElementwise($"maxpool_indices_{sfx}", outputs, ref args);
+    }
 }

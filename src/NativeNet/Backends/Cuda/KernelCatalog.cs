@@ -140,6 +140,7 @@ public static class KernelCatalog
 
         Add("resample.cu", "plane_gather", Floats);
         Add("resample.cu", "plane_scatter", Floats);
+        Add("resample.cu", "maxpool_indices", Floats);
 
         foreach (string op in RecurrentOps)
             Add("recurrent.cu", op, Floats);

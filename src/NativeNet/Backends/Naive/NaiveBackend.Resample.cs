@@ -50,4 +50,28 @@ public partial class NaiveBackend
             }
         }
     }
+
+    /// <inheritdoc/>
+    public override void MaxPool2dIndices(Tensor x, Tensor indices, Pool2dGeometry g) =>
+        ByFloat(x.DType, "MaxPool2dIndices", () => MaxPool2dIndices<float>(x, indices, g), () => MaxPool2dIndices<double>(x, indices, g));
+
+    private static void MaxPool2dIndices<T>(Tensor x, Tensor indices, Pool2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xs = x.HostData<T>();
+        var ids = indices.HostData<int>();
+        int oh = g.OH, ow = g.OW;
+        for (int plane = 0; plane < g.N * g.C; plane++)
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
+        {
+            int best = -1;
+            T bestValue = T.NegativeInfinity;
+            foreach (int idx in Window(g, i, j))
+            {
+                T v = xs[x.Offset + plane * g.H * g.W + idx];
+                if (best < 0 || v > bestValue || (T.IsNaN(v) && !T.IsNaN(bestValue))) { best = idx; bestValue = v; }
+            }
+            ids[indices.Offset + (plane * oh + i) * ow + j] = best;
+        }
+    }
 }

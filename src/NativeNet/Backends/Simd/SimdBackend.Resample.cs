@@ -71,4 +71,43 @@ public sealed partial class SimdBackend
             });
         }
     }
+
+    /// <inheritdoc/>
+    public override void MaxPool2dIndices(Tensor x, Tensor indices, Pool2dGeometry g) =>
+        ByFloatType(x.DType, "MaxPool2dIndices", () => PoolIndices<float>(x, indices, g), () => PoolIndices<double>(x, indices, g));
+
+    private static unsafe void PoolIndices<T>(Tensor x, Tensor indices, Pool2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int planes = g.N * g.C, oh = g.OH, ow = g.OW, hw = g.H * g.W;
+        if (planes == 0 || oh * ow == 0) return;
+        int workers = (long)planes * oh * ow * g.KernelH * g.KernelW < 1 << 15 ? 1 : Math.Min(Threads, planes);
+        // SAFETY: arrays pinned for the call; plane p reads x[p·H·W …) and writes indices[p·OH·OW …); the window loop
+        // clips every row and column to the plane.
+        fixed (T* px0 = x.HostData<T>()) fixed (int* pi0 = indices.HostData<int>())
+        {
+            nint ix = (nint)(px0 + x.Offset), ii = (nint)(pi0 + indices.Offset);
+            ForEachChunk(planes, workers, p =>
+            {
+                T* xp = (T*)ix + (long)p * hw;
+                int* ip = (int*)ii + (long)p * oh * ow;
+                for (int i = 0; i < oh; i++)
+                {
+                    int h0 = Math.Max(0, i * g.StrideH - g.PadH), h1 = Math.Min(g.H, i * g.StrideH - g.PadH + g.KernelH);
+                    for (int j = 0; j < ow; j++)
+                    {
+                        int w0 = Math.Max(0, j * g.StrideW - g.PadW), w1 = Math.Min(g.W, j * g.StrideW - g.PadW + g.KernelW);
+                        int best = -1;
+                        T bestValue = T.NegativeInfinity;
+                        for (int h = h0; h < h1; h++)
+                        for (int w = w0; w < w1; w++)
+                        {
+                            T v = xp[h * g.W + w];
+                            if (best < 0 || v > bestValue || (T.IsNaN(v) && !T.IsNaN(bestValue))) { best = h * g.W + w; bestValue = v; }
+                        }
+                        ip[i * ow + j] = best;
+                    }
+                }
+            });
+        }
+    }
 }
