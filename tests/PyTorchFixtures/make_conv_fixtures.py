@@ -44,6 +44,8 @@ CASES = {
                      "dilation": 2, "groups": 1, "x": [2, 3, 10]},
     "conv1d_grouped": {"module": "Conv1d", "in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 1, "padding": 1,
                        "dilation": 1, "groups": 2, "x": [2, 4, 7]},
+    "conv1d_same_d3": {"module": "Conv1d", "in_channels": 2, "out_channels": 3, "kernel_size": 5, "stride": 1, "padding": "same",
+                       "dilation": 3, "groups": 1, "x": [2, 2, 13]},
     "convtranspose_s2_op1": {"module": "ConvTranspose2d", "in_channels": 3, "out_channels": 4, "kernel_size": [3, 3], "stride": [2, 2],
                              "padding": [1, 1], "output_padding": [1, 1], "groups": 1, "dilation": [1, 1], "x": [2, 3, 4, 4]},
     "convtranspose_grouped_dilated": {"module": "ConvTranspose2d", "in_channels": 4, "out_channels": 6, "kernel_size": [3, 2], "stride": [2, 1],

@@ -111,6 +111,11 @@ public sealed class Conv1d : Module
         }
     }
 
+    /// <summary>PyTorch's string padding: "same" (stride 1, output as long as the input; needs dilation·(k − 1) even) or "valid".</summary>
+    public Conv1d(int inChannels, int outChannels, int kernelSize, string padding, int dilation = 1, int groups = 1, bool bias = true,
+        DType dtype = DType.Float32, Generator? generator = null)
+        : this(inChannels, outChannels, kernelSize, 1, Ops.SamePadding("Conv1d", padding, (1, kernelSize), (1, dilation)).W, dilation, groups, bias, dtype, generator) { }
+
     /// <summary>Input channels.</summary>
     public int InChannels { get; }
     /// <summary>Output channels (filters).</summary>

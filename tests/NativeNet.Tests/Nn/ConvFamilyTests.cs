@@ -159,6 +159,8 @@ public class ConvFamilyTests(string backendName) : BackendTest(backendName)
             "Conv2d" when hp.GetProperty("padding").ValueKind == JsonValueKind.String =>
                 new Conv2d(Int("in_channels"), Int("out_channels"), Pair(hp, "kernel_size"), hp.GetProperty("padding").GetString()!, Pair(hp, "dilation"), Int("groups")),
             "Conv2d" => new Conv2d(Int("in_channels"), Int("out_channels"), Pair(hp, "kernel_size"), Pair(hp, "stride"), Pair(hp, "padding"), Pair(hp, "dilation"), Int("groups")),
+            "Conv1d" when hp.GetProperty("padding").ValueKind == JsonValueKind.String =>
+                new Conv1d(Int("in_channels"), Int("out_channels"), Int("kernel_size"), hp.GetProperty("padding").GetString()!, Int("dilation"), Int("groups")),
             "Conv1d" => new Conv1d(Int("in_channels"), Int("out_channels"), Int("kernel_size"), Int("stride"), Int("padding"), Int("dilation"), Int("groups")),
             "ConvTranspose2d" => new ConvTranspose2d(Int("in_channels"), Int("out_channels"), Pair(hp, "kernel_size"), Pair(hp, "stride"), Pair(hp, "padding"),
                 Pair(hp, "output_padding"), Int("groups"), bias: true, Pair(hp, "dilation")),
