@@ -6,6 +6,17 @@ namespace NativeNet.Backends.Simd;
 // channels and one GEMM with the group's filters. The dense undilated case keeps the chunked path of SimdBackend.Conv.cs.
 public sealed partial class SimdBackend
 {
+    /// <summary>Runs body(i) for i in [0, count); in parallel (handed out dynamically) when workers &gt; 1.</summary>
+    private static void ForEachIndex(int count, int workers, Action<int> body)
+    {
+        if (workers <= 1)
+        {
+            for (int i = 0; i < count; i++) body(i);
+            return;
+        }
+        Parallel.For(0, count, SimdParallel.Options(workers), body);
+    }
+
     /// <summary>Images run in parallel (one GEMM thread each) when there are enough to share; otherwise the GEMMs are threaded.</summary>
     private static (int Workers, int GemmThreads) ImageThreads(Conv2dGeometry g)
     {
@@ -73,7 +84,7 @@ public sealed partial class SimdBackend
         fixed (T* px0 = xs) fixed (T* pw0 = ws) fixed (T* py0 = ys)
         {
             nint ix = (nint)(px0 + x.Offset), iw = (nint)(pw0 + w.Offset), iy = (nint)(py0 + y.Offset);
-            ForEachChunk(g.N, workers, n =>
+            ForEachIndex(g.N, workers, n =>
             {
                 T* xn = (T*)ix + (long)n * chw, yn = (T*)iy + (long)n * kohw;
                 T* col = (T*)Pin(ThreadScratch<T>.First(crs * ohw));
@@ -105,7 +116,7 @@ public sealed partial class SimdBackend
         fixed (T* pg0 = gs) fixed (T* pw0 = ws) fixed (T* px0 = xs)
         {
             nint ig = (nint)(pg0 + dy.Offset), iw = (nint)(pw0 + w.Offset), ix = (nint)(px0 + dx.Offset);
-            ForEachChunk(g.N, workers, n =>
+            ForEachIndex(g.N, workers, n =>
             {
                 T* gn = (T*)ig + (long)n * kohw, xn = (T*)ix + (long)n * chw;
                 T* col = (T*)Pin(ThreadScratch<T>.First(crs * ohw));

@@ -22,7 +22,7 @@ public sealed partial class SimdBackend
         fixed (T* px0 = x.HostData<T>()) fixed (T* py0 = y.HostData<T>()) fixed (int* pi0 = index.HostData<int>()) fixed (T* pw0 = weight?.HostData<T>())
         {
             nint ix = (nint)(px0 + x.Offset), iy = (nint)(py0 + y.Offset), ii = (nint)(pi0 + index.Offset), iw = weight is null ? 0 : (nint)(pw0 + weight.Offset);
-            ForEachChunk(map.Planes, PlaneWorkers(map), p =>
+            ForEachIndex(map.Planes, PlaneWorkers(map), p =>
             {
                 T* xp = (T*)ix + (long)p * map.InPlane, yp = (T*)iy + (long)p * map.OutPlane, w = (T*)iw;
                 int* idx = (int*)ii + (map.IndexPerPlane ? (long)p * map.OutPlane * taps : 0);
@@ -54,7 +54,7 @@ public sealed partial class SimdBackend
         fixed (T* pg0 = dy.HostData<T>()) fixed (T* px0 = dx.HostData<T>()) fixed (int* pi0 = index.HostData<int>()) fixed (T* pw0 = weight?.HostData<T>())
         {
             nint ig = (nint)(pg0 + dy.Offset), ix = (nint)(px0 + dx.Offset), ii = (nint)(pi0 + index.Offset), iw = weight is null ? 0 : (nint)(pw0 + weight.Offset);
-            ForEachChunk(map.Planes, PlaneWorkers(map), p =>
+            ForEachIndex(map.Planes, PlaneWorkers(map), p =>
             {
                 T* gp = (T*)ig + (long)p * map.OutPlane, xp = (T*)ix + (long)p * map.InPlane, w = (T*)iw;
                 int* idx = (int*)ii + (map.IndexPerPlane ? (long)p * map.OutPlane * taps : 0);
@@ -86,7 +86,7 @@ public sealed partial class SimdBackend
         fixed (T* px0 = x.HostData<T>()) fixed (int* pi0 = indices.HostData<int>())
         {
             nint ix = (nint)(px0 + x.Offset), ii = (nint)(pi0 + indices.Offset);
-            ForEachChunk(planes, workers, p =>
+            ForEachIndex(planes, workers, p =>
             {
                 T* xp = (T*)ix + (long)p * hw;
                 int* ip = (int*)ii + (long)p * oh * ow;
