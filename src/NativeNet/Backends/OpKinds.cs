@@ -115,34 +115,54 @@ public enum PoolMode
 }
 
 /// <summary>
-/// Geometry of a 2-D convolution on NCHW input [N,C,H,W] with filters [K,C,R,S]:
-/// output [N,K,OH,OW] with OH = (H + 2·PadH − R)/StrideH + 1.
+/// Geometry of a 2-D convolution on NCHW input [N,C,H,W] with filters [K,C/Groups,R,S]:
+/// output [N,K,OH,OW] with OH = (H + 2·PadH − DilationH·(R − 1) − 1)/StrideH + 1. Input channels c·C/Groups … (c+1)·C/Groups − 1
+/// meet filters c·K/Groups … (c+1)·K/Groups − 1 only (groups = C is a depthwise convolution).
 /// </summary>
-public sealed record Conv2dGeometry(int N, int C, int H, int W, int K, int R, int S, int StrideH, int StrideW, int PadH, int PadW)
+public sealed record Conv2dGeometry(int N, int C, int H, int W, int K, int R, int S, int StrideH, int StrideW, int PadH, int PadW,
+    int DilationH = 1, int DilationW = 1, int Groups = 1)
 {
     /// <summary>Output height.</summary>
-    public int OH => (H + 2 * PadH - R) / StrideH + 1;
+    public int OH => (H + 2 * PadH - DilationH * (R - 1) - 1) / StrideH + 1;
     /// <summary>Output width.</summary>
-    public int OW => (W + 2 * PadW - S) / StrideW + 1;
+    public int OW => (W + 2 * PadW - DilationW * (S - 1) - 1) / StrideW + 1;
+
+    /// <summary>Input channels of one group (the filters' second dimension).</summary>
+    public int GroupChannels => C / Groups;
+    /// <summary>Filters of one group.</summary>
+    public int GroupFilters => K / Groups;
+
+    /// <summary>True for the classic convolution (no dilation, one group), the case every backend's original path handles.</summary>
+    public bool IsDenseUndilated => DilationH == 1 && DilationW == 1 && Groups == 1;
 
     /// <summary>Floating-point operations of one forward pass (2 per multiply-add).</summary>
-    public double ForwardFlops => 2.0 * N * K * OH * OW * C * R * S;
+    public double ForwardFlops => 2.0 * N * K * OH * OW * GroupChannels * R * S;
 
     /// <summary>
     /// Checks the geometry and returns it, or throws an exception that names the op and the numbers.
     /// As in CS231n, a stride that leaves real input rows or columns outside every window is an error;
     /// <paramref name="floor"/> accepts it and drops them, as PyTorch does (e.g. a 1x1 stride-2 projection on an even size).
+    /// With dilation the window is the dilated one, d·(k − 1) + 1 wide.
     /// </summary>
-    public static Conv2dGeometry Create(string op, ReadOnlySpan<int> x, ReadOnlySpan<int> w, int strideH, int strideW, int padH, int padW, bool floor = false)
+    public static Conv2dGeometry Create(string op, ReadOnlySpan<int> x, ReadOnlySpan<int> w, int strideH, int strideW, int padH, int padW, bool floor = false,
+        int dilationH = 1, int dilationW = 1, int groups = 1)
     {
         if (x.Length != 4) throw new ShapeMismatchException($"{op}: input must be NCHW (rank 4), got {ShapeUtil.Format(x)}");
-        if (w.Length != 4) throw new ShapeMismatchException($"{op}: filters must be [K, C, R, S] (rank 4), got {ShapeUtil.Format(w)}");
-        if (x[1] != w[1]) throw new ShapeMismatchException($"{op}: input {ShapeUtil.Format(x)} has {x[1]} channels but filters {ShapeUtil.Format(w)} expect {w[1]}");
+        if (w.Length != 4) throw new ShapeMismatchException($"{op}: filters must be [K, C/groups, R, S] (rank 4), got {ShapeUtil.Format(w)}");
+        if (groups < 1) throw new ArgumentException($"{op}: groups must be at least 1, got {groups}");
+        if (x[1] % groups != 0 || w[0] % groups != 0)
+            throw new ShapeMismatchException($"{op}: groups {groups} must divide the input channels of {ShapeUtil.Format(x)} and the filters of {ShapeUtil.Format(w)}");
+        if (x[1] != w[1] * groups)
+            throw new ShapeMismatchException(groups == 1
+                ? $"{op}: input {ShapeUtil.Format(x)} has {x[1]} channels but filters {ShapeUtil.Format(w)} expect {w[1]}"
+                : $"{op}: input {ShapeUtil.Format(x)} has {x[1]} channels but filters {ShapeUtil.Format(w)} in {groups} groups expect {w[1] * groups}");
+        if (w[2] < 1 || w[3] < 1) throw new ShapeMismatchException($"{op}: filters {ShapeUtil.Format(w)} must have a kernel of at least 1x1");
         if (strideH < 1 || strideW < 1) throw new ArgumentException($"{op}: stride must be at least 1, got ({strideH}, {strideW})");
         if (padH < 0 || padW < 0) throw new ArgumentException($"{op}: padding must be non-negative, got ({padH}, {padW})");
-        CheckWindow(op, "height", x[2], w[2], strideH, padH, floor);
-        CheckWindow(op, "width", x[3], w[3], strideW, padW, floor);
-        return new Conv2dGeometry(x[0], x[1], x[2], x[3], w[0], w[2], w[3], strideH, strideW, padH, padW);
+        if (dilationH < 1 || dilationW < 1) throw new ArgumentException($"{op}: dilation must be at least 1, got ({dilationH}, {dilationW})");
+        CheckWindow(op, "height", x[2], dilationH * (w[2] - 1) + 1, strideH, padH, floor);
+        CheckWindow(op, "width", x[3], dilationW * (w[3] - 1) + 1, strideW, padW, floor);
+        return new Conv2dGeometry(x[0], x[1], x[2], x[3], w[0], w[2], w[3], strideH, strideW, padH, padW, dilationH, dilationW, groups);
     }
 
     internal static void CheckWindow(string op, string dim, int n, int f, int s, int p, bool floor)

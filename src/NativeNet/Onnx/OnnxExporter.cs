@@ -176,8 +176,9 @@ internal sealed class OnnxExporter
         {
             Linear linear => EmitLinear(linear, path, input, x),
             Conv2d conv => Node("Conv", [input, Initializer(Path(path, "weight"), conv.Weight), .. conv.Bias is { } cb ? [Initializer(Path(path, "bias"), cb)] : Array.Empty<string>()], label,
-                OnnxAttributeProto.Of("kernel_shape", conv.KernelSize, conv.KernelSize), OnnxAttributeProto.Of("strides", conv.Stride, conv.Stride),
-                OnnxAttributeProto.Of("pads", conv.Padding, conv.Padding, conv.Padding, conv.Padding), OnnxAttributeProto.Of("dilations", 1L, 1L), OnnxAttributeProto.Of("group", 1L)),
+                OnnxAttributeProto.Of("kernel_shape", conv.KernelSize.H, conv.KernelSize.W), OnnxAttributeProto.Of("strides", conv.Stride.H, conv.Stride.W),
+                OnnxAttributeProto.Of("pads", conv.Padding.H, conv.Padding.W, conv.Padding.H, conv.Padding.W), OnnxAttributeProto.Of("dilations", conv.Dilation.H, conv.Dilation.W),
+                OnnxAttributeProto.Of("group", conv.Groups)),
             MaxPool2d pool => Node("MaxPool", [input], label, OnnxAttributeProto.Of("kernel_shape", pool.KernelSize, pool.KernelSize),
                 OnnxAttributeProto.Of("strides", pool.Stride, pool.Stride), OnnxAttributeProto.Of("pads", pool.Padding, pool.Padding, pool.Padding, pool.Padding), OnnxAttributeProto.Of("ceil_mode", 0L)),
             AvgPool2d pool => Node("AveragePool", [input], label, OnnxAttributeProto.Of("kernel_shape", pool.KernelSize, pool.KernelSize),

@@ -164,14 +164,25 @@ internal static class OnnxOperators
 
     private static Kernel CompileConv(OnnxNodeProto node)
     {
-        if (Int(node, "group", 1) != 1) throw Unsupported(node, $"group={Int(node, "group", 1)} (grouped convolution)");
-        var (_, stride, padding) = Window(node, Ints(node, "kernel_shape"));
+        int groups = (int)Int(node, "group", 1);
+        if (Str(node, "auto_pad", "NOTSET") is not ("NOTSET" or "VALID" or "")) throw Unsupported(node, $"auto_pad={Str(node, "auto_pad", "")}");
+        var kernelShape = Ints(node, "kernel_shape");
+        if (kernelShape is not null && kernelShape.Length != 2) throw Unsupported(node, $"kernel_shape [{string.Join(", ", kernelShape)}] (2-D convolutions only)");
+        var strides = Ints(node, "strides") ?? [1, 1];
+        if (strides.Length != 2) throw Unsupported(node, $"strides [{string.Join(", ", strides)}] (2-D convolutions only)");
+        var pads = Ints(node, "pads") ?? [0, 0, 0, 0];
+        if (pads.Length != 4 || pads[0] != pads[2] || pads[1] != pads[3])
+            throw Unsupported(node, $"pads [{string.Join(", ", pads)}] (the same padding at both ends of each axis)");
+        var dilations = Ints(node, "dilations") ?? [1, 1];
+        if (dilations.Length != 2) throw Unsupported(node, $"dilations [{string.Join(", ", dilations)}] (2-D convolutions only)");
         return (x, _) =>
         {
             var w = T(x[1], x[0]);
-            if (w.Rank != 4 || w.Shape[2] != w.Shape[3]) throw new NotSupportedException($"{node.Describe()}: weight {w.Describe()} is not a square 2-D filter bank");
+            if (w.Rank != 4) throw new NotSupportedException($"{node.Describe()}: weight {w.Describe()} is not a 2-D filter bank");
+            if (kernelShape is not null && (kernelShape[0] != w.Shape[2] || kernelShape[1] != w.Shape[3]))
+                throw new InvalidDataException($"Onnx.Load: {node.Describe()}: kernel_shape [{string.Join(", ", kernelShape)}] does not match weight {w.Describe()}");
             var b = x.Length > 2 && x[2] is not null ? T(x[2], x[0]) : null;
-            return [new(Ops.Conv2d(T(x[0]), w, b, stride, padding, floor: true))];
+            return [new(Ops.Conv2d(T(x[0]), w, b, ((int)strides[0], (int)strides[1]), ((int)pads[0], (int)pads[1]), ((int)dilations[0], (int)dilations[1]), groups, floor: true))];
         };
     }
 

@@ -12,6 +12,20 @@ public static partial class Ops
         return Apply(gate, () => gate.Forward(x), x);
     }
 
+    /// <summary>
+    /// Max pooling that also returns, as PyTorch's <c>return_indices=True</c>, the in-plane position h·W + w (Int32, not
+    /// differentiable) of each window's maximum, for <see cref="MaxUnpool2d"/>. Ties go to the first maximum row-major.
+    /// </summary>
+    public static (Tensor Output, Tensor Indices) MaxPool2dWithIndices(Tensor x, int kernel, int? stride = null, int padding = 0, bool floor = false)
+    {
+        var y = MaxPool2d(x, kernel, stride, padding, floor);
+        var g = Pool2dGeometry.Create("MaxPool2d", x.Shape, kernel, kernel, stride ?? kernel, stride ?? kernel, padding, padding, floor: true);
+        using var xc = Raw.Contiguous(x);
+        var indices = Tensor.Empty([g.N, g.C, g.OH, g.OW], DType.Int32, x.Device);
+        x.Backend.MaxPool2dIndices(xc, indices, g);
+        return (y, indices);
+    }
+
     /// <summary>Average pooling on NCHW input (padding counts as zeros); stride defaults to the kernel size; <paramref name="floor"/> as for max pooling.</summary>
     public static Tensor AvgPool2d(Tensor x, int kernel, int? stride = null, int padding = 0, bool floor = false)
     {

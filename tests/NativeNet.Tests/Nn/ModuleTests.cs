@@ -47,7 +47,7 @@ public class ModuleTests
         using var conv1 = new Conv2d(3, 96, 11, stride: 4);
         Assert.That(conv1.ParameterCount, Is.EqualTo(34_944));
         // The output shape comes from the geometry Forward uses; running the 105M multiply-adds on the Naive backend takes seconds.
-        var geometry = Backends.Conv2dGeometry.Create("Conv2d", [1, 3, 227, 227], conv1.Weight.Shape, conv1.Stride, conv1.Stride, conv1.Padding, conv1.Padding);
+        var geometry = Backends.Conv2dGeometry.Create("Conv2d", [1, 3, 227, 227], conv1.Weight.Shape, conv1.Stride.H, conv1.Stride.W, conv1.Padding.H, conv1.Padding.W);
         Assert.That(new[] { geometry.K, geometry.OH, geometry.OW }, Is.EqualTo(new[] { 96, 55, 55 }));
     }
 

@@ -64,6 +64,10 @@ public class OnnxExportTests
         yield return new TestCaseData("gap_and_linear_on_images", (Func<Module>)(() => new Sequential(
             new Conv2d(2, 3, 1, generator: new Generator(10)), new ReLU(), new Linear(3 * 4 * 4, 4, generator: new Generator(11)))),
             (Func<int, Tensor>)(n => Images(n, 2, 4, 60 + n)));
+        yield return new TestCaseData("conv_dilation_groups_per_axis", (Func<Module>)(() => new Sequential(
+            new Conv2d(4, 6, (3, 2), (2, 1), (1, 0), (2, 1), groups: 2, generator: new Generator(15)), new ReLU(),
+            new Conv2d(6, 6, 3, padding: "same", groups: 6, generator: new Generator(16)))),
+            (Func<int, Tensor>)(n => Images(n, 4, 9, 100 + n)));
         yield return new TestCaseData("lstm", (Func<Module>)(() => new Lstm(4, 6, 2, generator: new Generator(12))), (Func<int, Tensor>)(n => Tensor.Normal([5, n, 4], 0, 1, new Generator(70 + n))));
         yield return new TestCaseData("gru", (Func<Module>)(() => new Gru(4, 6, 2, generator: new Generator(13))), (Func<int, Tensor>)(n => Tensor.Normal([5, n, 4], 0, 1, new Generator(80 + n))));
         yield return new TestCaseData("rnn_no_bias", (Func<Module>)(() => new Rnn(4, 6, 1, bias: false, generator: new Generator(14))), (Func<int, Tensor>)(n => Tensor.Normal([3, n, 4], 0, 1, new Generator(90 + n))));
@@ -114,6 +118,9 @@ public class OnnxExportTests
         using var odd = new Sequential(new Flatten(), new Custom());
         var e = Assert.Throws<NotSupportedException>(() => Onnx.Export(odd, x, Path.Combine(_dir, "odd.onnx")));
         Assert.That(e!.Message, Does.Contain("'1'").And.Contain("Custom"));
+        using var transposed = new Sequential(new ConvTranspose2d(1, 2, 3));
+        e = Assert.Throws<NotSupportedException>(() => Onnx.Export(transposed, x, Path.Combine(_dir, "t.onnx")));
+        Assert.That(e!.Message, Does.Contain("ConvTranspose2d"));
     }
 
     private sealed class Custom : Module

@@ -46,9 +46,10 @@ public sealed partial class CudaBackend
             Y = TensorDesc(type, g.N, g.K, g.OH, g.OW),
         };
         Cudnn.Check(Cudnn.cudnnCreateFilterDescriptor(out plan.W));
-        Cudnn.Check(Cudnn.cudnnSetFilter4dDescriptor(plan.W, type, CudnnTensorFormat.Nchw, g.K, g.C, g.R, g.S));
+        Cudnn.Check(Cudnn.cudnnSetFilter4dDescriptor(plan.W, type, CudnnTensorFormat.Nchw, g.K, g.GroupChannels, g.R, g.S));
         Cudnn.Check(Cudnn.cudnnCreateConvolutionDescriptor(out plan.Conv));
-        Cudnn.Check(Cudnn.cudnnSetConvolution2dDescriptor(plan.Conv, g.PadH, g.PadW, g.StrideH, g.StrideW, 1, 1, CudnnConvolutionMode.CrossCorrelation, type));
+        Cudnn.Check(Cudnn.cudnnSetConvolution2dDescriptor(plan.Conv, g.PadH, g.PadW, g.StrideH, g.StrideW, g.DilationH, g.DilationW, CudnnConvolutionMode.CrossCorrelation, type));
+        if (g.Groups != 1) Cudnn.Check(Cudnn.cudnnSetConvolutionGroupCount(plan.Conv, g.Groups));
         // FMA math keeps Float32 convolutions off TF32 tensor cores unless AllowTf32 says otherwise;
         // Float64 has no reduced-precision path, so it keeps the default.
         var math = dtype != DType.Float32 ? CudnnMathType.Default : tf32 ? CudnnMathType.TensorOp : CudnnMathType.Fma;

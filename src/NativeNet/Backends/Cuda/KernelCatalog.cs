@@ -138,6 +138,10 @@ public static class KernelCatalog
         Add("embedding.cu", "embedding_fwd", Floats);
         Add("embedding.cu", "embedding_bwd", Floats);
 
+        Add("resample.cu", "plane_gather", Floats);
+        Add("resample.cu", "plane_scatter", Floats);
+        Add("resample.cu", "maxpool_indices", Floats);
+
         foreach (string op in RecurrentOps)
             Add("recurrent.cu", op, Floats);
 

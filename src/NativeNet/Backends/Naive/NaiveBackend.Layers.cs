@@ -43,27 +43,30 @@ public partial class NaiveBackend
     public override void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) =>
         ByFloat(x.DType, "Conv2dForward", () => Conv2dForward<float>(x, w, bias, y, g), () => Conv2dForward<double>(x, w, bias, y, g));
 
+    // The three reference loops share one index rule: output (n, k, i, j) meets input (n, g·Cg + c, i·sh − ph + r·dh,
+    // j·sw − pw + s·dw) through filter (k, c, r, s), where g = k / Kg is the filter's group.
     private static void Conv2dForward<T>(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var xs = x.HostData<T>(); var ws = w.HostData<T>(); var ys = y.HostData<T>();
         var bs = bias?.HostData<T>();
-        int oh = g.OH, ow = g.OW;
+        int oh = g.OH, ow = g.OW, cg = g.GroupChannels, kg = g.GroupFilters;
         for (int n = 0; n < g.N; n++)
         for (int kf = 0; kf < g.K; kf++)
         for (int i = 0; i < oh; i++)
         for (int j = 0; j < ow; j++)
         {
             T acc = bs is null ? T.Zero : bs[bias!.Offset + kf];
-            for (int c = 0; c < g.C; c++)
+            int c0 = kf / kg * cg;
+            for (int c = 0; c < cg; c++)
             for (int r = 0; r < g.R; r++)
             {
-                int h = i * g.StrideH - g.PadH + r;
+                int h = i * g.StrideH - g.PadH + r * g.DilationH;
                 if (h < 0 || h >= g.H) continue;
                 for (int s = 0; s < g.S; s++)
                 {
-                    int wi = j * g.StrideW - g.PadW + s;
+                    int wi = j * g.StrideW - g.PadW + s * g.DilationW;
                     if (wi < 0 || wi >= g.W) continue;
-                    acc += xs[x.Offset + ((n * g.C + c) * g.H + h) * g.W + wi] * ws[w.Offset + ((kf * g.C + c) * g.R + r) * g.S + s];
+                    acc += xs[x.Offset + ((n * g.C + c0 + c) * g.H + h) * g.W + wi] * ws[w.Offset + ((kf * cg + c) * g.R + r) * g.S + s];
                 }
             }
             ys[y.Offset + ((n * g.K + kf) * oh + i) * ow + j] = acc;
@@ -78,23 +81,24 @@ public partial class NaiveBackend
     {
         var gs = dy.HostData<T>(); var ws = w.HostData<T>(); var xs = dx.HostData<T>();
         Array.Clear(xs, dx.Offset, dx.Numel);
-        int oh = g.OH, ow = g.OW;
+        int oh = g.OH, ow = g.OW, cg = g.GroupChannels, kg = g.GroupFilters;
         for (int n = 0; n < g.N; n++)
         for (int kf = 0; kf < g.K; kf++)
         for (int i = 0; i < oh; i++)
         for (int j = 0; j < ow; j++)
         {
             T grad = gs[dy.Offset + ((n * g.K + kf) * oh + i) * ow + j];
-            for (int c = 0; c < g.C; c++)
+            int c0 = kf / kg * cg;
+            for (int c = 0; c < cg; c++)
             for (int r = 0; r < g.R; r++)
             {
-                int h = i * g.StrideH - g.PadH + r;
+                int h = i * g.StrideH - g.PadH + r * g.DilationH;
                 if (h < 0 || h >= g.H) continue;
                 for (int s = 0; s < g.S; s++)
                 {
-                    int wi = j * g.StrideW - g.PadW + s;
+                    int wi = j * g.StrideW - g.PadW + s * g.DilationW;
                     if (wi < 0 || wi >= g.W) continue;
-                    xs[dx.Offset + ((n * g.C + c) * g.H + h) * g.W + wi] += grad * ws[w.Offset + ((kf * g.C + c) * g.R + r) * g.S + s];
+                    xs[dx.Offset + ((n * g.C + c0 + c) * g.H + h) * g.W + wi] += grad * ws[w.Offset + ((kf * cg + c) * g.R + r) * g.S + s];
                 }
             }
         }
@@ -110,7 +114,7 @@ public partial class NaiveBackend
         Array.Clear(ws, dw.Offset, dw.Numel);
         var bs = db?.HostData<T>();
         if (bs is not null) Array.Clear(bs, db!.Offset, db.Numel);
-        int oh = g.OH, ow = g.OW;
+        int oh = g.OH, ow = g.OW, cg = g.GroupChannels, kg = g.GroupFilters;
         for (int n = 0; n < g.N; n++)
         for (int kf = 0; kf < g.K; kf++)
         for (int i = 0; i < oh; i++)
@@ -118,16 +122,17 @@ public partial class NaiveBackend
         {
             T grad = gs[dy.Offset + ((n * g.K + kf) * oh + i) * ow + j];
             if (bs is not null) bs[db!.Offset + kf] += grad;
-            for (int c = 0; c < g.C; c++)
+            int c0 = kf / kg * cg;
+            for (int c = 0; c < cg; c++)
             for (int r = 0; r < g.R; r++)
             {
-                int h = i * g.StrideH - g.PadH + r;
+                int h = i * g.StrideH - g.PadH + r * g.DilationH;
                 if (h < 0 || h >= g.H) continue;
                 for (int s = 0; s < g.S; s++)
                 {
-                    int wi = j * g.StrideW - g.PadW + s;
+                    int wi = j * g.StrideW - g.PadW + s * g.DilationW;
                     if (wi < 0 || wi >= g.W) continue;
-                    ws[dw.Offset + ((kf * g.C + c) * g.R + r) * g.S + s] += grad * xs[x.Offset + ((n * g.C + c) * g.H + h) * g.W + wi];
+                    ws[dw.Offset + ((kf * cg + c) * g.R + r) * g.S + s] += grad * xs[x.Offset + ((n * g.C + c0 + c) * g.H + h) * g.W + wi];
                 }
             }
         }

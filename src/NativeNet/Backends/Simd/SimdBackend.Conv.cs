@@ -129,7 +129,7 @@ public sealed partial class SimdBackend
 
     /// <inheritdoc/>
     public override void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) =>
-        ByFloatType(x.DType, "Conv2dForward", () => ConvForwardCore<float>(x, w, bias, y, g), () => ConvForwardCore<double>(x, w, bias, y, g));
+        ByFloatType(x.DType, "Conv2dForward", !g.IsDenseUndilated ? () => GeneralConvForward<float>(x, w, bias, y, g) : () => ConvForwardCore<float>(x, w, bias, y, g), !g.IsDenseUndilated ? () => GeneralConvForward<double>(x, w, bias, y, g) : () => ConvForwardCore<double>(x, w, bias, y, g));
 
     private static unsafe void ConvForwardCore<T>(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -361,7 +361,9 @@ public sealed partial class SimdBackend
 
     /// <inheritdoc/>
     public override void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) =>
-        ByFloatType(dy.DType, "Conv2dBackwardData", () => ConvBackwardDataCore<float>(dy, w, dx, g), () => ConvBackwardDataCore<double>(dy, w, dx, g));
+        ByFloatType(dy.DType, "Conv2dBackwardData",
+            !g.IsDenseUndilated ? () => GeneralConvBackwardData<float>(dy, w, dx, g) : () => ConvBackwardDataCore<float>(dy, w, dx, g),
+            !g.IsDenseUndilated ? () => GeneralConvBackwardData<double>(dy, w, dx, g) : () => ConvBackwardDataCore<double>(dy, w, dx, g));
 
     private static unsafe void ConvBackwardDataCore<T>(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -415,7 +417,9 @@ public sealed partial class SimdBackend
 
     /// <inheritdoc/>
     public override void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) =>
-        ByFloatType(x.DType, "Conv2dBackwardFilter", () => ConvBackwardFilterCore<float>(x, dy, dw, db, g), () => ConvBackwardFilterCore<double>(x, dy, dw, db, g));
+        ByFloatType(x.DType, "Conv2dBackwardFilter",
+            !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<float>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<float>(x, dy, dw, db, g),
+            !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<double>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<double>(x, dy, dw, db, g));
 
     private static unsafe void ConvBackwardFilterCore<T>(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
