@@ -140,6 +140,9 @@ public static class KernelCatalog
 
         foreach (string op in RecurrentOps)
             Add("recurrent.cu", op, Floats);
+
+        foreach (string op in new[] { "attention_fwd", "attention_bwd_dq", "attention_bwd_dkdv" })
+            Add("attention.cu", op, Floats);
         return list;
     }
 }
