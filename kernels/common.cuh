@@ -94,6 +94,10 @@ __device__ __forceinline__ float nn_pow(float x, float p) { return powf(x, p); }
 __device__ __forceinline__ double nn_pow(double x, double p) { return pow(x, p); }
 __device__ __forceinline__ float nn_expm1(float x) { return expm1f(x); }
 __device__ __forceinline__ double nn_expm1(double x) { return expm1(x); }
+__device__ __forceinline__ float nn_log1p(float x) { return log1pf(x); }
+__device__ __forceinline__ double nn_log1p(double x) { return log1p(x); }
+__device__ __forceinline__ float nn_erfc(float x) { return erfcf(x); }
+__device__ __forceinline__ double nn_erfc(double x) { return erfc(x); }
 
 template <typename T> __device__ __forceinline__ bool nn_isnan(T x) { return x != x; }
 

@@ -29,6 +29,21 @@ struct OpClip {
         return nn_isnan(x) ? x : (x < lo ? lo : (x > hi ? hi : x));
     }
 };
+// Smooth activations as PyTorch 1.13 defines them (exact GELU through erfc, softplus with beta = a, threshold = b).
+struct OpGelu { template <typename T> __device__ T operator()(T x, T, T) const { return x * T(0.5) * nn_erfc(-x * T(0.70710678118654752440)); } };
+struct OpGeluTanh {
+    template <typename T> __device__ T operator()(T x, T, T) const {
+        return T(0.5) * x * (T(1) + nn_tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+    }
+};
+struct OpSilu { template <typename T> __device__ T operator()(T x, T, T) const { return x * nn_sigmoid(x); } };
+struct OpSoftplus {
+    template <typename T> __device__ T operator()(T x, T beta, T threshold) const {
+        T bx = x * beta;
+        if (bx > threshold) return x;
+        return ((bx > T(0) ? bx : T(0)) + nn_log1p(nn_exp(-nn_abs(bx)))) / beta;
+    }
+};
 
 template <typename T, typename Op>
 __device__ __forceinline__ void unary_kernel(const T* __restrict__ x, T* __restrict__ y, i64 n, T a, T b) {
@@ -66,6 +81,10 @@ NN_UNARY1(pow_scalar, OpPowScalar)
 NN_UNARY1(add_scalar, OpAddScalar)
 NN_UNARY1(mul_scalar, OpMulScalar)
 NN_UNARY2(clip, OpClip)
+NN_UNARY0(gelu, OpGelu)
+NN_UNARY0(gelu_tanh, OpGeluTanh)
+NN_UNARY0(silu, OpSilu)
+NN_UNARY2(softplus, OpSoftplus)
 
 // ---------------------------------------------------------------- fused backward, contiguous
 // dx = dy * f'(v) where v is the forward input x or the forward output y, as named.
@@ -74,6 +93,26 @@ struct GradLeakyRelu { template <typename T> __device__ T operator()(T dy, T x, 
 struct GradElu { template <typename T> __device__ T operator()(T dy, T x, T alpha) const { return x > T(0) ? dy : dy * alpha * nn_exp(x); } };
 struct GradSigmoid { template <typename T> __device__ T operator()(T dy, T y, T) const { return dy * y * (T(1) - y); } };
 struct GradTanh { template <typename T> __device__ T operator()(T dy, T y, T) const { return dy * (T(1) - y * y); } };
+struct GradGelu {
+    template <typename T> __device__ T operator()(T dy, T x, T) const {
+        T cdf = T(0.5) * nn_erfc(-x * T(0.70710678118654752440));
+        return dy * (cdf + x * T(0.39894228040143267794) * nn_exp(T(-0.5) * x * x));
+    }
+};
+struct GradGeluTanh {
+    template <typename T> __device__ T operator()(T dy, T x, T) const {
+        const T beta = T(0.79788456080286535588), kappa = T(0.044715);
+        T t = nn_tanh(beta * (x + kappa * x * x * x));
+        T right_derivative = T(0.5) * x * (T(1) - t * t) * beta * (T(1) + T(3) * kappa * x * x);
+        return dy * (T(0.5) * (T(1) + t) + right_derivative);
+    }
+};
+struct GradSilu {
+    template <typename T> __device__ T operator()(T dy, T x, T) const {
+        T s = nn_sigmoid(x);
+        return dy * s * (T(1) + x * (T(1) - s));
+    }
+};
 
 template <typename T, typename Op>
 __device__ __forceinline__ void grad_kernel(const T* __restrict__ dy, const T* __restrict__ v, T* __restrict__ dx, i64 n, T a) {
@@ -95,6 +134,9 @@ NN_GRAD1(leaky_relu, GradLeakyRelu)
 NN_GRAD1(elu, GradElu)
 NN_GRAD0(sigmoid, GradSigmoid)
 NN_GRAD0(tanh, GradTanh)
+NN_GRAD0(gelu, GradGelu)
+NN_GRAD0(gelu_tanh, GradGeluTanh)
+NN_GRAD0(silu, GradSilu)
 
 // ---------------------------------------------------------------- binary with broadcasting
 // Comparisons write 1 or 0 in the element type.

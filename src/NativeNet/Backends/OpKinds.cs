@@ -37,6 +37,14 @@ public enum UnaryOp
     MulScalar,
     /// <summary>min(max(x, a), b)</summary>
     Clip,
+    /// <summary>Exact GELU x·Φ(x), Φ the standard normal CDF</summary>
+    Gelu,
+    /// <summary>GELU's tanh approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³)))</summary>
+    GeluTanh,
+    /// <summary>SiLU x·σ(x)</summary>
+    Silu,
+    /// <summary>Softplus with β = a and threshold = b: x if βx &gt; b else log(1 + e^(βx))/β</summary>
+    Softplus,
 }
 
 /// <summary>Elementwise two-input operations (inputs broadcast to the output's shape). Comparisons give 1 or 0.</summary>
@@ -78,6 +86,12 @@ public enum BinaryOp
     SigmoidGrad,
     /// <summary>Backward of tanh from its output y: a·(1−y²)</summary>
     TanhGrad,
+    /// <summary>Backward of exact GELU, b = input x: a·(Φ(x) + x·φ(x))</summary>
+    GeluGrad,
+    /// <summary>Backward of GELU's tanh approximation, b = input x</summary>
+    GeluTanhGrad,
+    /// <summary>Backward of SiLU, b = input x: a·σ(x)·(1 + x·(1 − σ(x)))</summary>
+    SiluGrad,
 }
 
 /// <summary>Reductions along one axis.</summary>

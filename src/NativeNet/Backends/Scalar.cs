@@ -25,8 +25,18 @@ public static class Scalar
         UnaryOp.AddScalar => x + a,
         UnaryOp.MulScalar => x * a,
         UnaryOp.Clip => T.IsNaN(x) ? x : T.Min(T.Max(x, a), b),
+        UnaryOp.Gelu => InDouble(SmoothMath.Gelu, x),
+        UnaryOp.GeluTanh => InDouble(SmoothMath.GeluTanh, x),
+        UnaryOp.Silu => InDouble(SmoothMath.Silu, x),
+        UnaryOp.Softplus => T.CreateTruncating(SmoothMath.Softplus(double.CreateTruncating(x), double.CreateTruncating(a), double.CreateTruncating(b))),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
     };
+
+    // The smooth activations are defined in double (SmoothMath); Float32 rounds their result once.
+    private static T InDouble<T>(Func<double, double> f, T x) where T : IFloatingPointIeee754<T> => T.CreateTruncating(f(double.CreateTruncating(x)));
+
+    private static T InDouble<T>(Func<double, double, double> f, T a, T b) where T : IFloatingPointIeee754<T> =>
+        T.CreateTruncating(f(double.CreateTruncating(a), double.CreateTruncating(b)));
 
     /// <summary>Numerically stable logistic function (no overflow for large |x|).</summary>
     public static T Sigmoid<T>(T x) where T : IFloatingPointIeee754<T>
@@ -57,6 +67,9 @@ public static class Scalar
         BinaryOp.EluGrad => b > T.Zero ? a : a * s * T.Exp(b),
         BinaryOp.SigmoidGrad => a * b * (T.One - b),
         BinaryOp.TanhGrad => a * (T.One - b * b),
+        BinaryOp.GeluGrad => InDouble(SmoothMath.GeluGrad, a, b),
+        BinaryOp.GeluTanhGrad => InDouble(SmoothMath.GeluTanhGrad, a, b),
+        BinaryOp.SiluGrad => InDouble(SmoothMath.SiluGrad, a, b),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
     };
 }

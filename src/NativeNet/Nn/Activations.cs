@@ -33,6 +33,49 @@ public sealed class ELU(double alpha = 1.0) : Module
     protected override string ExtraRepr() => $"alpha={PyFloat(Alpha)}";
 }
 
+/// <summary>GELU, exact (<c>approximate</c> "none") or with the tanh approximation ("tanh"), as PyTorch's <c>nn.GELU</c>.</summary>
+public sealed class GELU : Module
+{
+    /// <summary>Creates the layer; <paramref name="approximate"/> is "none" or "tanh".</summary>
+    public GELU(string approximate = "none")
+    {
+        if (approximate is not ("none" or "tanh")) throw new ArgumentException($"GELU: approximate must be \"none\" or \"tanh\", got \"{approximate}\"");
+        Approximate = approximate;
+    }
+
+    /// <summary>"none" for x·Φ(x), "tanh" for the tanh approximation.</summary>
+    public string Approximate { get; }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => Ops.Gelu(input, Approximate);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"approximate='{Approximate}'";
+}
+
+/// <summary>SiLU (swish) x·σ(x).</summary>
+public sealed class SiLU : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => Ops.Silu(input);
+}
+
+/// <summary>Softplus log(1 + e^(βx))/β, linear above the threshold, as PyTorch's <c>nn.Softplus</c>.</summary>
+public sealed class Softplus(double beta = 1, double threshold = 20) : Module
+{
+    /// <summary>β.</summary>
+    public double Beta { get; } = beta;
+
+    /// <summary>βx above which the layer is the identity.</summary>
+    public double Threshold { get; } = threshold;
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => Ops.Softplus(input, Beta, Threshold);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"beta={PyFloat(Beta)}, threshold={PyFloat(Threshold)}";
+}
+
 /// <summary>Logistic sigmoid 1/(1 + e⁻ˣ).</summary>
 public sealed class Sigmoid : Module
 {

@@ -52,6 +52,10 @@ public sealed class UnaryGate(UnaryOp op, double a = 0, double b = 0) : Gate
         UnaryOp.AddScalar => Raw.Clone(g),
         UnaryOp.MulScalar => Raw.MulScalar(g, a),
         UnaryOp.Clip => WithMask(g, ClipMask()),
+        UnaryOp.Gelu => Raw.Binary(BinaryOp.GeluGrad, g, _x!),
+        UnaryOp.GeluTanh => Raw.Binary(BinaryOp.GeluTanhGrad, g, _x!),
+        UnaryOp.Silu => Raw.Binary(BinaryOp.SiluGrad, g, _x!),
+        UnaryOp.Softplus => WithMask(g, SoftplusSlope()),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
     }];
 
@@ -64,6 +68,17 @@ public sealed class UnaryGate(UnaryOp op, double a = 0, double b = 0) : Gate
             using var scaled = Raw.Mul(g, factor);
             return Raw.MulScalar(scaled, scale);
         }
+    }
+
+    /// <summary>d softplus/dx = σ(βx), and 1 where βx is above the threshold (the linear branch), as PyTorch's softplus_backward.</summary>
+    private Tensor SoftplusSlope()
+    {
+        using var scaled = Raw.MulScalar(_x!, a);
+        using var sigmoid = Raw.Unary(UnaryOp.Sigmoid, scaled);
+        using var threshold = Tensor.Scalar(b, _x!.DType, _x.Device);
+        using var one = Tensor.Scalar(1, _x.DType, _x.Device);
+        using var linear = Raw.Binary(BinaryOp.Greater, scaled, threshold);
+        return Raw.Where(linear, one, sigmoid);
     }
 
     private Tensor ClipMask()

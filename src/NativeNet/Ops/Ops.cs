@@ -57,6 +57,31 @@ public static partial class Ops
         return UnaryGate.Run(UnaryOp.Clip, x, lo, hi);
     }
 
+    /// <summary>
+    /// GELU as PyTorch's <c>F.gelu</c>: x·Φ(x) with Φ the standard normal CDF (<paramref name="approximate"/> "none"), or
+    /// ½x(1 + tanh(√(2/π)(x + 0.044715x³))) ("tanh").
+    /// </summary>
+    public static Tensor Gelu(Tensor x, string approximate = "none") => approximate switch
+    {
+        "none" => UnaryGate.Run(UnaryOp.Gelu, x),
+        "tanh" => UnaryGate.Run(UnaryOp.GeluTanh, x),
+        _ => throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\""),
+    };
+
+    /// <summary>SiLU (swish) x·σ(x), as PyTorch's <c>F.silu</c>.</summary>
+    public static Tensor Silu(Tensor x) => UnaryGate.Run(UnaryOp.Silu, x);
+
+    /// <summary>
+    /// Softplus as PyTorch's <c>F.softplus</c>: log(1 + e^(βx))/β, and x itself where βx &gt; <paramref name="threshold"/>
+    /// (for numerical stability; the gradient there is 1).
+    /// </summary>
+    public static Tensor Softplus(Tensor x, double beta = 1, double threshold = 20)
+    {
+        if (beta == 0 || !double.IsFinite(beta)) throw new ArgumentException($"Softplus: beta must be finite and nonzero, got {beta}");
+        if (double.IsNaN(threshold)) throw new ArgumentException("Softplus: threshold must not be NaN");
+        return UnaryGate.Run(UnaryOp.Softplus, x, beta, threshold);
+    }
+
     // ---- elementwise binary (broadcasting) ----
 
     /// <summary>a + b with broadcasting.</summary>

@@ -287,7 +287,7 @@ public class SimdLayerAgreementTests
             var shape = ShapeUtil.Broadcast("test", sa, sb);
             using var ea = Raw.BroadcastTo("t", Random(sa, dtype, maskA * 31 + dropA, specials: true, ties: true), shape);
             using var eb = Raw.BroadcastTo("t", Random(sb, dtype, maskB * 17 + 5, specials: true, ties: true), shape);
-            double rel = op is BinaryOp.Pow or BinaryOp.EluGrad ? (f64 ? 1e-10 : 1e-6) : 0;
+            double rel = op is BinaryOp.Pow or BinaryOp.EluGrad or BinaryOp.GeluGrad or BinaryOp.GeluTanhGrad or BinaryOp.SiluGrad ? (f64 ? 1e-10 : 1e-6) : 0;
             Agree(shape, dtype, (be, y) => be.Binary(op, ea, eb, y, 0.3), rel == 0 ? 0 : 1e-300, rel, $"{op} {ShapeUtil.Format(sa)} with {ShapeUtil.Format(sb)}");
             return true;
         }));

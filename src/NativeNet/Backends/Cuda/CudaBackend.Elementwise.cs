@@ -22,6 +22,10 @@ public sealed partial class CudaBackend
         UnaryOp.AddScalar => ("add_scalar", 1),
         UnaryOp.MulScalar => ("mul_scalar", 1),
         UnaryOp.Clip => ("clip", 2),
+        UnaryOp.Gelu => ("gelu", 0),
+        UnaryOp.GeluTanh => ("gelu_tanh", 0),
+        UnaryOp.Silu => ("silu", 0),
+        UnaryOp.Softplus => ("softplus", 2),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "no Cuda kernel for this unary op"),
     };
 
@@ -49,6 +53,9 @@ public sealed partial class CudaBackend
         BinaryOp.EluGrad => ("elu_grad", true, true),
         BinaryOp.SigmoidGrad => ("sigmoid_grad", true, false),
         BinaryOp.TanhGrad => ("tanh_grad", true, false),
+        BinaryOp.GeluGrad => ("gelu_grad", true, false),
+        BinaryOp.GeluTanhGrad => ("gelu_tanh_grad", true, false),
+        BinaryOp.SiluGrad => ("silu_grad", true, false),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "no Cuda kernel for this binary op"),
     };
 

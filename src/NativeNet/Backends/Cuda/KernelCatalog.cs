@@ -35,11 +35,11 @@ public static class KernelCatalog
     public static readonly IReadOnlyList<string> UnaryOps =
     [
         "neg", "abs", "sign", "exp", "log", "sqrt", "reciprocal", "sigmoid", "tanh", "relu", "square",
-        "leaky_relu", "elu", "pow_scalar", "add_scalar", "mul_scalar", "clip",
+        "leaky_relu", "elu", "pow_scalar", "add_scalar", "mul_scalar", "clip", "gelu", "gelu_tanh", "silu", "softplus",
     ];
 
-    /// <summary>Fused backward ops in elementwise.cu: <c>&lt;op&gt;_grad_&lt;t&gt;(dy, v, dx, n[, a])</c>, v = x for relu/leaky_relu/elu, y for sigmoid/tanh.</summary>
-    public static readonly IReadOnlyList<string> GradOps = ["relu", "leaky_relu", "elu", "sigmoid", "tanh"];
+    /// <summary>Fused backward ops in elementwise.cu: <c>&lt;op&gt;_grad_&lt;t&gt;(dy, v, dx, n[, a])</c>, v = x for relu/leaky_relu/elu/gelu/gelu_tanh/silu, y for sigmoid/tanh.</summary>
+    public static readonly IReadOnlyList<string> GradOps = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"];
 
     /// <summary>Binary ops in elementwise.cu: <c>&lt;op&gt;_&lt;t&gt;(a, b, out, Strided3, n)</c> and <c>&lt;op&gt;_contig_&lt;t&gt;(a, b, out, n)</c>.</summary>
     public static readonly IReadOnlyList<string> BinaryOps =
@@ -140,6 +140,9 @@ public static class KernelCatalog
 
         foreach (string op in RecurrentOps)
             Add("recurrent.cu", op, Floats);
+
+        Add("norm.cu", "normalize_rows_fwd", Floats);
+        Add("norm.cu", "normalize_rows_bwd", Floats);
 
         foreach (string op in new[] { "attention_fwd", "attention_bwd_dq", "attention_bwd_dkdv" })
             Add("attention.cu", op, Floats);

@@ -171,6 +171,12 @@ public sealed partial class SimdBackend : NaiveBackend
             case UnaryOp.AddScalar: RunUnary<AddScalarOp<T>, T>(new AddScalarOp<T>(a), x, y, aliased); break;
             case UnaryOp.MulScalar: RunUnary<MulScalarOp<T>, T>(new MulScalarOp<T>(a), x, y, aliased); break;
             case UnaryOp.Clip: RunUnary<ClipOp<T>, T>(new ClipOp<T>(a, b), x, y, aliased); break;
+            case UnaryOp.Gelu: RunUnary<ActivationOp<GeluActivation, T>, T>(new(0, 0), x, y, aliased); break;
+            case UnaryOp.GeluTanh: RunUnary<ActivationOp<GeluTanhActivation, T>, T>(new(0, 0), x, y, aliased); break;
+            case UnaryOp.Silu: RunUnary<ActivationOp<SiluActivation, T>, T>(new(0, 0), x, y, aliased); break;
+            case UnaryOp.Softplus:
+                RunUnary<ActivationOp<SoftplusActivation, T>, T>(new(double.CreateTruncating(a), double.CreateTruncating(b)), x, y, aliased);
+                break;
             // transcendentals: TensorPrimitives (vectorised, within a few ulp of the scalar functions)
             case UnaryOp.Exp: RunSpanUnary<T>(x, y, static (s, d) => TensorPrimitives.Exp(s, d)); break;
             case UnaryOp.Log: RunSpanUnary<T>(x, y, static (s, d) => TensorPrimitives.Log(s, d)); break;
@@ -299,6 +305,9 @@ public sealed partial class SimdBackend : NaiveBackend
             case BinaryOp.EluGrad: RunBinary<EluGradOp<T>, T>(new EluGradOp<T>(s), a, b, y, aliased); break;
             case BinaryOp.SigmoidGrad: RunBinary<SigmoidGradOp<T>, T>(new SigmoidGradOp<T>(), a, b, y, aliased); break;
             case BinaryOp.TanhGrad: RunBinary<TanhGradOp<T>, T>(new TanhGradOp<T>(), a, b, y, aliased); break;
+            case BinaryOp.GeluGrad: RunBinary<ActivationGradOp<GeluActivationGrad, T>, T>(new(), a, b, y, aliased); break;
+            case BinaryOp.GeluTanhGrad: RunBinary<ActivationGradOp<GeluTanhActivationGrad, T>, T>(new(), a, b, y, aliased); break;
+            case BinaryOp.SiluGrad: RunBinary<ActivationGradOp<SiluActivationGrad, T>, T>(new(), a, b, y, aliased); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
         }
     }
