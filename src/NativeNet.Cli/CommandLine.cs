@@ -19,10 +19,10 @@ public static class CommandLine
     private const string Usage = """
         usage: nativenet <command> [options]
           info                       version, backends, SIMD width
-          train [--model mlp|cnn|resnet|charlstm|twolayer] [--epochs N] [--batch B]
+          train [--model mlp|cnn|resnet|charlstm|transformer|twolayer] [--epochs N] [--batch B]
                 [--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw] [--lr X] [--backend naive|simd|cuda]
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
-                charlstm: [--text PATH] [--seq-len L] [--hidden H] [--clip C]
+                charlstm, transformer: [--text PATH] [--seq-len L] [--hidden H] [--clip C] (transformer: width --embedding, context --seq-len)
                 [--dev-fraction F] [--eval-every N] [--early-stop P] [--checkpoint-every N] [--max-steps N] [--weight-decay W]
           train --resume DIR [--json]   continue a run from DIR/resume.safetensors, bit for bit
           tune [--model mlp|cnn|resnet] [--lr log:1e-4:1e-2] [--weight-decay log:1e-6:1e-3] [--batch choice:64,128,256]

@@ -10,7 +10,7 @@ namespace NativeNet.Cli;
 public sealed record TrainConfig
 {
     /// <summary>Models of <c>nativenet train</c> (twolayer has its own command).</summary>
-    public static readonly string[] Models = ["mlp", "cnn", "resnet", "charlstm"];
+    public static readonly string[] Models = ["mlp", "cnn", "resnet", "charlstm", "transformer"];
 
     /// <summary>Optimizer names.</summary>
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
@@ -18,7 +18,7 @@ public sealed record TrainConfig
     /// <summary>The text the character model reads when --text is not given (shipped by Debian's base-files).</summary>
     public const string DefaultText = "/usr/share/common-licenses/GPL-3";
 
-    /// <summary>mlp, cnn, resnet or charlstm.</summary>
+    /// <summary>mlp, cnn, resnet, charlstm or transformer (a character-level Transformer on the same text as charlstm).</summary>
     [JsonPropertyName("model")] public string Model { get; init; } = "cnn";
     /// <summary>Passes over the training data.</summary>
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 5;
@@ -76,7 +76,7 @@ public sealed record TrainConfig
     public static TrainConfig Parse(CliArgs args)
     {
         string model = args.Choice("model", "cnn", Models);
-        bool text = model == "charlstm";
+        bool text = model is "charlstm" or "transformer";
         var config = new TrainConfig
         {
             Model = model,

@@ -23,7 +23,7 @@ public abstract class TrainingTask : IDisposable
 
     /// <summary>Creates the task of <paramref name="config"/>. With <paramref name="metadata"/> (from a checkpoint) only the test data is loaded and preprocessing is taken from it.</summary>
     public static TrainingTask Create(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata = null) =>
-        config.Model == "charlstm" ? new CharTask(config, device, metadata) : new ImageTask(config, device, metadata);
+        config.Model is "charlstm" or "transformer" ? new CharTask(config, device, metadata) : new ImageTask(config, device, metadata);
 
     /// <summary>The model (on the task's device).</summary>
     public abstract Module Model { get; }
@@ -189,7 +189,9 @@ internal sealed class CharTask : TrainingTask
     private const int SampleLength = 240;
     private readonly TrainConfig _config;
     private readonly Device _device;
-    private readonly CharLstm _model;
+    private readonly Module _model;
+    private readonly CharLstm? _lstm;
+    private readonly CharTransformer? _transformer;
     private readonly string _vocabulary;
     private readonly int[] _train, _test;
     private readonly string _path;
@@ -216,7 +218,11 @@ internal sealed class CharTask : TrainingTask
         _test = all[split..];
         if (_train.Length - 1 < config.Batch)
             throw new ArgumentException($"--batch {config.Batch} streams need at least that many training characters; the text has {_train.Length}");
-        _model = new CharLstm(_vocabulary.Length, config.Embedding, config.Hidden, 1, new Generator(config.Seed));
+        // transformer: width --embedding, context --seq-len, 2 causal pre-norm blocks of 4 heads (width/4 each).
+        if (config.Model == "transformer")
+            _model = _transformer = new CharTransformer(_vocabulary.Length, config.SeqLen, config.Embedding, heads: 4, layers: 2, generator: new Generator(config.Seed));
+        else
+            _model = _lstm = new CharLstm(_vocabulary.Length, config.Embedding, config.Hidden, 1, new Generator(config.Seed));
         if (device.Kind != DeviceKind.Cpu) _model.To(device);
     }
 
@@ -225,7 +231,9 @@ internal sealed class CharTask : TrainingTask
     public override int StepsPerEpoch => ((_train.Length - 1) / _config.Batch + _config.SeqLen - 1) / _config.SeqLen;
 
     public override string Description =>
-        $"charlstm ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, embedding {_config.Embedding}, hidden {_config.Hidden}) on {_path}: " +
+        (_transformer is not null
+            ? $"transformer ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, width {_config.Embedding}, {_transformer.Layers} blocks of 4 heads, context {_config.SeqLen}) on {_path}: "
+            : $"charlstm ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, embedding {_config.Embedding}, hidden {_config.Hidden}) on {_path}: ") +
         $"{_train.Length} train / {_test.Length} test characters, {_config.Batch} streams, chunks of {_config.SeqLen}, clip {_config.Clip}";
 
     public override Dictionary<string, string> Metadata() => new() { ["vocabulary"] = _vocabulary };
@@ -239,7 +247,8 @@ internal sealed class CharTask : TrainingTask
             Device = _device,
             Forward = x =>
             {
-                var (logits, (h, c)) = _model.Forward(x, carry.State);
+                if (_transformer is not null) return _transformer.Forward(x);
+                var (logits, (h, c)) = _lstm!.Forward(x, carry.State);
                 carry.Next = (trainer!.StepScope!.Keep(h.Detach()), trainer.StepScope.Keep(c.Detach()));
                 return logits;
             },
@@ -332,7 +341,15 @@ internal sealed class CharTask : TrainingTask
         return correct;
     }
 
-    /// <summary>Reads the held-out tail as one stream, chunk by chunk with the state carried over.</summary>
+    /// <summary>Logits of a chunk and, for the LSTM, its final state (the Transformer has none: each chunk is its own context).</summary>
+    private (Tensor Logits, (Tensor H, Tensor C)? State) Step(Tensor x, (Tensor H, Tensor C)? state)
+    {
+        if (_transformer is not null) return (_transformer.Forward(x), null);
+        var (logits, next) = _lstm!.Forward(x, state);
+        return (logits, next);
+    }
+
+    /// <summary>Reads the held-out tail as one stream, chunk by chunk with the state carried over (LSTM).</summary>
     public override EvalResult Evaluate()
     {
         _model.Eval();
@@ -348,10 +365,10 @@ internal sealed class CharTask : TrainingTask
                 var targets = _test.AsSpan(start + 1, steps).ToArray();
                 using var scope = new TensorScope();
                 var x = ToDevice(Tensor.FromArray(_test.AsSpan(start, steps).ToArray(), steps, 1));
-                var (logits, (h, c)) = _model.Forward(x, state);
+                var (logits, next) = Step(x, state);
                 lossSum += Ops.SoftmaxCrossEntropy(logits, ToDevice(Tensor.FromArray(targets))).Item() * steps;
                 correct += CountCorrect(logits, targets);
-                var next = (scope.Keep(h), scope.Keep(c));
+                if (next is { } n2) next = (scope.Keep(n2.H), scope.Keep(n2.C));
                 DisposeState(state);
                 state = next;
             }
@@ -372,6 +389,7 @@ internal sealed class CharTask : TrainingTask
         var text = new System.Text.StringBuilder();
         int current = _train[0];
         text.Append(_vocabulary[current]);
+        var history = new List<int> { current };
         (Tensor H, Tensor C)? state = null;
         try
         {
@@ -379,12 +397,14 @@ internal sealed class CharTask : TrainingTask
             for (int i = 0; i < SampleLength; i++)
             {
                 using var scope = new TensorScope();
-                var x = ToDevice(Tensor.FromArray(new[] { current }, 1, 1));
-                var (logits, (h, c)) = _model.Forward(x, state);
-                var next = (scope.Keep(h), scope.Keep(c));
+                // The LSTM reads one character and carries its state; the Transformer rereads its last seq_len characters.
+                var window = _transformer is null ? [current] : history.Skip(Math.Max(0, history.Count - _config.SeqLen)).ToArray();
+                var x = ToDevice(Tensor.FromArray(window, window.Length, 1));
+                var (logits, next) = Step(x, state);
+                if (next is { } n2) next = (scope.Keep(n2.H), scope.Keep(n2.C));
                 DisposeState(state);
                 state = next;
-                var scores = logits.ToArray<float>();
+                var scores = Raw.Narrow(logits, 0, window.Length - 1, 1).ToArray<float>();
                 double max = scores.Max();
                 var weights = scores.Select(s => Math.Exp((s - max) / Temperature)).ToArray();
                 double u = generator.NextDouble() * weights.Sum();
@@ -395,6 +415,7 @@ internal sealed class CharTask : TrainingTask
                     if (u < 0) { current = k; break; }
                 }
                 text.Append(_vocabulary[current]);
+                history.Add(current);
             }
             return text.ToString();
         }

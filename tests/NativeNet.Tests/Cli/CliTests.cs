@@ -191,6 +191,28 @@ public class CliTests
         Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
     }
 
+    [Test]
+    public void TransformerTrainsOnATextAndEvalReproducesTheAccuracy()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)));
+        string run = Path.Combine(_dir, "gpt");
+        var train = Run("train", "--model", "transformer", "--text", text, "--epochs", "2", "--batch", "8", "--seq-len", "16",
+            "--embedding", "16", "--lr", "0.01", "--out", run, "--json");
+        Assert.That(train.Code, Is.Zero, train.Error);
+        var lines = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var first = JsonDocument.Parse(lines[0]);
+        using var last = JsonDocument.Parse(lines[^1]);
+        Assert.That(last.RootElement.GetProperty("sample").GetString(), Has.Length.GreaterThan(100));
+        double reported = last.RootElement.GetProperty("test_acc").GetDouble();
+        Assert.That(reported, Is.GreaterThan(0.3), "a repeated sentence is easy to predict");
+
+        var eval = Run("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--json");
+        Assert.That(eval.Code, Is.Zero, eval.Error);
+        using var evaluated = JsonDocument.Parse(eval.Out);
+        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
+    }
+
     private sealed class DisposeAll(Dictionary<string, Tensor> items) : IDisposable
     {
         public Dictionary<string, Tensor> Items { get; } = items;

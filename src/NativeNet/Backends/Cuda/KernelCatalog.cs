@@ -150,6 +150,9 @@ public static class KernelCatalog
         list.Add(new KernelEntry("indexing.cu", "scatter_claim", null));
         Add("norm.cu", "normalize_rows_fwd", Floats);
         Add("norm.cu", "normalize_rows_bwd", Floats);
+
+        foreach (string op in new[] { "attention_fwd", "attention_bwd_dq", "attention_bwd_dkdv" })
+            Add("attention.cu", op, Floats);
         return list;
     }
 }

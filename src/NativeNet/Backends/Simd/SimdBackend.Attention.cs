@@ -1,0 +1,215 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace NativeNet.Backends.Simd;
+
+// Fused attention in the flash-attention style: queries are taken in blocks of QueryBlock rows and keys in blocks of
+// KeyBlock, so at most one [QueryBlock, KeyBlock] score tile per worker exists at a time, however long the sequence. The
+// forward keeps a running row maximum m and sum l (online softmax): each new tile rescales what is accumulated by
+// e^{m_old − m_new}, so no score is ever exponentiated above its row's running maximum; it saves only lse = m + log l. The
+// backward recomputes each tile's P = e^{s − lse} from the saved lse. The tile products run on the Simd GEMM
+// (SimdGemm.Gemm, one thread each: the parallelism is over tiles). Forward work is split over (problem, query block);
+// backward over problems, since every query block of a problem adds into the same dk and dv.
+public sealed partial class SimdBackend
+{
+    /// <summary>Query rows per tile.</summary>
+    internal const int AttentionQueryBlock = 64;
+
+    /// <summary>Key columns per tile.</summary>
+    internal const int AttentionKeyBlock = 64;
+
+    /// <inheritdoc/>
+    public override void AttentionForward(Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp)
+    {
+        var s = CheckAttention("AttentionForward", q, k, v, bias, output, logSumExp);
+        ByFloatType(q.DType, "AttentionForward", () => AttnForward<float>(s, q, k, v, bias, causal, scale, output, logSumExp),
+            () => AttnForward<double>(s, q, k, v, bias, causal, scale, output, logSumExp));
+    }
+
+    /// <inheritdoc/>
+    public override void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp,
+        Tensor dOutput, Tensor dq, Tensor dk, Tensor dv)
+    {
+        var s = CheckAttentionBackward("AttentionBackward", q, k, v, bias, output, logSumExp, dOutput, dq, dk, dv);
+        ByFloatType(q.DType, "AttentionBackward", () => AttnBackward<float>(s, q, k, v, bias, causal, scale, output, logSumExp, dOutput, dq, dk, dv),
+            () => AttnBackward<double>(s, q, k, v, bias, causal, scale, output, logSumExp, dOutput, dq, dk, dv));
+    }
+
+    // SAFETY: the pointers cover the row-major views described by m, n, k and the leading dimensions (see SimdGemm.Gemm).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void TileGemm<T>(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, bool accumulate, T* c, int ldc)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            SimdGemm.Gemm(transA, transB, m, n, k, (float*)a, lda, (float*)b, ldb, accumulate ? 1f : 0f, (float*)c, ldc, 1);
+        else
+            SimdGemm.Gemm(transA, transB, m, n, k, (double*)a, lda, (double*)b, ldb, accumulate ? 1.0 : 0.0, (double*)c, ldc, 1);
+    }
+
+    /// <summary>Scales the raw tile q·kᵀ in place into scores: ·scale, + bias, −∞ above the causal diagonal.</summary>
+    // SAFETY: tile holds rows × KeyBlock elements; bias (when not null) covers every (n, i, j) the shape addresses.
+    private static unsafe void ScoreTile<T>(in AttentionShape s, T* tile, int rows, int cols, int n, int i0, int j0, T scale, T* bias, bool causal)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            T* row = tile + r * AttentionKeyBlock;
+            int i = i0 + r;
+            for (int c = 0; c < cols; c++) row[c] *= scale;
+            if (bias != null)
+            {
+                T* br = bias + s.BiasOffset(n, i, j0);
+                for (int c = 0; c < cols; c++) row[c] += br[c * s.BiasStrideKey];
+            }
+            if (causal)
+                for (int c = Math.Max(0, i - j0 + 1); c < cols; c++) row[c] = T.NegativeInfinity;
+        }
+    }
+
+    private static unsafe void AttnForward<T>(AttentionShape s, Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int qBlocks = (s.Queries + AttentionQueryBlock - 1) / AttentionQueryBlock;
+        int items = s.Batch * qBlocks;
+        if (items == 0) return;
+        long work = (long)s.Batch * s.Queries * s.Keys * (s.HeadDim + s.ValueDim);
+        int parts = Threads > 1 && work >= 1 << 18 ? Math.Min(Threads, items) : 1;
+        T sc = T.CreateTruncating(scale);
+        var biasData = bias?.HostData<T>();
+        int biasOffset = bias?.Offset ?? 0;
+        SimdParallel.For(parts, part =>
+        {
+            var tileBuf = new T[AttentionQueryBlock * AttentionKeyBlock];
+            var mBuf = new T[AttentionQueryBlock];
+            var lBuf = new T[AttentionQueryBlock];
+            // SAFETY: CheckAttention verified every operand is contiguous with the shape s; tiles stay inside their blocks.
+            fixed (T* q0 = q.HostData<T>(), k0 = k.HostData<T>(), v0 = v.HostData<T>(), o0 = output.HostData<T>(), l0 = logSumExp.HostData<T>(), b0 = biasData, tile = tileBuf, m = mBuf, l = lBuf)
+            {
+                T* bp = b0 == null ? null : b0 + biasOffset;
+                for (int item = part * items / parts; item < (part + 1) * items / parts; item++)
+                {
+                    int n = item / qBlocks, i0 = item % qBlocks * AttentionQueryBlock, rows = Math.Min(AttentionQueryBlock, s.Queries - i0);
+                    T* qb = q0 + q.Offset + ((long)n * s.Queries + i0) * s.HeadDim;
+                    T* ob = o0 + output.Offset + ((long)n * s.Queries + i0) * s.ValueDim;
+                    T* kn = k0 + k.Offset + (long)n * s.Keys * s.HeadDim, vn = v0 + v.Offset + (long)n * s.Keys * s.ValueDim;
+                    new Span<T>(ob, rows * s.ValueDim).Clear();
+                    for (int r = 0; r < rows; r++) { m[r] = T.NegativeInfinity; l[r] = T.Zero; }
+                    int keyEnd = causal ? Math.Min(s.Keys, i0 + rows) : s.Keys;
+                    for (int j0 = 0; j0 < keyEnd; j0 += AttentionKeyBlock)
+                    {
+                        int cols = Math.Min(AttentionKeyBlock, keyEnd - j0);
+                        TileGemm(false, true, rows, cols, s.HeadDim, qb, s.HeadDim, kn + (long)j0 * s.HeadDim, s.HeadDim, false, tile, AttentionKeyBlock);
+                        ScoreTile(s, tile, rows, cols, n, i0, j0, sc, bp, causal);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            T* row = tile + r * AttentionKeyBlock;
+                            T tileMax = T.NegativeInfinity;
+                            for (int c = 0; c < cols; c++) tileMax = T.Max(tileMax, row[c]);
+                            T mNew = T.Max(m[r], tileMax);
+                            if (T.IsNegativeInfinity(mNew))
+                            {
+                                // Nothing unmasked yet in this row: the tile adds nothing and there is nothing to rescale.
+                                new Span<T>(row, cols).Clear();
+                                continue;
+                            }
+                            T alpha = T.Exp(m[r] - mNew), sum = T.Zero;
+                            for (int c = 0; c < cols; c++) { T e = T.Exp(row[c] - mNew); row[c] = e; sum += e; }
+                            l[r] = l[r] * alpha + sum;
+                            m[r] = mNew;
+                            if (alpha != T.One)
+                            {
+                                T* orow = ob + r * s.ValueDim;
+                                for (int c = 0; c < s.ValueDim; c++) orow[c] *= alpha;
+                            }
+                        }
+                        TileGemm(false, false, rows, s.ValueDim, cols, tile, AttentionKeyBlock, vn + (long)j0 * s.ValueDim, s.ValueDim, true, ob, s.ValueDim);
+                    }
+                    T* lb = l0 + logSumExp.Offset + (long)n * s.Queries + i0;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        T* orow = ob + r * s.ValueDim;
+                        if (l[r] == T.Zero)
+                        {
+                            for (int c = 0; c < s.ValueDim; c++) orow[c] = T.NaN;
+                            lb[r] = T.NaN;
+                            continue;
+                        }
+                        T inv = T.One / l[r];
+                        for (int c = 0; c < s.ValueDim; c++) orow[c] *= inv;
+                        lb[r] = m[r] + T.Log(l[r]);
+                    }
+                }
+            }
+        });
+    }
+
+    private static unsafe void AttnBackward<T>(AttentionShape s, Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp,
+        Tensor dOutput, Tensor dq, Tensor dk, Tensor dv)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (s.Batch == 0) return;
+        long work = (long)s.Batch * s.Queries * s.Keys * (s.HeadDim + s.ValueDim);
+        int parts = Threads > 1 && work >= 1 << 17 ? Math.Min(Threads, s.Batch) : 1;
+        T sc = T.CreateTruncating(scale);
+        var biasData = bias?.HostData<T>();
+        int biasOffset = bias?.Offset ?? 0;
+        int D = s.HeadDim, Dv = s.ValueDim;
+        SimdParallel.For(parts, part =>
+        {
+            var pBuf = new T[AttentionQueryBlock * AttentionKeyBlock];
+            var dpBuf = new T[AttentionQueryBlock * AttentionKeyBlock];
+            var rowDotBuf = new T[s.Queries];
+            // SAFETY: CheckAttentionBackward verified every operand is contiguous with the shape s; tiles stay inside their blocks.
+            fixed (T* q0 = q.HostData<T>(), k0 = k.HostData<T>(), v0 = v.HostData<T>(), o0 = output.HostData<T>(), l0 = logSumExp.HostData<T>(),
+                   do0 = dOutput.HostData<T>(), dq0 = dq.HostData<T>(), dk0 = dk.HostData<T>(), dv0 = dv.HostData<T>(), b0 = biasData,
+                   p = pBuf, dp = dpBuf, rowDot = rowDotBuf)
+            {
+                T* bp = b0 == null ? null : b0 + biasOffset;
+                for (int n = part * s.Batch / parts; n < (part + 1) * s.Batch / parts; n++)
+                {
+                    T* qn = q0 + q.Offset + (long)n * s.Queries * D, kn = k0 + k.Offset + (long)n * s.Keys * D, vn = v0 + v.Offset + (long)n * s.Keys * Dv;
+                    T* on = o0 + output.Offset + (long)n * s.Queries * Dv, don = do0 + dOutput.Offset + (long)n * s.Queries * Dv;
+                    T* dqn = dq0 + dq.Offset + (long)n * s.Queries * D, dkn = dk0 + dk.Offset + (long)n * s.Keys * D, dvn = dv0 + dv.Offset + (long)n * s.Keys * Dv;
+                    T* ln = l0 + logSumExp.Offset + (long)n * s.Queries;
+                    new Span<T>(dqn, s.Queries * D).Clear();
+                    new Span<T>(dkn, s.Keys * D).Clear();
+                    new Span<T>(dvn, s.Keys * Dv).Clear();
+                    for (int i = 0; i < s.Queries; i++)
+                    {
+                        T acc = T.Zero;
+                        for (int c = 0; c < Dv; c++) acc += don[i * Dv + c] * on[i * Dv + c];
+                        rowDot[i] = acc;
+                    }
+                    for (int j0 = 0; j0 < s.Keys; j0 += AttentionKeyBlock)
+                    {
+                        int cols = Math.Min(AttentionKeyBlock, s.Keys - j0);
+                        T* kj = kn + (long)j0 * D, vj = vn + (long)j0 * Dv, dkj = dkn + (long)j0 * D, dvj = dvn + (long)j0 * Dv;
+                        for (int i0 = causal ? j0 / AttentionQueryBlock * AttentionQueryBlock : 0; i0 < s.Queries; i0 += AttentionQueryBlock)
+                        {
+                            int rows = Math.Min(AttentionQueryBlock, s.Queries - i0);
+                            T* qi = qn + (long)i0 * D, doi = don + (long)i0 * Dv, dqi = dqn + (long)i0 * D;
+                            TileGemm(false, true, rows, cols, D, qi, D, kj, D, false, p, AttentionKeyBlock);
+                            ScoreTile(s, p, rows, cols, n, i0, j0, sc, bp, causal);
+                            for (int r = 0; r < rows; r++)
+                            {
+                                T* row = p + r * AttentionKeyBlock;
+                                T lse = ln[i0 + r];
+                                for (int c = 0; c < cols; c++) row[c] = T.Exp(row[c] - lse);
+                            }
+                            TileGemm(true, false, cols, Dv, rows, p, AttentionKeyBlock, doi, Dv, true, dvj, Dv);
+                            TileGemm(false, true, rows, cols, Dv, doi, Dv, vj, Dv, false, dp, AttentionKeyBlock);
+                            for (int r = 0; r < rows; r++)
+                            {
+                                T* prow = p + r * AttentionKeyBlock, dsrow = dp + r * AttentionKeyBlock;
+                                T d = rowDot[i0 + r];
+                                for (int c = 0; c < cols; c++) dsrow[c] = prow[c] * (dsrow[c] - d) * sc;
+                            }
+                            TileGemm(false, false, rows, D, cols, dp, AttentionKeyBlock, kj, D, true, dqi, D);
+                            TileGemm(true, false, cols, D, rows, dp, AttentionKeyBlock, qi, D, true, dkj, D);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
