@@ -67,6 +67,7 @@ public static class Checkpoint
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
+                InterruptCleanup.ThrowIfInterrupted(temp);
                 Span<byte> length = stackalloc byte[8];
                 BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
                 stream.Write(length);
@@ -74,6 +75,7 @@ public static class Checkpoint
                 foreach (var (_, t) in entries) WriteData(stream, t);
                 stream.Flush(flushToDisk: true);
             }
+            InterruptCleanup.ThrowIfInterrupted(temp);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -132,6 +134,7 @@ public static class Checkpoint
         private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
         private static readonly List<PosixSignalRegistration> Registrations = [];
         private static int _installed;
+        private static volatile bool _interrupted;
 
         public static void Register(string temp)
         {
@@ -139,12 +142,23 @@ public static class Checkpoint
             {
                 foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGQUIT })
                 {
-                    try { Registrations.Add(PosixSignalRegistration.Create(signal, _ => DeleteAll())); }
+                    try { Registrations.Add(PosixSignalRegistration.Create(signal, _ => { _interrupted = true; DeleteAll(); })); }
                     catch (PlatformNotSupportedException) { }
                 }
                 AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteAll();
             }
             InFlight[temp] = 0;
+        }
+
+        /// <summary>
+        /// Once a signal has arrived, a save still running (or starting before the process ends) deletes its own
+        /// temporary and stops: the signal's sweep may have run before that temporary existed.
+        /// </summary>
+        public static void ThrowIfInterrupted(string temp)
+        {
+            if (!_interrupted) return;
+            TryDelete(temp);
+            throw new OperationCanceledException($"Checkpoint.Save: interrupted by a signal; '{temp}' removed");
         }
 
         public static void Unregister(string temp) => InFlight.TryRemove(temp, out _);
