@@ -173,11 +173,13 @@ public static class Charts
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, k).Select(i => (double)i).ToArray(), names);
         plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        plot.Axes.Bottom.MinimumSize = 90;
+        plot.Axes.Left.MinimumSize = 110;
         plot.Axes.Left.SetTicks(Enumerable.Range(0, k).Select(i => (double)-i).ToArray(), names);
         plot.Axes.SetLimits(-0.5, k - 0.5, -k + 0.5, 0.5);
         plot.Grid.IsVisible = false;
-        int size = 140 + 48 * k;
-        return new Chart(size + 40, size, (canvas, area) => plot.Render(canvas, area));
+        int size = 160 + 48 * k;
+        return new Chart(Math.Max(size + 40, 660), size, (canvas, area) => RenderOnce(plot, canvas, area));
     }
 
     /// <summary>A grid of greyscale images (each <paramref name="side"/>² bytes, 0 black … 255 white), each with a caption of two lines under it.</summary>
@@ -268,7 +270,20 @@ public static class Charts
         var parity = plot.Add.VerticalLine(0, 1.5f, Colors.Black);
         parity.LegendText = "";
         plot.ShowLegend(Alignment.UpperRight);
-        return new Chart(900, 120 + 22 * (int)Math.Ceiling(position), (canvas, area) => plot.Render(canvas, area));
+        return new Chart(900, 120 + 22 * (int)Math.Ceiling(position), (canvas, area) => RenderOnce(plot, canvas, area));
+    }
+
+    /// <summary>
+    /// Renders <paramref name="plot"/> into <paramref name="area"/>. ScottPlot draws a plot a second time when its first
+    /// render moved the axis limits (auto-scaling); a render in memory first settles them, so the SVG holds each element once.
+    /// </summary>
+    private static void RenderOnce(Plot plot, SKCanvas canvas, PixelRect area)
+    {
+        plot.RenderInMemory((int)Math.Round(area.Width), (int)Math.Round(area.Height));
+        canvas.Save();
+        canvas.ClipRect(new SKRect(area.Left, area.Top, area.Right, area.Bottom));   // a plot clears the whole canvas it is given
+        plot.Render(canvas, area);
+        canvas.Restore();
     }
 
     private static Plot NewPlot(string title, string xLabel, string yLabel)
@@ -295,6 +310,6 @@ public static class Charts
         {
             float width = area.Width / panels.Length;
             for (int i = 0; i < panels.Length; i++)
-                panels[i].Render(canvas, new PixelRect(area.Left + i * width, area.Left + (i + 1) * width, area.Bottom, area.Top));
+                RenderOnce(panels[i], canvas, new PixelRect(area.Left + i * width, area.Left + (i + 1) * width, area.Bottom, area.Top));
         });
 }
