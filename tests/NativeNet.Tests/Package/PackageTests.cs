@@ -29,22 +29,6 @@ public class PackageTests
         _temp = Directory.CreateTempSubdirectory("nativenet-package").FullName;
         Assert.That(_temp, Does.Not.StartWith(_root), "the consumer project lives outside the repository");
         _feed = Path.Combine(_temp, "feed");
-        File.WriteAllText(Path.Combine(_temp, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <config><add key="globalPackagesFolder" value="{Path.Combine(_temp, "packages")}" /></config>
-              <packageSources>
-                <clear />
-                <add key="local" value="{_feed}" />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
-              </packageSources>
-              <packageSourceMapping>
-                <packageSource key="local"><package pattern="NativeNet" /><package pattern="NativeNet.*" /></packageSource>
-                <packageSource key="nuget.org"><package pattern="*" /></packageSource>
-              </packageSourceMapping>
-              <fallbackPackageFolders><add key="user" value="{FallbackFolder()}" /></fallbackPackageFolders>
-            </configuration>
-            """);
         foreach (var project in new[] { "src/NativeNet/NativeNet.csproj", "src/NativeNet.Cli/NativeNet.Cli.csproj" })
             RunOrFail(_root, "pack", Path.Combine(_root, project), "-c", _configuration, "--no-build", "--nologo", "-o", _feed, $"-p:Version={_version}");
     }
@@ -84,6 +68,24 @@ public class PackageTests
             </Project>
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), ReadmeProgram(_root));
+        // The local folder for NativeNet, the normal source for the rest (found in the user's NuGet cache first).
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <config><add key="globalPackagesFolder" value="{Path.Combine(_temp, "packages")}" /></config>
+              <packageSources>
+                <clear />
+                <add key="local" value="{_feed}" />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
+              </packageSources>
+              <packageSourceMapping>
+                <packageSource key="local"><package pattern="NativeNet" /><package pattern="NativeNet.*" /></packageSource>
+                <packageSource key="nuget.org"><package pattern="*" /></packageSource>
+              </packageSourceMapping>
+              <fallbackPackageFolders><add key="user" value="{FallbackFolder()}" /></fallbackPackageFolders>
+            </configuration>
+            """);
+
         var restore = Dotnet(app, "restore", "--nologo");
         IgnoreIfNoSource(restore);
         Assert.That(restore.Code, Is.Zero, restore.Output);
@@ -99,8 +101,10 @@ public class PackageTests
     [Test]
     public void ToolInstallsAndRunsInfo()
     {
-        string tools = Path.Combine(_temp, "tools");
-        var install = Dotnet(_temp, "tool", "install", "--tool-path", tools, "--add-source", _feed, "--version", _version, "NativeNet.Cli");
+        // Outside the consumer's folder: --add-source cannot be combined with the source mapping of its nuget.config.
+        string home = Path.Combine(_temp, "tool-home"), tools = Path.Combine(_temp, "tools");
+        Directory.CreateDirectory(home);
+        var install = Dotnet(home, "tool", "install", "--tool-path", tools, "--add-source", _feed, "--version", _version, "NativeNet.Cli");
         IgnoreIfNoSource(install);
         Assert.That(install.Code, Is.Zero, install.Output);
         var info = Run(_temp, Path.Combine(tools, "nativenet"), "info");
