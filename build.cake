@@ -486,6 +486,11 @@ Task("GpuBundle")
         // Runtime pieces only needed for debugging, dumps, tracing or alternative GCs.
         foreach (var f in new[] { "createdump", "libmscordaccore.so", "libmscordbi.so", "libcoreclrtraceptprovider.so", "libclrgc.so", "libclrgcexp.so" })
             DeleteFiles(bundle.Combine(name).CombineWithFilePath(f).FullPath);
+        // Charts (SkiaSharp, 11 MiB) are not drawn on the GPU machine: the device runs the Gpu and Kernels tests, and
+        // the CLI there writes its metrics without charts (it says so). ONNX Runtime (the Onnx tests, not run there:
+        // 45 MiB, with Windows binaries the linux-x64 publish copies as well) stays out for the same reason.
+        foreach (var f in new[] { "libSkiaSharp.so", "libHarfBuzzSharp.so", "libonnxruntime.so", "libonnxruntime_providers_shared.so", "onnxruntime.dll", "onnxruntime_providers_shared.dll" })
+            DeleteFiles(bundle.Combine(name).CombineWithFilePath(f).FullPath);
         // Symbols and XML docs (kept out via file deletion, not via global properties: those would
         // rebuild the shared src/NativeNet output that Pack uses).
         DeleteFiles(bundle.Combine(name).FullPath + "/*.pdb");

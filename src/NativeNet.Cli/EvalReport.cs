@@ -67,13 +67,13 @@ internal static class EvalReport
         var metadata = task.Metadata();
         double mean = double.Parse(metadata["normalize_mean"], CultureInfo.InvariantCulture), std = double.Parse(metadata["normalize_std"], CultureInfo.InvariantCulture);
         File.WriteAllText(Path.Combine(outDir, "report.json"), Json.Write(w => WriteJson(w, metrics, worstList), indented: true) + "\n");
-        Charts.Confusion(metrics, Name).Save(Path.Combine(outDir, "confusion"));
+        Charts.Confusion(metrics, Name).SaveBesideResults(Path.Combine(outDir, "confusion"), console.Error);
         if (worstList.Count > 0)
         {
             var tiles = worstList.Select(m => Pixels(testX, m.Index, mean, std)).ToList();
             var captions = worstList.Select(m => (Name(m.Truth), string.Create(CultureInfo.InvariantCulture, $"{Name(m.Predicted)} {m.Confidence * 100:F0}%"))).ToList();
             Charts.ImageGrid($"the {worstList.Count} most confidently wrong test images (true / predicted, confidence)", tiles, 28, captions, Columns, Scale)
-                .Save(Path.Combine(outDir, "worst"));
+                .SaveBesideResults(Path.Combine(outDir, "worst"), console.Error);
         }
         if (!json) Print(console, metrics, worstList, outDir);
         return (metrics, worstList);

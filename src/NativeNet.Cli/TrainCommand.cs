@@ -207,7 +207,7 @@ public static class TrainCommand
         }, indented: true);
         File.WriteAllText(Path.Combine(config.Out, "metrics.json"), metricsJson + "\n");
         Charts.Training($"{config.Model} ({config.Optimizer} lr {config.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {config.Batch})", epochs)
-            .Save(Path.Combine(config.Out, "metrics"));
+            .SaveBesideResults(Path.Combine(config.Out, "metrics"), Console.Error);
     }
 
     /// <summary>The 1/5/15-minute load averages (Linux), to judge timings on a shared machine.</summary>

@@ -23,6 +23,14 @@ public class PackageTests
         _root = FindRepository() ?? "";
         if (_root.Length == 0) Assert.Ignore("the package tests need the repository (NativeNet.sln above the test binaries); this is a published test bundle");
         if (!Directory.Exists(FallbackFolder())) Assert.Ignore($"no NuGet packages folder at {FallbackFolder()}: the test project was not restored through NuGet here");
+        try
+        {
+            if (Dotnet(TestContext.CurrentContext.TestDirectory, "--version").Code != 0) Assert.Ignore("'dotnet --version' failed: the package tests need the .NET SDK");
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            Assert.Ignore("no 'dotnet' on the PATH: the package tests need the .NET SDK");
+        }
         _configuration = TestContext.CurrentContext.TestDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
         string baseVersion = Regex.Match(File.ReadAllText(Path.Combine(_root, "Directory.Build.props")), "<Version>([^<]+)</Version>").Groups[1].Value;
         _version = $"{baseVersion}-packagetest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
@@ -153,7 +161,7 @@ public class PackageTests
         // The child is a fresh SDK invocation: no MSBuild state of a parent build, no shared packages folder.
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k is "DOTNET_HOST_PATH").ToList())
             start.Environment.Remove(key);
-        start.Environment["NUGET_PACKAGES"] = Path.Combine(_temp, "packages");
+        if (_temp.Length > 0) start.Environment["NUGET_PACKAGES"] = Path.Combine(_temp, "packages");
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
