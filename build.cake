@@ -467,6 +467,7 @@ Task("GpuBundle")
         ["ILLinkTreatWarningsAsErrors"] = "false",
         ["SatelliteResourceLanguages"] = "en",
         ["InvariantGlobalization"] = "true",          // no libicu needed on the GPU machine
+        ["JsonSerializerIsReflectionEnabledByDefault"] = "true",   // TrainConfig's JSON (checkpoints, metrics.json) uses reflection-based System.Text.Json
     };
     foreach (var (project, name) in new[] { (testProject, "tests"), (cliProject, "cli") })
     {
