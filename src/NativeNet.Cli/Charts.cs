@@ -50,25 +50,33 @@ public static class Charts
             WriteAtomically(svg, System.Text.Encoding.UTF8.GetBytes(ToSvg()));
             return (png, svg);
         }
+    }
 
-        /// <summary>
-        /// <see cref="Save"/> for the charts a command writes next to its results: where SkiaSharp's native library is
-        /// missing (the trimmed GPU bundle leaves it out) the results still count, so this prints one warning to
-        /// <paramref name="warnings"/> instead of failing. Returns whether the files were written.
-        /// </summary>
-        public bool SaveBesideResults(string pathWithoutExtension, TextWriter warnings)
+    /// <summary>
+    /// Draws <paramref name="chart"/> and saves it (<see cref="Chart.Save"/>) next to a command's results: where
+    /// SkiaSharp's native library is missing (the trimmed GPU bundle leaves it out) the results still count, so this
+    /// prints one warning to <paramref name="warnings"/> instead of failing. Returns whether the files were written.
+    /// </summary>
+    public static bool SaveBesideResults(Func<Chart> chart, string pathWithoutExtension, TextWriter warnings)
+    {
+        try
         {
-            try
-            {
-                Save(pathWithoutExtension);
-                return true;
-            }
-            catch (Exception e) when (e is DllNotFoundException || e is TypeInitializationException { InnerException: DllNotFoundException })
-            {
-                warnings.WriteLine($"nativenet: warning: {Path.GetFileName(pathWithoutExtension)}.png/.svg not written: SkiaSharp's native library is not available ({(e.InnerException ?? e).Message.Split('\n')[0]})");
-                return false;
-            }
+            chart().Save(pathWithoutExtension);
+            return true;
         }
+        catch (Exception e) when (MissingNativeLibrary(e) is { } missing)
+        {
+            warnings.WriteLine($"nativenet: warning: {Path.GetFileName(pathWithoutExtension)}.png/.svg not written: SkiaSharp's native library is not available ({missing.Message.Split('\n')[0]})");
+            return false;
+        }
+    }
+
+    /// <summary>The <see cref="DllNotFoundException"/> behind <paramref name="e"/> (ScottPlot's and SkiaSharp's type initialisers wrap it), if any.</summary>
+    private static DllNotFoundException? MissingNativeLibrary(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is DllNotFoundException missing) return missing;
+        return null;
     }
 
     private static readonly Color[] s_palette = [Colors.C0, Colors.C1, Colors.C2, Colors.C3, Colors.C4, Colors.C5, Colors.C6, Colors.C7, Colors.C8, Colors.C9];

@@ -67,15 +67,15 @@ internal static class EvalReport
         var metadata = task.Metadata();
         double mean = double.Parse(metadata["normalize_mean"], CultureInfo.InvariantCulture), std = double.Parse(metadata["normalize_std"], CultureInfo.InvariantCulture);
         File.WriteAllText(Path.Combine(outDir, "report.json"), Json.Write(w => WriteJson(w, metrics, worstList), indented: true) + "\n");
-        Charts.Confusion(metrics, Name).SaveBesideResults(Path.Combine(outDir, "confusion"), console.Error);
+        bool charts = Charts.SaveBesideResults(() => Charts.Confusion(metrics, Name), Path.Combine(outDir, "confusion"), console.Error);
         if (worstList.Count > 0)
         {
             var tiles = worstList.Select(m => Pixels(testX, m.Index, mean, std)).ToList();
             var captions = worstList.Select(m => (Name(m.Truth), string.Create(CultureInfo.InvariantCulture, $"{Name(m.Predicted)} {m.Confidence * 100:F0}%"))).ToList();
-            Charts.ImageGrid($"the {worstList.Count} most confidently wrong test images (true / predicted, confidence)", tiles, 28, captions, Columns, Scale)
-                .SaveBesideResults(Path.Combine(outDir, "worst"), console.Error);
+            charts &= Charts.SaveBesideResults(() => Charts.ImageGrid($"the {worstList.Count} most confidently wrong test images (true / predicted, confidence)", tiles, 28, captions, Columns, Scale),
+                Path.Combine(outDir, "worst"), console.Error);
         }
-        if (!json) Print(console, metrics, worstList, outDir);
+        if (!json) Print(console, metrics, worstList, outDir, charts);
         return (metrics, worstList);
     }
 
@@ -128,7 +128,7 @@ internal static class EvalReport
         else w.WriteNull(name);
     }
 
-    private static void Print(CliConsole console, ClassificationMetrics m, List<Mistake> worst, string outDir)
+    private static void Print(CliConsole console, ClassificationMetrics m, List<Mistake> worst, string outDir, bool charts)
     {
         var ansi = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -153,7 +153,7 @@ internal static class EvalReport
         string examples = string.Join(", ", worst.Take(5).Select(e => string.Create(CultureInfo.InvariantCulture, $"#{e.Index} {Name(e.Truth)} as {Name(e.Predicted)} ({e.Confidence * 100:F1}%)")));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"accuracy {m.Accuracy * 100:F2}%, top-{m.TopK} {m.TopKAccuracy * 100:F2}%; {worst.Count} most confidently wrong: {examples}{(worst.Count > 5 ? ", ..." : "")}"));
-        console.Out.WriteLine($"wrote {Path.Combine(outDir, "report.json")}, confusion.png, confusion.svg{(worst.Count > 0 ? ", worst.png, worst.svg" : "")}");
+        console.Out.WriteLine($"wrote {Path.Combine(outDir, "report.json")}{(!charts ? " (no charts)" : ", confusion.png, confusion.svg" + (worst.Count > 0 ? ", worst.png, worst.svg" : ""))}");
     }
 
     private static string Percent(double v) => double.IsFinite(v) ? string.Create(CultureInfo.InvariantCulture, $"{v * 100:F2}%") : "-";

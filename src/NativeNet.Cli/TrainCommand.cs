@@ -206,8 +206,8 @@ public static class TrainCommand
             json.WriteEndObject();
         }, indented: true);
         File.WriteAllText(Path.Combine(config.Out, "metrics.json"), metricsJson + "\n");
-        Charts.Training($"{config.Model} ({config.Optimizer} lr {config.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {config.Batch})", epochs)
-            .SaveBesideResults(Path.Combine(config.Out, "metrics"), Console.Error);
+        Charts.SaveBesideResults(() => Charts.Training($"{config.Model} ({config.Optimizer} lr {config.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {config.Batch})", epochs),
+            Path.Combine(config.Out, "metrics"), Console.Error);
     }
 
     /// <summary>The 1/5/15-minute load averages (Linux), to judge timings on a shared machine.</summary>

@@ -183,8 +183,8 @@ public static class TuneCommand
             w.WriteEndObject();
         }, indented: !json);
         File.WriteAllText(Path.Combine(outDir, "tune.json"), tuneJson + "\n");
-        Charts.Tune($"{model}: dev accuracy of {trials} trials ({budget} steps, successive halving)", dimensions,
-            ranked.Select(t => (t.Values, t.Rungs[^1].Accuracy, t.Rungs[^1].Steps == rungs[^1])).ToList()).SaveBesideResults(Path.Combine(outDir, "tune"), console.Error);
+        Charts.SaveBesideResults(() => Charts.Tune($"{model}: dev accuracy of {trials} trials ({budget} steps, successive halving)", dimensions,
+            ranked.Select(t => (t.Values, t.Rungs[^1].Accuracy, t.Rungs[^1].Steps == rungs[^1])).ToList()), Path.Combine(outDir, "tune"), console.Error);
 
         if (json)
         {

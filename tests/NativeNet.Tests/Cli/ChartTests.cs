@@ -123,6 +123,20 @@ public class ChartTests
     }
 
     [Test]
+    public void CommandChartsWarnWhenSkiaSharpIsMissingAndFailOtherwise()
+    {
+        var warnings = new StringWriter();
+        bool written = Charts.SaveBesideResults(() => throw new TypeInitializationException("ScottPlot.Fonts", new DllNotFoundException("Unable to load shared library 'libSkiaSharp'")),
+            Path.Combine(_dir, "metrics"), warnings);
+        Assert.That(written, Is.False);
+        Assert.That(warnings.ToString(), Does.StartWith("nativenet: warning: metrics.png/.svg not written").And.Contain("libSkiaSharp"));
+        Assert.That(() => Charts.SaveBesideResults(() => throw new InvalidOperationException("a real bug"), Path.Combine(_dir, "metrics"), warnings),
+            Throws.InvalidOperationException.With.Message.EqualTo("a real bug"));
+        Assert.That(Charts.SaveBesideResults(() => Charts.Training("ok", s_epochs), Path.Combine(_dir, "metrics"), warnings), Is.True);
+        Assert.That(File.Exists(Path.Combine(_dir, "metrics.svg")));
+    }
+
+    [Test]
     public void BenchChartRejectsBadData()
     {
         string data = Path.Combine(_dir, "bad.json");
