@@ -399,27 +399,40 @@ Task("Train")
 });
 
 Task("Pack")
-    .Description("Packs src/NativeNet into artifacts/nupkg and checks that every kernel is embedded in the dll.")
+    .Description("Packs src/NativeNet (NativeNet.<version>.nupkg + .snupkg) and the nativenet tool (NativeNet.Cli) into artifacts/nupkg; checks the kernels, XML docs, README, licence and symbols.")
     .IsDependentOn("Build")
     .Does(() =>
 {
     var outDir = artifacts.Combine("nupkg");
     CleanDirectory(outDir);
-    DotNetPack(libProject.FullPath, new DotNetPackSettings
-    {
-        Configuration = configuration,
-        NoBuild = true,
-        NoLogo = true,
-        OutputDirectory = outDir,
-    });
-    var nupkg = GetFiles(outDir.FullPath + "/*.nupkg").Single();
+    foreach (var project in new[] { libProject, cliProject })
+        DotNetPack(project.FullPath, new DotNetPackSettings
+        {
+            Configuration = configuration,
+            NoBuild = true,
+            NoLogo = true,
+            OutputDirectory = outDir,
+        });
+    FilePath Single(string pattern) =>
+        GetFiles(outDir.FullPath + "/" + pattern).SingleOrDefault() ?? throw new Exception($"Pack: no {pattern} in {outDir}");
+    var nupkg = Single("NativeNet.[0-9]*.nupkg");
+    var snupkg = Single("NativeNet.[0-9]*.snupkg");
+    var tool = Single("NativeNet.Cli.[0-9]*.nupkg");
 
     var expected = GetFiles(root.FullPath + "/kernels/*.cu").Concat(GetFiles(root.FullPath + "/kernels/*.cuh"))
         .Select(f => "kernels/" + f.GetFilename().FullPath).OrderBy(n => n, StringComparer.Ordinal).ToList();
     List<string> embedded;
     using (var zip = ZipFile.OpenRead(nupkg.FullPath))
     {
-        var entry = zip.Entries.Single(e => e.FullName.EndsWith("/NativeNet.dll") && e.FullName.StartsWith("lib/"));
+        var names = zip.Entries.Select(e => e.FullName).ToList();
+        foreach (var required in new[] { "lib/net10.0/NativeNet.dll", "lib/net10.0/NativeNet.xml", "README.md", "LICENSE" })
+            if (!names.Contains(required)) throw new Exception($"Pack: {nupkg.GetFilename()} lacks {required} (has: {string.Join(", ", names)})");
+        var nuspecEntry = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec"));
+        string nuspec;
+        using (var reader = new StreamReader(nuspecEntry.Open())) nuspec = reader.ReadToEnd();
+        if (!nuspec.Contains("<license type=\"expression\">MIT</license>")) throw new Exception("Pack: the nuspec has no MIT licence expression");
+        if (!nuspec.Contains("<readme>README.md</readme>")) throw new Exception("Pack: the nuspec names no readme");
+        var entry = zip.Entries.Single(e => e.FullName == "lib/net10.0/NativeNet.dll");
         using var ms = new MemoryStream();
         using (var s = entry.Open()) s.CopyTo(ms);
         ms.Position = 0;
@@ -427,8 +440,14 @@ Task("Pack")
         var md = pe.GetMetadataReader();
         embedded = md.ManifestResources.Select(h => md.GetString(md.GetManifestResource(h).Name))
             .Where(n => n.StartsWith("kernels/")).OrderBy(n => n, StringComparer.Ordinal).ToList();
-        Information($"Pack: {nupkg.GetFilename()} ({new FileInfo(nupkg.FullPath).Length / 1024} KiB), {entry.FullName}");
+        Information($"Pack: {nupkg.GetFilename()} ({new FileInfo(nupkg.FullPath).Length / 1024} KiB): dll, XML docs, README.md, LICENSE (MIT)");
     }
+    using (var zip = ZipFile.OpenRead(snupkg.FullPath))
+        if (!zip.Entries.Any(e => e.FullName == "lib/net10.0/NativeNet.pdb")) throw new Exception($"Pack: {snupkg.GetFilename()} has no lib/net10.0/NativeNet.pdb");
+    Information($"Pack: {snupkg.GetFilename()} ({new FileInfo(snupkg.FullPath).Length / 1024} KiB): NativeNet.pdb");
+    using (var zip = ZipFile.OpenRead(tool.FullPath))
+        if (!zip.Entries.Any(e => e.FullName.EndsWith("/DotnetToolSettings.xml"))) throw new Exception($"Pack: {tool.GetFilename()} is not a .NET tool package");
+    Information($"Pack: {tool.GetFilename()} ({new FileInfo(tool.FullPath).Length / 1024} KiB): the nativenet tool (dotnet tool install --add-source {outDir} NativeNet.Cli)");
     var missing = expected.Except(embedded).ToList();
     Information($"Pack: {embedded.Count} kernel resources embedded ({expected.Count} files in kernels/){(embedded.Count > 0 ? ": " + string.Join(", ", embedded) : "")}");
     if (missing.Count > 0) throw new Exception("Kernels missing from NativeNet.dll in the package: " + string.Join(", ", missing));
@@ -448,6 +467,7 @@ Task("GpuBundle")
         ["ILLinkTreatWarningsAsErrors"] = "false",
         ["SatelliteResourceLanguages"] = "en",
         ["InvariantGlobalization"] = "true",          // no libicu needed on the GPU machine
+        ["JsonSerializerIsReflectionEnabledByDefault"] = "true",   // TrainConfig's JSON (checkpoints, metrics.json) uses reflection-based System.Text.Json
     };
     foreach (var (project, name) in new[] { (testProject, "tests"), (cliProject, "cli") })
     {
@@ -466,6 +486,11 @@ Task("GpuBundle")
 
         // Runtime pieces only needed for debugging, dumps, tracing or alternative GCs.
         foreach (var f in new[] { "createdump", "libmscordaccore.so", "libmscordbi.so", "libcoreclrtraceptprovider.so", "libclrgc.so", "libclrgcexp.so" })
+            DeleteFiles(bundle.Combine(name).CombineWithFilePath(f).FullPath);
+        // Charts (SkiaSharp, 11 MiB) are not drawn on the GPU machine: the device runs the Gpu and Kernels tests, and
+        // the CLI there writes its metrics without charts (it says so). ONNX Runtime (the Onnx tests, not run there:
+        // 45 MiB, with Windows binaries the linux-x64 publish copies as well) stays out for the same reason.
+        foreach (var f in new[] { "libSkiaSharp.so", "libHarfBuzzSharp.so", "libonnxruntime.so", "libonnxruntime_providers_shared.so", "onnxruntime.dll", "onnxruntime_providers_shared.dll" })
             DeleteFiles(bundle.Combine(name).CombineWithFilePath(f).FullPath);
         // Symbols and XML docs (kept out via file deletion, not via global properties: those would
         // rebuild the shared src/NativeNet output that Pack uses).

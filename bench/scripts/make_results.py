@@ -1,5 +1,5 @@
 """Turns the raw files of bench/scripts/side_by_side.sh into the tables of bench/RESULTS.md (between the
-'results:begin' and 'results:end' markers) and bench/chart.svg. Nothing here is typed in: every figure comes from
+'results:begin' and 'results:end' markers) and bench/chart.png/.svg (drawn by `nativenet chart bench`). Nothing here is typed in: every figure comes from
 the run's files. Usage: python3 bench/scripts/make_results.py bench/results/side-by-side"""
 import csv, glob, json, os, re, sys
 
@@ -132,32 +132,12 @@ text = text[: text.index(begin) + len(begin)] + "\n" + generated + "\n" + text[t
 with open(results_md, "w") as f:
     f.write(text)
 
-# ---- chart: one horizontal bar per ratio, log scale, 1 = parity ----
-import math
-bar_h, left, width = 18, 330, 420
-height = 40 + bar_h * len(chart) + 12 * len({f for f, _, _ in chart}) + 30
-lo, hi = math.log10(0.1), math.log10(max(10, max((r for _, _, r in chart), default=1) * 1.2))
-x = lambda r: left + (math.log10(max(r, 0.1)) - lo) / (hi - lo) * width
-svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 70}" height="{height}" font-family="sans-serif" font-size="11">',
-       f'<text x="10" y="18" font-size="13" font-weight="bold">NativeNet Simd speed relative to the reference (log scale; right of 1 = faster)</text>']
-y = 34
-family = None
-for fam, label, ratio in chart:
-    if fam != family:
-        family = fam
-        svg.append(f'<text x="10" y="{y + 10}" font-weight="bold">{fam}</text>')
-        y += 12
-    colour = "#2a7" if ratio >= 1 else "#d64"
-    x0, x1 = x(1), x(ratio)
-    svg.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">{label}</text>')
-    svg.append(f'<rect x="{min(x0, x1):.1f}" y="{y + 2}" width="{abs(x1 - x0):.1f}" height="{bar_h - 5}" fill="{colour}"/>')
-    svg.append(f'<text x="{max(x0, x1) + 4:.1f}" y="{y + 12}">{ratio:.2f}×</text>')
-    y += bar_h
-for tick in (0.1, 0.25, 0.5, 1, 2, 4, 10, 100):
-    if math.log10(tick) <= hi:
-        svg.append(f'<line x1="{x(tick):.1f}" y1="30" x2="{x(tick):.1f}" y2="{y}" stroke="#999" stroke-width="{1.5 if tick == 1 else 0.5}"/>')
-        svg.append(f'<text x="{x(tick):.1f}" y="{y + 14}" text-anchor="middle">{tick:g}</text>')
-svg.append("</svg>")
-with open(os.path.join(root, "bench", "chart.svg"), "w") as f:
-    f.write("\n".join(svg) + "\n")
-print(f"wrote {results_md} and bench/chart.svg ({len(chart)} bars)")
+# ---- chart: one horizontal bar per ratio, log scale, 1 = parity; drawn by `nativenet chart bench` (ScottPlot) ----
+import subprocess
+data = os.path.join(root, "bench", "chart-data.json")
+with open(data, "w") as f:
+    json.dump({"title": "NativeNet speed relative to the reference, per op family",
+               "bars": [{"family": fam, "label": label, "ratio": round(ratio, 4)} for fam, label, ratio in chart]}, f, indent=1)
+    f.write("\n")
+subprocess.run([os.path.join(root, "nativenet"), "chart", "bench", "--data", data, "--out", os.path.join(root, "bench", "chart")], check=True)
+print(f"wrote {results_md}, bench/chart-data.json and bench/chart.png/.svg ({len(chart)} bars)")

@@ -31,6 +31,7 @@ public static class CommandLine
           eval --checkpoint PATH [--backend naive|simd|cuda] [--threads T] [--data DIR] [--json]
                [--report [--worst N] [--report-out DIR]]   confusion matrix, per-class precision/recall, worst images
           export --checkpoint PATH --onnx OUT
+          chart bench --data FILE --out PATH   the benchmark chart (PATH.png, PATH.svg) from make_results.py's bars
           bench gemm [--m M] [--n N] [--k K] [--op NN|NT|TN|TT]
           bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
           bench maxpool [--pass fwd|fwdbwd]
@@ -64,6 +65,12 @@ public static class CommandLine
                     throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool, train-step, lstm or gru");
                 string which = rest[0];
                 return BenchCommand.Run(which, new CliArgs(rest.Skip(1)), console);
+            }
+            if (command == "chart")
+            {
+                if (rest.Count == 0 || rest[0].StartsWith("--", StringComparison.Ordinal))
+                    throw new UsageException("chart needs a chart: bench");
+                return ChartCommand.Run(rest[0], new CliArgs(rest.Skip(1)), console);
             }
             var options = new CliArgs(rest);
             return command switch

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security;
-using System.Text;
 using NativeNet.Autodiff;
 using NativeNet.Training;
 using Spectre.Console;
@@ -9,8 +7,8 @@ namespace NativeNet.Cli;
 
 /// <summary>
 /// <c>nativenet eval --report</c> for the image models: the course's error analysis. Prints the confusion matrix and
-/// per-class precision and recall, and writes report.json, confusion.svg (heat map), worst.png (the N most confidently
-/// wrong test images, a greyscale grid without text) and worst.svg (the same images with true and predicted labels).
+/// per-class precision and recall, and writes report.json, confusion.png/.svg (heat map) and worst.png/.svg (the N most
+/// confidently wrong test images in a grid with their true and predicted labels).
 /// </summary>
 internal static class EvalReport
 {
@@ -69,14 +67,15 @@ internal static class EvalReport
         var metadata = task.Metadata();
         double mean = double.Parse(metadata["normalize_mean"], CultureInfo.InvariantCulture), std = double.Parse(metadata["normalize_std"], CultureInfo.InvariantCulture);
         File.WriteAllText(Path.Combine(outDir, "report.json"), Json.Write(w => WriteJson(w, metrics, worstList), indented: true) + "\n");
-        File.WriteAllText(Path.Combine(outDir, "confusion.svg"), ConfusionSvg(metrics));
+        bool charts = Charts.SaveBesideResults(() => Charts.Confusion(metrics, Name), Path.Combine(outDir, "confusion"), console.Error);
         if (worstList.Count > 0)
         {
             var tiles = worstList.Select(m => Pixels(testX, m.Index, mean, std)).ToList();
-            File.WriteAllBytes(Path.Combine(outDir, "worst.png"), Grid(tiles));
-            File.WriteAllText(Path.Combine(outDir, "worst.svg"), WorstSvg(worstList, tiles));
+            var captions = worstList.Select(m => (Name(m.Truth), string.Create(CultureInfo.InvariantCulture, $"{Name(m.Predicted)} {m.Confidence * 100:F0}%"))).ToList();
+            charts &= Charts.SaveBesideResults(() => Charts.ImageGrid($"the {worstList.Count} most confidently wrong test images (true / predicted, confidence)", tiles, 28, captions, Columns, Scale),
+                Path.Combine(outDir, "worst"), console.Error);
         }
-        if (!json) Print(console, metrics, worstList, outDir);
+        if (!json) Print(console, metrics, worstList, outDir, charts);
         return (metrics, worstList);
     }
 
@@ -129,7 +128,7 @@ internal static class EvalReport
         else w.WriteNull(name);
     }
 
-    private static void Print(CliConsole console, ClassificationMetrics m, List<Mistake> worst, string outDir)
+    private static void Print(CliConsole console, ClassificationMetrics m, List<Mistake> worst, string outDir, bool charts)
     {
         var ansi = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -154,7 +153,7 @@ internal static class EvalReport
         string examples = string.Join(", ", worst.Take(5).Select(e => string.Create(CultureInfo.InvariantCulture, $"#{e.Index} {Name(e.Truth)} as {Name(e.Predicted)} ({e.Confidence * 100:F1}%)")));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"accuracy {m.Accuracy * 100:F2}%, top-{m.TopK} {m.TopKAccuracy * 100:F2}%; {worst.Count} most confidently wrong: {examples}{(worst.Count > 5 ? ", ..." : "")}"));
-        console.Out.WriteLine($"wrote {Path.Combine(outDir, "report.json")}, confusion.svg{(worst.Count > 0 ? ", worst.png (images only), worst.svg (with labels)" : "")}");
+        console.Out.WriteLine($"wrote {Path.Combine(outDir, "report.json")}{(!charts ? " (no charts)" : ", confusion.png, confusion.svg" + (worst.Count > 0 ? ", worst.png, worst.svg" : ""))}");
     }
 
     private static string Percent(double v) => double.IsFinite(v) ? string.Create(CultureInfo.InvariantCulture, $"{v * 100:F2}%") : "-";
@@ -167,67 +166,4 @@ internal static class EvalReport
         return values.Select(v => (byte)Math.Clamp(Math.Round((v * std + mean) * 255), 0, 255)).ToArray();
     }
 
-    private static byte[] Grid(List<byte[]> tiles)
-    {
-        const int side = 28, pad = 2, cell = side * Scale + pad;
-        int columns = Math.Min(Columns, tiles.Count), rows = (tiles.Count + columns - 1) / columns;
-        int width = columns * cell + pad, height = rows * cell + pad;
-        var pixels = new byte[width * height];
-        Array.Fill(pixels, (byte)128);
-        for (int k = 0; k < tiles.Count; k++)
-        {
-            int x0 = pad + k % columns * cell, y0 = pad + k / columns * cell;
-            for (int y = 0; y < side * Scale; y++)
-                for (int x = 0; x < side * Scale; x++)
-                    pixels[(y0 + y) * width + x0 + x] = tiles[k][y / Scale * side + x / Scale];
-        }
-        return PngWriter.Greyscale(pixels, width, height);
-    }
-
-    private static string WorstSvg(List<Mistake> worst, List<byte[]> tiles)
-    {
-        const int size = 28 * Scale, cellW = size + 40, cellH = size + 44;
-        int columns = Math.Min(Columns, worst.Count), rows = (worst.Count + columns - 1) / columns;
-        var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{columns * cellW}" height="{rows * cellH + 30}" font-family="sans-serif" font-size="11">""").Append('\n');
-        svg.Append(CultureInfo.InvariantCulture, $"""<rect width="100%" height="100%" fill="white"/><text x="8" y="18" font-size="14">the {worst.Count} most confidently wrong test images (true / predicted, confidence)</text>""").Append('\n');
-        for (int k = 0; k < worst.Count; k++)
-        {
-            int x = k % columns * cellW + 20, y = k / columns * cellH + 30;
-            string data = Convert.ToBase64String(PngWriter.Greyscale(tiles[k], 28, 28));
-            svg.Append(CultureInfo.InvariantCulture, $"""<image x="{x}" y="{y}" width="{size}" height="{size}" style="image-rendering:pixelated" href="data:image/png;base64,{data}"/>""").Append('\n');
-            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{x + size / 2}" y="{y + size + 14}" text-anchor="middle" fill="#2a7">{Escape(Name(worst[k].Truth))}</text>""").Append('\n');
-            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{x + size / 2}" y="{y + size + 28}" text-anchor="middle" fill="#c22">{Escape(Name(worst[k].Predicted))} {worst[k].Confidence * 100:F0}%</text>""").Append('\n');
-        }
-        svg.Append("</svg>\n");
-        return svg.ToString();
-    }
-
-    private static string ConfusionSvg(ClassificationMetrics m)
-    {
-        const int cell = 44, left = 110, top = 110;
-        int k = m.Classes;
-        var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{left + k * cell + 20}" height="{top + k * cell + 40}" font-family="sans-serif" font-size="11">""").Append('\n');
-        svg.Append(CultureInfo.InvariantCulture, $"""<rect width="100%" height="100%" fill="white"/><text x="8" y="18" font-size="14">confusion matrix (rows: true, columns: predicted; shade: fraction of the row)</text>""").Append('\n');
-        for (int t = 0; t < k; t++)
-        {
-            long rowTotal = Enumerable.Range(0, k).Sum(p => m.Confusion(t, p));
-            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{left - 6}" y="{top + t * cell + cell / 2 + 4}" text-anchor="end">{Escape(Name(t))}</text>""").Append('\n');
-            svg.Append(CultureInfo.InvariantCulture, $"""<text transform="translate({left + t * cell + cell / 2 + 4} {top - 6}) rotate(-60)">{Escape(Name(t))}</text>""").Append('\n');
-            for (int p = 0; p < k; p++)
-            {
-                long v = m.Confusion(t, p);
-                double f = rowTotal == 0 ? 0 : (double)v / rowTotal;
-                int shade = (int)Math.Round(255 * (1 - f));
-                string fill = t == p ? $"rgb({shade},{shade},255)" : $"rgb(255,{shade},{shade})";
-                svg.Append(CultureInfo.InvariantCulture, $"""<rect x="{left + p * cell}" y="{top + t * cell}" width="{cell}" height="{cell}" fill="{fill}" stroke="#999"/>""").Append('\n');
-                svg.Append(CultureInfo.InvariantCulture, $"""<text x="{left + p * cell + cell / 2}" y="{top + t * cell + cell / 2 + 4}" text-anchor="middle" fill="{(f > 0.6 ? "white" : "black")}">{v}</text>""").Append('\n');
-            }
-        }
-        svg.Append("</svg>\n");
-        return svg.ToString();
-    }
-
-    private static string Escape(string text) => SecurityElement.Escape(text) ?? "";
 }

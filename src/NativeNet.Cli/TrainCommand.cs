@@ -9,7 +9,7 @@ namespace NativeNet.Cli;
 /// <summary>
 /// <c>nativenet train --model mlp|cnn|resnet|charlstm|transformer ...</c>: a front end over <see cref="Trainer"/>. Trains with the
 /// chosen optimizer, reports each epoch's test (and with <c>--dev-fraction</c> dev) accuracy, and writes metrics.json,
-/// metrics.svg and the checkpoint model.safetensors (model, optimizer state, metadata) into the output directory after
+/// metrics.png and metrics.svg (the ScottPlot training chart) and the checkpoint model.safetensors (model, optimizer state, metadata) into the output directory after
 /// every epoch, plus resume.safetensors (everything <c>--resume DIR</c> needs) at epoch ends and every
 /// <c>--checkpoint-every</c> steps.
 /// </summary>
@@ -116,7 +116,7 @@ public static class TrainCommand
         }
         if (!json)
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"test accuracy {finalTest * 100:F2}% after {(epochs.Count > 0 ? epochs[^1].Epoch : 0)} epoch(s), {total.Elapsed.TotalSeconds:F1} s; wrote {Path.Combine(config.Out, "metrics.json")}, metrics.svg, model.safetensors"));
+                $"test accuracy {finalTest * 100:F2}% after {(epochs.Count > 0 ? epochs[^1].Epoch : 0)} epoch(s), {total.Elapsed.TotalSeconds:F1} s; wrote {Path.Combine(config.Out, "metrics.json")}, metrics.png, metrics.svg, model.safetensors"));
         return 0;
     }
 
@@ -206,8 +206,8 @@ public static class TrainCommand
             json.WriteEndObject();
         }, indented: true);
         AtomicFile.WriteAllText(Path.Combine(config.Out, "metrics.json"), metricsJson + "\n");
-        AtomicFile.WriteAllText(Path.Combine(config.Out, "metrics.svg"),
-            SvgChart.Render($"{config.Model}: train loss and test accuracy ({config.Optimizer} lr {config.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {config.Batch})", epochs));
+        Charts.SaveBesideResults(() => Charts.Training($"{config.Model} ({config.Optimizer} lr {config.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {config.Batch})", epochs),
+            Path.Combine(config.Out, "metrics"), Console.Error);
     }
 
     /// <summary>The 1/5/15-minute load averages (Linux), to judge timings on a shared machine.</summary>

@@ -12,7 +12,7 @@ namespace NativeNet.Cli;
 /// <summary>
 /// <c>nativenet tune</c>: random search over learning rate, weight decay and batch size (each a space such as
 /// <c>log:1e-4:1e-2</c> or <c>choice:64,128,256</c>, or a fixed number) for an image model, with successive halving of
-/// poor trials on a stratified dev split. Prints a table sorted by dev accuracy and writes tune.json and tune.svg
+/// poor trials on a stratified dev split. Prints a table sorted by dev accuracy and writes tune.json and tune.png/tune.svg
 /// (dev accuracy against each hyper-parameter, log axes for log spaces).
 /// </summary>
 public static class TuneCommand
@@ -183,8 +183,8 @@ public static class TuneCommand
             w.WriteEndObject();
         }, indented: !json);
         File.WriteAllText(Path.Combine(outDir, "tune.json"), tuneJson + "\n");
-        File.WriteAllText(Path.Combine(outDir, "tune.svg"), TuneChart.Render($"{model}: dev accuracy of {trials} trials ({budget} steps, successive halving)", dimensions,
-            ranked.Select(t => (t.Values, t.Rungs[^1].Accuracy, t.Rungs[^1].Steps == rungs[^1])).ToList()));
+        Charts.SaveBesideResults(() => Charts.Tune($"{model}: dev accuracy of {trials} trials ({budget} steps, successive halving)", dimensions,
+            ranked.Select(t => (t.Values, t.Rungs[^1].Accuracy, t.Rungs[^1].Steps == rungs[^1])).ToList()), Path.Combine(outDir, "tune"), console.Error);
 
         if (json)
         {
@@ -217,7 +217,7 @@ public static class TuneCommand
         ansi.Write(table);
         var best = ranked[0];
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"best: trial {best.Index + 1} ({Values(best.Values)}) dev acc {best.Rungs[^1].Accuracy * 100:F2}% after {best.Rungs[^1].Steps} steps; {total.Elapsed.TotalSeconds:F1} s in all (load {loadStart} -> {TrainCommand.LoadAverage()}); wrote {Path.Combine(outDir, "tune.json")}, tune.svg"));
+            $"best: trial {best.Index + 1} ({Values(best.Values)}) dev acc {best.Rungs[^1].Accuracy * 100:F2}% after {best.Rungs[^1].Steps} steps; {total.Elapsed.TotalSeconds:F1} s in all (load {loadStart} -> {TrainCommand.LoadAverage()}); wrote {Path.Combine(outDir, "tune.json")}, tune.png, tune.svg"));
         return 0;
     }
 
