@@ -27,17 +27,7 @@ public static class EvalCommand
 
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' not found");
         var metadata = Checkpoint.ReadMetadata(path);
-        if (!metadata.TryGetValue("format", out var format) || format != TrainCommand.Format || !metadata.TryGetValue(TrainingTask.ConfigKey, out var configJson))
-            throw new InvalidDataException($"checkpoint '{path}' was not written by 'nativenet train' (no {TrainCommand.Format} metadata)");
-        TrainConfig config;
-        try
-        {
-            config = TrainConfig.FromJson(configJson);
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new InvalidDataException($"checkpoint '{path}' has an unreadable training config: {e.Message}");
-        }
+        var config = TrainConfig.FromCheckpoint(metadata, path);
         if (!TrainConfig.Models.Contains(config.Model)) throw new InvalidDataException($"checkpoint '{path}' names an unknown model '{config.Model}'");
         // The run's own backend and threads unless overridden, so the accuracy is reproduced exactly by default.
         config = config with

@@ -24,17 +24,7 @@ public static class ExportCommand
         var tensors = Checkpoint.Load(path, out var metadata);
         try
         {
-            if (!metadata.TryGetValue("format", out var format) || format != TrainCommand.Format || !metadata.TryGetValue(TrainingTask.ConfigKey, out var configJson))
-                throw new InvalidDataException($"checkpoint '{path}' was not written by 'nativenet train' (no {TrainCommand.Format} metadata)");
-            TrainConfig config;
-            try
-            {
-                config = TrainConfig.FromJson(configJson);
-            }
-            catch (System.Text.Json.JsonException e)
-            {
-                throw new InvalidDataException($"checkpoint '{path}' has an unreadable training config: {e.Message}");
-            }
+            var config = TrainConfig.FromCheckpoint(metadata, path);
             using var model = Build(config, metadata, path);
             var target = model.NamedParameters().Concat(model.NamedBuffers()).ToDictionary(p => "model." + p.Item1, p => p.Item2);
             var stored = tensors.Keys.Where(k => k.StartsWith("model.", StringComparison.Ordinal)).ToHashSet();

@@ -72,6 +72,24 @@ public sealed record TrainConfig
     public static TrainConfig FromJson(string json) =>
         JsonSerializer.Deserialize<TrainConfig>(json, s_json) ?? throw new InvalidDataException("the training config is empty");
 
+    /// <summary>
+    /// The config stored in the metadata of a checkpoint written by <c>nativenet train</c>; an
+    /// <see cref="InvalidDataException"/> naming <paramref name="path"/> when there is none or it does not parse.
+    /// </summary>
+    public static TrainConfig FromCheckpoint(IReadOnlyDictionary<string, string> metadata, string path)
+    {
+        if (!metadata.TryGetValue("format", out var format) || format != TrainCommand.Format || !metadata.TryGetValue(TrainingTask.ConfigKey, out var configJson))
+            throw new InvalidDataException($"checkpoint '{path}' was not written by 'nativenet train' (no {TrainCommand.Format} metadata)");
+        try
+        {
+            return FromJson(configJson);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"checkpoint '{path}' has an unreadable training config: {e.Message}");
+        }
+    }
+
     /// <summary>Parses the options of <c>nativenet train</c>.</summary>
     public static TrainConfig Parse(CliArgs args)
     {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "../include/nnemu.h"
+#include "../include/nnemu_status.h"
 
 struct cublasContext
 {
@@ -26,10 +27,6 @@ namespace
 {
 std::mutex g_handlesLock;
 std::set<cublasContext*> g_handles;
-
-// The status and message of the calling thread's last failed call, for cublasGetStatusString.
-thread_local cublasStatus_t t_lastStatus = CUBLAS_STATUS_SUCCESS;
-thread_local std::string t_lastMessage;
 
 const char* StatusName(cublasStatus_t s)
 {
@@ -49,25 +46,13 @@ const char* StatusName(cublasStatus_t s)
     return "CUBLAS_STATUS_UNKNOWN";
 }
 
-// Records a failure (message through the driver's nnemu_report, so it reaches stderr too) and returns it.
-cublasStatus_t Fail(cublasStatus_t status, const char* format, ...)
-{
-    char buffer[1024];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(buffer, sizeof buffer, format, args);
-    va_end(args);
-    nnemu_report("%s: %s", StatusName(status), buffer);
-    t_lastStatus = status;
-    t_lastMessage = std::string(StatusName(status)) + ": " + buffer;
-    return status;
-}
+// The status and message of the calling thread's last failed call, for cublasGetStatusString.
+using Log = nnemu::StatusLog<cublasStatus_t, CUBLAS_STATUS_SUCCESS, StatusName>;
+constexpr auto Fail = Log::Fail;
 
-// A device-range failure: the driver already recorded a message naming the address and allocation.
 cublasStatus_t FailRange(const char* call, const char* operand)
 {
-    std::string detail = nnemu_last_error();
-    return Fail(CUBLAS_STATUS_EXECUTION_FAILED, "%s: %s lies outside device memory: %s", call, operand, detail.c_str());
+    return Log::FailRange(CUBLAS_STATUS_EXECUTION_FAILED, call, operand);
 }
 
 bool Live(cublasHandle_t handle)
@@ -240,8 +225,7 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
 
 const char* cublasGetStatusString(cublasStatus_t status)
 {
-    if (status != CUBLAS_STATUS_SUCCESS && status == t_lastStatus && !t_lastMessage.empty()) return t_lastMessage.c_str();
-    return StatusName(status);
+    return Log::Describe(status);
 }
 
 cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,

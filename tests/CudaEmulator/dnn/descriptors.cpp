@@ -7,13 +7,12 @@
 #include <set>
 
 #include "dnn_common.h"
+#include "../include/nnemu_status.h"
 
 namespace
 {
 std::mutex g_handlesLock;
 std::set<cudnnHandle_t> g_handles;
-thread_local cudnnStatus_t t_lastStatus = CUDNN_STATUS_SUCCESS;
-thread_local std::string t_lastMessage;
 
 bool ValidType(cudnnDataType_t t)
 {
@@ -44,23 +43,21 @@ const char* StatusName(cudnnStatus_t s)
     return "CUDNN_STATUS_UNKNOWN";
 }
 
+// The status and message of the calling thread's last failed call, for cudnnGetErrorString.
+using Log = nnemu::StatusLog<cudnnStatus_t, CUDNN_STATUS_SUCCESS, StatusName>;
+
 cudnnStatus_t Fail(cudnnStatus_t status, const char* format, ...)
 {
-    char buffer[1536];
     va_list args;
     va_start(args, format);
-    vsnprintf(buffer, sizeof buffer, format, args);
+    status = Log::FailV(status, format, args);
     va_end(args);
-    nnemu_report("%s: %s", StatusName(status), buffer);
-    t_lastStatus = status;
-    t_lastMessage = std::string(StatusName(status)) + ": " + buffer;
     return status;
 }
 
 cudnnStatus_t FailRange(const char* call, const char* operand)
 {
-    std::string detail = nnemu_last_error();
-    return Fail(CUDNN_STATUS_EXECUTION_FAILED, "%s: %s lies outside device memory: %s", call, operand, detail.c_str());
+    return Log::FailRange(CUDNN_STATUS_EXECUTION_FAILED, call, operand);
 }
 
 bool LiveHandle(cudnnHandle_t handle)
@@ -153,8 +150,7 @@ size_t cudnnGetVersion(void) { return CUDNN_VERSION; }
 
 const char* cudnnGetErrorString(cudnnStatus_t status)
 {
-    if (status != CUDNN_STATUS_SUCCESS && status == t_lastStatus && !t_lastMessage.empty()) return t_lastMessage.c_str();
-    return StatusName(status);
+    return dnn::Log::Describe(status);
 }
 
 cudnnStatus_t cudnnCreate(cudnnHandle_t* handle)

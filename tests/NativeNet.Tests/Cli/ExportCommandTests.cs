@@ -2,6 +2,7 @@ using NativeNet.Cli;
 using NativeNet.IO;
 using NativeNet.Models;
 using NUnit.Framework;
+using static NativeNet.Tests.CliRun;
 
 namespace NativeNet.Tests.Cli;
 
@@ -12,14 +13,6 @@ public class ExportCommandTests
 
     [SetUp] public void MakeDir() => _dir = Directory.CreateTempSubdirectory("nativenet-export").FullName;
     [TearDown] public void RemoveDir() => Directory.Delete(_dir, true);
-
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run(args, new CliConsole(output, error, Interactive: false));
-        return (code, output.ToString(), error.ToString());
-    }
 
     private string WriteCheckpoint(string modelName, NativeNet.Nn.Module model, Dictionary<string, string>? extra = null)
     {

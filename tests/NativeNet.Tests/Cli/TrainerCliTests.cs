@@ -3,6 +3,7 @@ using NativeNet.Cli;
 using NativeNet.Data;
 using NativeNet.IO;
 using NUnit.Framework;
+using static NativeNet.Tests.CliRun;
 
 namespace NativeNet.Tests.Cli;
 
@@ -18,22 +19,6 @@ public class TrainerCliTests
     {
         if (!File.Exists(Path.Combine(FashionMnist.DefaultDirectory, "train-images-idx3-ubyte.gz")) && !File.Exists(Path.Combine(FashionMnist.DefaultDirectory, "train-images-idx3-ubyte")))
             Assert.Ignore($"Fashion-MNIST is not installed in {FashionMnist.DefaultDirectory} (Debian package dataset-fashion-mnist)");
-    }
-
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run(args, new CliConsole(output, error, Interactive: false));
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private static void AssertOneLineError((int Code, string Out, string Error) result, string expectedFragment)
-    {
-        Assert.That(result.Code, Is.Not.Zero);
-        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.That(lines, Has.Length.EqualTo(1), $"expected one error line, got:\n{result.Error}");
-        Assert.That(lines[0], Does.Contain(expectedFragment));
     }
 
     /// <summary>The per-epoch figures of a metrics.json without the timings.</summary>

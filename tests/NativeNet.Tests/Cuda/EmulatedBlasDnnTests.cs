@@ -14,9 +14,6 @@ namespace NativeNet.Tests.Cuda;
 /// the backend tests.
 /// </summary>
 [TestFixture]
-[Category("Emulator")]
-[Category("Cuda")]
-[NonParallelizable]
 public sealed unsafe class EmulatedBlasDnnTests : EmulatorFixture
 {
     private static float[] F(double[] a) => a.Select(v => (float)v).ToArray();

@@ -11,9 +11,6 @@ namespace NativeNet.Tests.Cuda;
 /// data layouts; plus the checks a lax emulator would skip.
 /// </summary>
 [TestFixture]
-[Category("Emulator")]
-[Category("Cuda")]
-[NonParallelizable]
 public sealed unsafe class EmulatedRnnTests : EmulatorFixture
 {
     private const int InputSize = 3, Hidden = 2;

@@ -10,6 +10,9 @@ namespace NativeNet.Tests.Cuda;
 /// loaded CUDA driver is the emulator (CudaRuntime.IsEmulated: its device name says "emulated"); they fail
 /// instead where the emulator was expected (CudaTestDevice).
 /// </summary>
+[Category("Emulator")]
+[Category("Cuda")]
+[NonParallelizable]
 public abstract unsafe class EmulatorFixture
 {
     private nint _context;
@@ -21,10 +24,8 @@ public abstract unsafe class EmulatorFixture
     [OneTimeSetUp]
     public void OpenEmulator()
     {
-        CudaTestDevice.Require();
+        CudaTestDevice.RequireEmulator();
         string name = CudaRuntime.Devices[0].Name;
-        if (!CudaRuntime.IsEmulated)
-            Assert.Ignore($"device 0 is {name}, not the emulated device (run with NATIVENET_CUDA_LIB_DIR=artifacts/cuda-emulator): these tests check the emulator itself");
         TestContext.Progress.WriteLine($"{GetType().Name} on the emulated device: {name}");
         CudaDriver.Check(CudaDriver.cuInit(0));
         CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRetain(out _context, 0));

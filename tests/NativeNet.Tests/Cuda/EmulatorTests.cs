@@ -23,9 +23,7 @@ public sealed class EmulatorTests
     [OneTimeSetUp]
     public void LoadTestKernels()
     {
-        CudaTestDevice.Require();
-        if (!CudaRuntime.IsEmulated)
-            Assert.Ignore("the emulated CUDA device is not loaded (run with NATIVENET_CUDA_LIB_DIR=artifacts/cuda-emulator); these tests check its strictness");
+        CudaTestDevice.RequireEmulator();
         CudaBackend.Get(0).MakeCurrent();
         string source = File.ReadAllText(TestKernelPath());
         _module = CudaModule.Load(KernelCompiler.Shared.Compile("emulator_checks.cu", source, CudaBackend.Get(0).Info.Architecture));

@@ -32,4 +32,15 @@ public static class CudaTestDevice
         if (!CudaRuntime.IsAvailable) Unavailable("no CUDA device: " + CudaRuntime.UnavailableReason);
         if (EmulatorExpected && !CudaRuntime.IsEmulated) Assert.Fail($"{EmulatedVariable}=1 but the loaded CUDA driver is not the emulator");
     }
+
+    /// <summary>
+    /// <see cref="Require"/>, and ignores the test with the reason unless the loaded CUDA driver is the emulator:
+    /// for the tests of the emulator itself, which a real GPU would pass or fail for other reasons.
+    /// </summary>
+    public static void RequireEmulator()
+    {
+        Require();
+        if (!CudaRuntime.IsEmulated)
+            Assert.Ignore($"device 0 is {CudaRuntime.Devices[0].Name}, not the emulated device (run with NATIVENET_CUDA_LIB_DIR=artifacts/cuda-emulator): these tests check the emulator itself");
+    }
 }

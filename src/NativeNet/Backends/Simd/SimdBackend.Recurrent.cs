@@ -5,7 +5,8 @@ using System.Runtime.Intrinsics;
 namespace NativeNet.Backends.Simd;
 
 // The fused recurrent cells, vectorised along the hidden units of a batch row (Vector512, else Vector256, then a scalar
-// tail with the same formulas; Float32 vectors use a float-only e^x, ExpF512/ExpF256): σ(x) = 1/(1 + e^−x) and, in Float32, tanh x = 2/(1 + e^−2x) − 1 (absolute error ~1e-7, which
+// tail with the same formulas; Float32 vectors use a float-only e^x, RecurrentWidth512/256.ExpF; the row kernels are
+// written once in RecurrentRows over the width): σ(x) = 1/(1 + e^−x) and, in Float32, tanh x = 2/(1 + e^−2x) − 1 (absolute error ~1e-7, which
 // is what the cell's sums need), in Float64 the accurate VMath.TanhD (finite-difference gradient checks see its smoothness);
 // all saturate without NaN for any finite x. Rows are split over threads only when the step is large enough to pay for the hand-off.
 public sealed partial class SimdBackend
@@ -86,7 +87,7 @@ public sealed partial class SimdBackend
                 for (int b = first; b < end; b++)
                 {
                     T* gr = (T*)g + (nint)b * 4 * hidden, cpr = (T*)cp + (nint)b * hidden, cr = (T*)cc + (nint)b * hidden, hr = (T*)hh + (nint)b * hidden;
-                    int j = Vector512.IsHardwareAccelerated ? LstmForwardRow512(gr, br, cpr, cr, hr, hidden) : Vector256.IsHardwareAccelerated ? LstmForwardRow256(gr, br, cpr, cr, hr, hidden) : 0;
+                    int j = Vector512.IsHardwareAccelerated ? RecurrentRows<T, Vector512<T>, RecurrentWidth512<T>>.LstmForward(gr, br, cpr, cr, hr, hidden) : Vector256.IsHardwareAccelerated ? RecurrentRows<T, Vector256<T>, RecurrentWidth256<T>>.LstmForward(gr, br, cpr, cr, hr, hidden) : 0;
                     for (; j < hidden; j++)
                     {
                         T i = SigmoidS(gr[j] + br[j]), f = SigmoidS(gr[hidden + j] + br[hidden + j]), gg = TanhS(gr[2 * hidden + j] + br[2 * hidden + j]), o = SigmoidS(gr[3 * hidden + j] + br[3 * hidden + j]);
@@ -112,7 +113,7 @@ public sealed partial class SimdBackend
                 {
                     nint row = (nint)b * hidden, wide = row * 4;
                     T* ar = (T*)a + wide, cpr = (T*)cp + row, cr = (T*)cc + row, dhr = (T*)dhh + row, dcr = (T*)dcc + row, dgr = (T*)dgg + wide;
-                    int j = Vector512.IsHardwareAccelerated ? LstmBackwardRow512(ar, cpr, cr, dhr, dcr, dgr, hidden) : Vector256.IsHardwareAccelerated ? LstmBackwardRow256(ar, cpr, cr, dhr, dcr, dgr, hidden) : 0;
+                    int j = Vector512.IsHardwareAccelerated ? RecurrentRows<T, Vector512<T>, RecurrentWidth512<T>>.LstmBackward(ar, cpr, cr, dhr, dcr, dgr, hidden) : Vector256.IsHardwareAccelerated ? RecurrentRows<T, Vector256<T>, RecurrentWidth256<T>>.LstmBackward(ar, cpr, cr, dhr, dcr, dgr, hidden) : 0;
                     for (; j < hidden; j++)
                     {
                         T i = ar[j], f = ar[hidden + j], g = ar[2 * hidden + j], o = ar[3 * hidden + j];
@@ -146,7 +147,7 @@ public sealed partial class SimdBackend
                 {
                     nint row = (nint)b * hidden, wide = row * 3;
                     T* xr = (T*)x + wide, hgr = (T*)hg + wide, hpr = (T*)hp + row, hr = (T*)hh + row;
-                    int j = Vector512.IsHardwareAccelerated ? GruForwardRow512(xr, hgr, bi, bh, hpr, hr, hidden) : Vector256.IsHardwareAccelerated ? GruForwardRow256(xr, hgr, bi, bh, hpr, hr, hidden) : 0;
+                    int j = Vector512.IsHardwareAccelerated ? RecurrentRows<T, Vector512<T>, RecurrentWidth512<T>>.GruForward(xr, hgr, bi, bh, hpr, hr, hidden) : Vector256.IsHardwareAccelerated ? RecurrentRows<T, Vector256<T>, RecurrentWidth256<T>>.GruForward(xr, hgr, bi, bh, hpr, hr, hidden) : 0;
                     for (; j < hidden; j++)
                     {
                         T r = SigmoidS(xr[j] + bi[j] + hgr[j] + bh[j]);
@@ -176,7 +177,7 @@ public sealed partial class SimdBackend
                 {
                     nint row = (nint)b * hidden, wide = row * 3;
                     T* ar = (T*)a + wide, hgr = (T*)hg + wide, hpr = (T*)hp + row, dhr = (T*)dhh + row, dhpr = (T*)dhp + row, dxr = (T*)dx + wide, dhgr = (T*)dhg + wide;
-                    int j = Vector512.IsHardwareAccelerated ? GruBackwardRow512(ar, hgr, hpr, dhr, dhpr, dxr, dhgr, hidden) : Vector256.IsHardwareAccelerated ? GruBackwardRow256(ar, hgr, hpr, dhr, dhpr, dxr, dhgr, hidden) : 0;
+                    int j = Vector512.IsHardwareAccelerated ? RecurrentRows<T, Vector512<T>, RecurrentWidth512<T>>.GruBackward(ar, hgr, hpr, dhr, dhpr, dxr, dhgr, hidden) : Vector256.IsHardwareAccelerated ? RecurrentRows<T, Vector256<T>, RecurrentWidth256<T>>.GruBackward(ar, hgr, hpr, dhr, dhpr, dxr, dhgr, hidden) : 0;
                     for (; j < hidden; j++)
                     {
                         T r = ar[j], z = ar[hidden + j], n = ar[2 * hidden + j], hn = hgr[2 * hidden + j];
@@ -192,18 +193,139 @@ public sealed partial class SimdBackend
             });
         }
     }
+}
 
-    // ---- 512-bit rows ----
+/// <summary>
+/// The row kernels of the fused LSTM and GRU cells, written once for every vector width; each returns the first column
+/// it left for the scalar tail.
+/// </summary>
+internal static unsafe class RecurrentRows<T, TVec, TW> where T : unmanaged, IFloatingPointIeee754<T>
+    where TVec : struct
+    where TW : struct, IRecurrentWidth<T, TVec>
+{
+    // SAFETY (all row kernels): the pointers address rows of pinned contiguous operands checked by CheckCell, and j + TW.Count <= hidden.
+    // The arithmetic goes through TW (Vector256/512 expose no generic-math operator interfaces) in the left-to-right
+    // order of the scalar formulas, so every width rounds the same way.
+    public static int LstmForward(T* g, T* bias, T* cp, T* c, T* h, int hidden)
+    {
+        int j = 0;
+        for (; j + TW.Count <= hidden; j += TW.Count)
+        {
+            var i = TW.Sigmoid(TW.Add(TW.Load(g + j), TW.Load(bias + j)));
+            var f = TW.Sigmoid(TW.Add(TW.Load(g + hidden + j), TW.Load(bias + hidden + j)));
+            var gg = TW.Tanh(TW.Add(TW.Load(g + 2 * hidden + j), TW.Load(bias + 2 * hidden + j)));
+            var o = TW.Sigmoid(TW.Add(TW.Load(g + 3 * hidden + j), TW.Load(bias + 3 * hidden + j)));
+            TW.Store(i, g + j); TW.Store(f, g + hidden + j); TW.Store(gg, g + 2 * hidden + j); TW.Store(o, g + 3 * hidden + j);
+            var cv = TW.Add(TW.Mul(f, TW.Load(cp + j)), TW.Mul(i, gg));
+            TW.Store(cv, c + j);
+            TW.Store(TW.Mul(o, TW.Tanh(cv)), h + j);
+        }
+        return j;
+    }
+
+    public static int LstmBackward(T* a, T* cp, T* c, T* dh, T* dc, T* dg, int hidden)
+    {
+        int j = 0;
+        var one = TW.One;
+        for (; j + TW.Count <= hidden; j += TW.Count)
+        {
+            var i = TW.Load(a + j);
+            var f = TW.Load(a + hidden + j);
+            var g = TW.Load(a + 2 * hidden + j);
+            var o = TW.Load(a + 3 * hidden + j);
+            var tc = TW.Tanh(TW.Load(c + j));
+            var dhv = TW.Load(dh + j);
+            var dcv = TW.Add(TW.Load(dc + j), TW.Mul(TW.Mul(dhv, o), TW.Sub(one, TW.Mul(tc, tc))));
+            TW.Store(TW.Mul(TW.Mul(TW.Mul(dcv, g), i), TW.Sub(one, i)), dg + j);
+            TW.Store(TW.Mul(TW.Mul(TW.Mul(dcv, TW.Load(cp + j)), f), TW.Sub(one, f)), dg + hidden + j);
+            TW.Store(TW.Mul(TW.Mul(dcv, i), TW.Sub(one, TW.Mul(g, g))), dg + 2 * hidden + j);
+            TW.Store(TW.Mul(TW.Mul(TW.Mul(dhv, tc), o), TW.Sub(one, o)), dg + 3 * hidden + j);
+            TW.Store(TW.Mul(dcv, f), dc + j);
+        }
+        return j;
+    }
+
+    public static int GruForward(T* x, T* hg, T* bi, T* bh, T* hp, T* h, int hidden)
+    {
+        int j = 0;
+        for (; j + TW.Count <= hidden; j += TW.Count)
+        {
+            var r = TW.Sigmoid(TW.Add(TW.Add(TW.Add(TW.Load(x + j), TW.Load(bi + j)), TW.Load(hg + j)), TW.Load(bh + j)));
+            var z = TW.Sigmoid(TW.Add(TW.Add(TW.Add(TW.Load(x + hidden + j), TW.Load(bi + hidden + j)), TW.Load(hg + hidden + j)), TW.Load(bh + hidden + j)));
+            var hn = TW.Add(TW.Load(hg + 2 * hidden + j), TW.Load(bh + 2 * hidden + j));
+            var n = TW.Tanh(TW.Add(TW.Add(TW.Load(x + 2 * hidden + j), TW.Load(bi + 2 * hidden + j)), TW.Mul(r, hn)));
+            TW.Store(r, x + j); TW.Store(z, x + hidden + j); TW.Store(n, x + 2 * hidden + j);
+            TW.Store(hn, hg + 2 * hidden + j);
+            TW.Store(TW.Add(n, TW.Mul(z, TW.Sub(TW.Load(hp + j), n))), h + j);
+        }
+        return j;
+    }
+
+    public static int GruBackward(T* a, T* hg, T* hp, T* dh, T* dhp, T* dx, T* dhg, int hidden)
+    {
+        int j = 0;
+        var one = TW.One;
+        for (; j + TW.Count <= hidden; j += TW.Count)
+        {
+            var r = TW.Load(a + j);
+            var z = TW.Load(a + hidden + j);
+            var n = TW.Load(a + 2 * hidden + j);
+            var hn = TW.Load(hg + 2 * hidden + j);
+            var dhv = TW.Load(dh + j);
+            var dn = TW.Mul(TW.Mul(dhv, TW.Sub(one, z)), TW.Sub(one, TW.Mul(n, n)));
+            var dz = TW.Mul(TW.Mul(TW.Mul(dhv, TW.Sub(TW.Load(hp + j), n)), z), TW.Sub(one, z));
+            var dr = TW.Mul(TW.Mul(TW.Mul(dn, hn), r), TW.Sub(one, r));
+            TW.Store(dr, dx + j); TW.Store(dz, dx + hidden + j); TW.Store(dn, dx + 2 * hidden + j);
+            TW.Store(dr, dhg + j); TW.Store(dz, dhg + hidden + j); TW.Store(TW.Mul(dn, r), dhg + 2 * hidden + j);
+            TW.Store(TW.Add(TW.Load(dhp + j), TW.Mul(dhv, z)), dhp + j);
+        }
+        return j;
+    }
+}
+
+/// <summary>One vector width of the recurrent row kernels: its loads and stores and the cell nonlinearities σ and tanh.</summary>
+internal unsafe interface IRecurrentWidth<T, TVec> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    static abstract int Count { get; }
+    static abstract TVec One { get; }
+    static abstract TVec Load(T* p);
+    static abstract void Store(TVec v, T* p);
+    static abstract TVec Add(TVec a, TVec b);
+    static abstract TVec Sub(TVec a, TVec b);
+    static abstract TVec Mul(TVec a, TVec b);
+    static abstract TVec Sigmoid(TVec x);
+    static abstract TVec Tanh(TVec x);
+}
+
+/// <summary>The recurrent row kernels at 512 bits.</summary>
+internal unsafe struct RecurrentWidth512<T> : IRecurrentWidth<T, Vector512<T>> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => Vector512<T>.Count;
+    public static Vector512<T> One => Vector512<T>.One;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Load(T* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<T> v, T* p) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Sub(Vector512<T> a, Vector512<T> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Mul(Vector512<T> a, Vector512<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Exp512<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        typeof(T) == typeof(float) ? ExpF512(x.As<T, float>()).As<float, T>() : VMath.Exp(x);
+    public static Vector512<T> Sigmoid(Vector512<T> x) => Vector512<T>.One / (Vector512<T>.One + Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Tanh(Vector512<T> x) =>
+        typeof(T) == typeof(double)
+            ? VMath.TanhD(x.As<T, double>()).As<double, T>()
+            : Vector512.Create(T.One + T.One) / (Vector512<T>.One + Exp(-(x + x))) - Vector512<T>.One;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Exp(Vector512<T> x) =>
+        typeof(T) == typeof(float) ? ExpF(x.As<T, float>()).As<float, T>() : VMath.Exp(x);
 
     // e^x in float without widening to double: x clamped to [−87, 88] (the cells only need saturation there), x = n·ln 2 + r
     // with |r| ≤ ln 2 / 2 (ln 2 split in two for an exact product), Cephes' degree-6 polynomial for e^r (about 2e-7
     // relative), then 2^n through the exponent bits. NaN propagates through Min/Max and the polynomial.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> ExpF512(Vector512<float> x)
+    private static Vector512<float> ExpF(Vector512<float> x)
     {
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87f)), Vector512.Create(88f));
         var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
@@ -218,104 +340,35 @@ public sealed partial class SimdBackend
         var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
         return y * scale.AsSingle();
     }
+}
+
+/// <summary>The recurrent row kernels at 256 bits.</summary>
+internal unsafe struct RecurrentWidth256<T> : IRecurrentWidth<T, Vector256<T>> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => Vector256<T>.Count;
+    public static Vector256<T> One => Vector256<T>.One;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Load(T* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<T> v, T* p) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Sub(Vector256<T> a, Vector256<T> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Mul(Vector256<T> a, Vector256<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Sigmoid512<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Vector512<T>.One / (Vector512<T>.One + Exp512(-x));
+    public static Vector256<T> Sigmoid(Vector256<T> x) => Vector256<T>.One / (Vector256<T>.One + Exp(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Tanh512<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
+    public static Vector256<T> Tanh(Vector256<T> x) =>
         typeof(T) == typeof(double)
             ? VMath.TanhD(x.As<T, double>()).As<double, T>()
-            : Vector512.Create(T.One + T.One) / (Vector512<T>.One + Exp512(-(x + x))) - Vector512<T>.One;
-
-    // SAFETY (all row kernels): the pointers address rows of pinned contiguous operands checked by CheckCell, and j + Vector512<T>.Count <= hidden.
-    private static unsafe int LstmForwardRow512<T>(T* g, T* bias, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        for (; j + Vector512<T>.Count <= hidden; j += Vector512<T>.Count)
-        {
-            var i = Sigmoid512(Vector512.Load(g + j) + Vector512.Load(bias + j));
-            var f = Sigmoid512(Vector512.Load(g + hidden + j) + Vector512.Load(bias + hidden + j));
-            var gg = Tanh512(Vector512.Load(g + 2 * hidden + j) + Vector512.Load(bias + 2 * hidden + j));
-            var o = Sigmoid512(Vector512.Load(g + 3 * hidden + j) + Vector512.Load(bias + 3 * hidden + j));
-            i.Store(g + j); f.Store(g + hidden + j); gg.Store(g + 2 * hidden + j); o.Store(g + 3 * hidden + j);
-            var cv = f * Vector512.Load(cp + j) + i * gg;
-            cv.Store(c + j);
-            (o * Tanh512(cv)).Store(h + j);
-        }
-        return j;
-    }
-
-    private static unsafe int LstmBackwardRow512<T>(T* a, T* cp, T* c, T* dh, T* dc, T* dg, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        var one = Vector512<T>.One;
-        for (; j + Vector512<T>.Count <= hidden; j += Vector512<T>.Count)
-        {
-            var i = Vector512.Load(a + j);
-            var f = Vector512.Load(a + hidden + j);
-            var g = Vector512.Load(a + 2 * hidden + j);
-            var o = Vector512.Load(a + 3 * hidden + j);
-            var tc = Tanh512(Vector512.Load(c + j));
-            var dhv = Vector512.Load(dh + j);
-            var dcv = Vector512.Load(dc + j) + dhv * o * (one - tc * tc);
-            (dcv * g * i * (one - i)).Store(dg + j);
-            (dcv * Vector512.Load(cp + j) * f * (one - f)).Store(dg + hidden + j);
-            (dcv * i * (one - g * g)).Store(dg + 2 * hidden + j);
-            (dhv * tc * o * (one - o)).Store(dg + 3 * hidden + j);
-            (dcv * f).Store(dc + j);
-        }
-        return j;
-    }
-
-    private static unsafe int GruForwardRow512<T>(T* x, T* hg, T* bi, T* bh, T* hp, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        for (; j + Vector512<T>.Count <= hidden; j += Vector512<T>.Count)
-        {
-            var r = Sigmoid512(Vector512.Load(x + j) + Vector512.Load(bi + j) + Vector512.Load(hg + j) + Vector512.Load(bh + j));
-            var z = Sigmoid512(Vector512.Load(x + hidden + j) + Vector512.Load(bi + hidden + j) + Vector512.Load(hg + hidden + j) + Vector512.Load(bh + hidden + j));
-            var hn = Vector512.Load(hg + 2 * hidden + j) + Vector512.Load(bh + 2 * hidden + j);
-            var n = Tanh512(Vector512.Load(x + 2 * hidden + j) + Vector512.Load(bi + 2 * hidden + j) + r * hn);
-            r.Store(x + j); z.Store(x + hidden + j); n.Store(x + 2 * hidden + j);
-            hn.Store(hg + 2 * hidden + j);
-            (n + z * (Vector512.Load(hp + j) - n)).Store(h + j);
-        }
-        return j;
-    }
-
-    private static unsafe int GruBackwardRow512<T>(T* a, T* hg, T* hp, T* dh, T* dhp, T* dx, T* dhg, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        var one = Vector512<T>.One;
-        for (; j + Vector512<T>.Count <= hidden; j += Vector512<T>.Count)
-        {
-            var r = Vector512.Load(a + j);
-            var z = Vector512.Load(a + hidden + j);
-            var n = Vector512.Load(a + 2 * hidden + j);
-            var hn = Vector512.Load(hg + 2 * hidden + j);
-            var dhv = Vector512.Load(dh + j);
-            var dn = dhv * (one - z) * (one - n * n);
-            var dz = dhv * (Vector512.Load(hp + j) - n) * z * (one - z);
-            var dr = dn * hn * r * (one - r);
-            dr.Store(dx + j); dz.Store(dx + hidden + j); dn.Store(dx + 2 * hidden + j);
-            dr.Store(dhg + j); dz.Store(dhg + hidden + j); (dn * r).Store(dhg + 2 * hidden + j);
-            (Vector512.Load(dhp + j) + dhv * z).Store(dhp + j);
-        }
-        return j;
-    }
-    // ---- 256-bit rows ----
+            : Vector256.Create(T.One + T.One) / (Vector256<T>.One + Exp(-(x + x))) - Vector256<T>.One;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Exp256<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        typeof(T) == typeof(float) ? ExpF256(x.As<T, float>()).As<float, T>() : VMath.Exp(x);
+    private static Vector256<T> Exp(Vector256<T> x) =>
+        typeof(T) == typeof(float) ? ExpF(x.As<T, float>()).As<float, T>() : VMath.Exp(x);
 
-    // e^x in float without widening to double: x clamped to [−87, 88] (the cells only need saturation there), x = n·ln 2 + r
-    // with |r| ≤ ln 2 / 2 (ln 2 split in two for an exact product), Cephes' degree-6 polynomial for e^r (about 2e-7
-    // relative), then 2^n through the exponent bits. NaN propagates through Min/Max and the polynomial.
+    // The same e^x as RecurrentWidth512.ExpF.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ExpF256(Vector256<float> x)
+    private static Vector256<float> ExpF(Vector256<float> x)
     {
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87f)), Vector256.Create(88f));
         var n = Vector256.Round(x * Vector256.Create(1.44269504088896341f));
@@ -329,92 +382,5 @@ public sealed partial class SimdBackend
         var y = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
         var scale = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
         return y * scale.AsSingle();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Sigmoid256<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Vector256<T>.One / (Vector256<T>.One + Exp256(-x));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Tanh256<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        typeof(T) == typeof(double)
-            ? VMath.TanhD(x.As<T, double>()).As<double, T>()
-            : Vector256.Create(T.One + T.One) / (Vector256<T>.One + Exp256(-(x + x))) - Vector256<T>.One;
-
-    // SAFETY (all row kernels): the pointers address rows of pinned contiguous operands checked by CheckCell, and j + Vector256<T>.Count <= hidden.
-    private static unsafe int LstmForwardRow256<T>(T* g, T* bias, T* cp, T* c, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        for (; j + Vector256<T>.Count <= hidden; j += Vector256<T>.Count)
-        {
-            var i = Sigmoid256(Vector256.Load(g + j) + Vector256.Load(bias + j));
-            var f = Sigmoid256(Vector256.Load(g + hidden + j) + Vector256.Load(bias + hidden + j));
-            var gg = Tanh256(Vector256.Load(g + 2 * hidden + j) + Vector256.Load(bias + 2 * hidden + j));
-            var o = Sigmoid256(Vector256.Load(g + 3 * hidden + j) + Vector256.Load(bias + 3 * hidden + j));
-            i.Store(g + j); f.Store(g + hidden + j); gg.Store(g + 2 * hidden + j); o.Store(g + 3 * hidden + j);
-            var cv = f * Vector256.Load(cp + j) + i * gg;
-            cv.Store(c + j);
-            (o * Tanh256(cv)).Store(h + j);
-        }
-        return j;
-    }
-
-    private static unsafe int LstmBackwardRow256<T>(T* a, T* cp, T* c, T* dh, T* dc, T* dg, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        var one = Vector256<T>.One;
-        for (; j + Vector256<T>.Count <= hidden; j += Vector256<T>.Count)
-        {
-            var i = Vector256.Load(a + j);
-            var f = Vector256.Load(a + hidden + j);
-            var g = Vector256.Load(a + 2 * hidden + j);
-            var o = Vector256.Load(a + 3 * hidden + j);
-            var tc = Tanh256(Vector256.Load(c + j));
-            var dhv = Vector256.Load(dh + j);
-            var dcv = Vector256.Load(dc + j) + dhv * o * (one - tc * tc);
-            (dcv * g * i * (one - i)).Store(dg + j);
-            (dcv * Vector256.Load(cp + j) * f * (one - f)).Store(dg + hidden + j);
-            (dcv * i * (one - g * g)).Store(dg + 2 * hidden + j);
-            (dhv * tc * o * (one - o)).Store(dg + 3 * hidden + j);
-            (dcv * f).Store(dc + j);
-        }
-        return j;
-    }
-
-    private static unsafe int GruForwardRow256<T>(T* x, T* hg, T* bi, T* bh, T* hp, T* h, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        for (; j + Vector256<T>.Count <= hidden; j += Vector256<T>.Count)
-        {
-            var r = Sigmoid256(Vector256.Load(x + j) + Vector256.Load(bi + j) + Vector256.Load(hg + j) + Vector256.Load(bh + j));
-            var z = Sigmoid256(Vector256.Load(x + hidden + j) + Vector256.Load(bi + hidden + j) + Vector256.Load(hg + hidden + j) + Vector256.Load(bh + hidden + j));
-            var hn = Vector256.Load(hg + 2 * hidden + j) + Vector256.Load(bh + 2 * hidden + j);
-            var n = Tanh256(Vector256.Load(x + 2 * hidden + j) + Vector256.Load(bi + 2 * hidden + j) + r * hn);
-            r.Store(x + j); z.Store(x + hidden + j); n.Store(x + 2 * hidden + j);
-            hn.Store(hg + 2 * hidden + j);
-            (n + z * (Vector256.Load(hp + j) - n)).Store(h + j);
-        }
-        return j;
-    }
-
-    private static unsafe int GruBackwardRow256<T>(T* a, T* hg, T* hp, T* dh, T* dhp, T* dx, T* dhg, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        var one = Vector256<T>.One;
-        for (; j + Vector256<T>.Count <= hidden; j += Vector256<T>.Count)
-        {
-            var r = Vector256.Load(a + j);
-            var z = Vector256.Load(a + hidden + j);
-            var n = Vector256.Load(a + 2 * hidden + j);
-            var hn = Vector256.Load(hg + 2 * hidden + j);
-            var dhv = Vector256.Load(dh + j);
-            var dn = dhv * (one - z) * (one - n * n);
-            var dz = dhv * (Vector256.Load(hp + j) - n) * z * (one - z);
-            var dr = dn * hn * r * (one - r);
-            dr.Store(dx + j); dz.Store(dx + hidden + j); dn.Store(dx + 2 * hidden + j);
-            dr.Store(dhg + j); dz.Store(dhg + hidden + j); (dn * r).Store(dhg + 2 * hidden + j);
-            (Vector256.Load(dhp + j) + dhv * z).Store(dhp + j);
-        }
-        return j;
     }
 }
