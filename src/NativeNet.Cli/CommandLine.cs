@@ -19,10 +19,11 @@ public static class CommandLine
     private const string Usage = """
         usage: nativenet <command> [options]
           info                       version, backends, SIMD width
-          train [--model mlp|cnn|resnet|charlstm|transformer|twolayer] [--epochs N] [--batch B]
+          train [--model mlp|cnn|resnet|charlstm|transformer|chargpt|twolayer] [--epochs N] [--batch B]
                 [--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw] [--lr X] [--backend naive|simd|cuda]
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
-                charlstm, transformer: [--text PATH] [--seq-len L] [--hidden H] [--clip C] (transformer: width --embedding, context --seq-len)
+                charlstm, transformer, chargpt: [--text PATH] [--seq-len L] [--hidden H] [--clip C] (transformer: width --embedding, context --seq-len)
+                transformer, chargpt: [--layers N] [--heads H]; chargpt (4 layers, 4 heads, width 128, context 128, adamw): [--warmup STEPS]
                 [--dev-fraction F] [--eval-every N] [--early-stop P] [--checkpoint-every N] [--max-steps N] [--weight-decay W]
           train --resume DIR [--json]   continue a run from DIR/resume.safetensors, bit for bit
           tune [--model mlp|cnn|resnet] [--lr log:1e-4:1e-2] [--weight-decay log:1e-6:1e-3] [--batch choice:64,128,256]
