@@ -37,6 +37,8 @@ public static class CommandLine
           bench maxpool [--pass fwd|fwdbwd]
           bench train-step [--model mlp|cnn] [--batch B]
           bench lstm|gru [--seq 50] [--batch 64] [--input 128] [--hidden 256] [--layers L] [--pass fwd|fwdbwd]
+          bench attention [--batch 8] [--heads 4] [--seq 128] [--head-dim 32] [--causal true|false] [--pass fwd|fwdbwd]
+          bench gpt-step [--batch 32] [--seq 128] [--width 128] [--layers 4] [--heads 4] [--vocab 76]
                 (every bench: [--backend naive|simd|cuda] [--threads T] [--repeats R] [--min-time S] [--json];
                  5 warm-up calls, then at least R calls and S seconds; prints the median)
         Errors print one line 'nativenet: ...' (set NATIVENET_DEBUG=1 for the stack trace).
@@ -62,7 +64,7 @@ public static class CommandLine
             if (command == "bench")
             {
                 if (rest.Count == 0 || rest[0].StartsWith("--", StringComparison.Ordinal))
-                    throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool, train-step, lstm or gru");
+                    throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool, train-step, lstm, gru, attention or gpt-step");
                 string which = rest[0];
                 return BenchCommand.Run(which, new CliArgs(rest.Skip(1)), console);
             }
