@@ -260,9 +260,9 @@ internal sealed class CharTask : TrainingTask
         trainer.Add(GradientClipping.ByNorm(_config.Clip));
         if (_config.Warmup is { } warmup)
         {
-            // Warm-up then cosine decay to a tenth of the rate, over the whole run (the step budget when one is given).
-            int total = options.MaxSteps > 0 ? (int)Math.Min(options.MaxSteps, (long)options.Epochs * StepsPerEpoch) : options.Epochs * StepsPerEpoch;
-            int decay = Math.Max(1, total - warmup);
+            // Warm-up then cosine decay to a tenth of the rate over all epochs; --max-steps only interrupts the run (as --resume
+            // sees it), so a resumed run follows the same schedule bit for bit.
+            int decay = Math.Max(1, options.Epochs * StepsPerEpoch - warmup);
             trainer.Add(new LrScheduler(new LinearWarmup(new CosineLr(_config.LearningRate, decay, _config.LearningRate / 10), warmup), ScheduleUnit.Step));
         }
         trainer.Add(carry);

@@ -242,6 +242,27 @@ public class CliTests
         Assert.That(bad.Error, Does.Contain("--embedding 18 must be divisible by --heads 4"));
     }
 
+    [Test]
+    public void CharGptStoppedByAStepBudgetResumesOnTheSameSchedule()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 20)));
+        string[] common = ["train", "--model", "chargpt", "--text", text, "--epochs", "2", "--batch", "4", "--seq-len", "16",
+            "--embedding", "8", "--layers", "1", "--heads", "2", "--warmup", "2", "--lr", "0.01", "--threads", "1", "--json"];
+        string whole = Path.Combine(_dir, "whole"), parts = Path.Combine(_dir, "parts");
+        Assert.That(Run([.. common, "--out", whole]).Code, Is.Zero);
+        var first = Run([.. common, "--out", parts, "--max-steps", "5"]);
+        Assert.That(first.Code, Is.Zero, first.Error);
+        var second = Run("train", "--resume", parts, "--json");
+        Assert.That(second.Code, Is.Zero, second.Error);
+        static string Losses(string run)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+            return string.Join(" ", doc.RootElement.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("train_loss").GetRawText() + "/" + e.GetProperty("test_loss").GetRawText()));
+        }
+        Assert.That(Losses(parts), Is.EqualTo(Losses(whole)));
+    }
+
     private sealed class DisposeAll(Dictionary<string, Tensor> items) : IDisposable
     {
         public Dictionary<string, Tensor> Items { get; } = items;
