@@ -5,6 +5,7 @@ runs = {
     "chargpt.json": "nativenet train --model chargpt --epochs 7 --threads 2 (defaults: batch 32, context 128, width 128, 4×4 heads, adamw lr 1e-3, 10 warm-up steps, cosine, clip 1)",
     "charlstm.json": "nativenet train --model charlstm --epochs 74 --threads 2 (defaults; 74 epochs = chargpt's training seconds / charlstm's first-epoch seconds)",
     "chargpt-small.json": "nativenet train --model chargpt --batch 8 --seq-len 64 --lr 3e-3 --epochs 7 --threads 2 (run while the test suite ran)",
+    "chargpt-13.json": "nativenet train --model chargpt --batch 8 --seq-len 64 --lr 3e-3 --epochs 13 --threads 2 (low load)",
     "chargpt-lr1e-2.json": "nativenet train --model chargpt --batch 8 --seq-len 64 --lr 1e-2 --epochs 7 --threads 2",
 }
 rows = ["| run | parameters | epochs | train s (sum of epochs) | final val loss | best val loss | final val acc | load avg start → end |", "|---|---|---|---|---|---|---|---|"]
@@ -22,6 +23,9 @@ the table is made by `python3 bench/scripts/chargpt_summary.py` from the runs' m
 {chr(10).join(rows)}
 
 Result: with about the same training time charlstm reaches the lower validation loss; chargpt's defaults get only about 56
-optimizer steps in that budget and are still far from converged, so the issue's "chargpt beats charlstm" is not met here.
+optimizer steps in that budget and are still far from converged, so the issue's "chargpt beats charlstm" is not met here. Smaller
+chargpt steps (batch 8, context 64: ~800 steps in 87 s) drive the training loss to 2.03 but the validation loss stalls at 2.71:
+on 31,634 training characters the 0.8M-parameter GPT (no dropout) overfits faster than it generalises, while charlstm's best
+validation loss (1.99, at an earlier epoch) and its final one (2.60) are both lower.
 """
 open("bench/results/chargpt.md", "w").write(text); print(text)
