@@ -8,7 +8,7 @@ using NativeNet.Nn;
 namespace NativeNet.Cli;
 
 /// <summary>
-/// <c>nativenet bench gemm|conv2d|maxpool|train-step|lstm|gru</c>: one timed figure per call with <see cref="Measurement"/>
+/// <c>nativenet bench gemm|conv2d|maxpool|train-step|lstm|gru|attention|gpt-step</c>: one timed figure per call with <see cref="Measurement"/>
 /// (warm-up, ≥ 30 repeats and ≥ 1 s, median), as one plain line or one JSON object. Shapes follow the PyTorch anchors.
 /// </summary>
 public static class BenchCommand
@@ -16,8 +16,8 @@ public static class BenchCommand
     /// <summary>Runs benchmark <paramref name="which"/>; returns the exit code.</summary>
     public static int Run(string which, CliArgs args, CliConsole console)
     {
-        if (which is not ("gemm" or "conv2d" or "maxpool" or "train-step" or "lstm" or "gru"))
-            throw new UsageException($"unknown benchmark '{which}': expected gemm, conv2d, maxpool, train-step, lstm or gru");
+        if (which is not ("gemm" or "conv2d" or "maxpool" or "train-step" or "lstm" or "gru" or "attention" or "gpt-step"))
+            throw new UsageException($"unknown benchmark '{which}': expected gemm, conv2d, maxpool, train-step, lstm, gru, attention or gpt-step");
         string backendName = args.Choice("backend", Backend.DefaultCpu.Name, "naive", "simd", "cuda");
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         bool json = args.Flag("json");
@@ -31,6 +31,8 @@ public static class BenchCommand
             "conv2d" => Conv(args, fields),
             "maxpool" => MaxPool(args, fields),
             "lstm" or "gru" => Recurrent(which, args, fields),
+            "attention" => Attention(args, fields),
+            "gpt-step" => GptStep(args, fields),
             _ => TrainStep(args, fields),
         };
         args.RejectUnknown($"bench {which}");
@@ -218,6 +220,72 @@ public static class BenchCommand
             var labels = Enumerable.Range(0, batch).Select(_ => generator.NextInt(10)).ToArray();
             var y = Tensor.FromArray(labels);
             if (device.Kind != DeviceKind.Cpu) y = y.To(device);
+            return (() =>
+            {
+                optimizer.ZeroGrad(setToNull: true);
+                using var scope = new TensorScope();
+                Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                optimizer.Step();
+            }, 0);
+        };
+    }
+
+    /// <summary>
+    /// <see cref="Ops.ScaledDotProductAttention"/> on q, k, v [B, H, T, D] (default B=8, H=4, T=128, D=32, causal); fwdbwd
+    /// backpropagates a fixed upstream gradient into q, k and v. FLOPs are counted only without the causal mask (QKᵀ and PV).
+    /// </summary>
+    private static Func<Device, (Action, double)> Attention(CliArgs args, List<(string, object)> fields)
+    {
+        int batch = args.Int("batch", 8, 1, 100_000), heads = args.Int("heads", 4, 1, 10_000);
+        int steps = args.Int("seq", 128, 1, 1_000_000), dim = args.Int("head-dim", 32, 1, 100_000);
+        string pass = args.Choice("pass", "fwd", "fwd", "fwdbwd");
+        bool causal = args.Choice("causal", "true", "true", "false") == "true";
+        fields.AddRange([("pass", pass), ("batch", batch), ("heads", heads), ("seq", steps), ("head_dim", dim), ("causal", causal ? "yes" : "no")]);
+        double fwdFlop = causal ? 0 : 4.0 * batch * heads * steps * steps * dim;
+        return device =>
+        {
+            var generator = new Generator(0);
+            bool grad = pass == "fwdbwd";
+            var q = Tensor.Normal([batch, heads, steps, dim], 0, 1, generator, DType.Float32, device).RequireGrad(grad);
+            var k = Tensor.Normal([batch, heads, steps, dim], 0, 1, generator, DType.Float32, device).RequireGrad(grad);
+            var v = Tensor.Normal([batch, heads, steps, dim], 0, 1, generator, DType.Float32, device).RequireGrad(grad);
+            var g = Tensor.Normal([batch, heads, steps, dim], 0, 1, generator, DType.Float32, device);
+            if (!grad)
+                return (() =>
+                {
+                    using var noGrad = GradMode.Disable();
+                    Ops.ScaledDotProductAttention(q, k, v, causal: causal).Dispose();
+                }, fwdFlop);
+            return (() =>
+            {
+                ClearGrads(q, k, v);
+                using var scope = new TensorScope();
+                Ops.ScaledDotProductAttention(q, k, v, causal: causal).Backward(g);
+            }, fwdFlop * 3.5);
+        };
+    }
+
+    /// <summary>
+    /// One chargpt training step (zero grads, forward, cross-entropy, backward, AdamW step) on fixed random characters:
+    /// <see cref="CharTransformer.Gpt"/> with its defaults (4 blocks, 4 heads, width 128, context 128), vocabulary 76
+    /// (the default text's), 32 streams; no gradient clipping, as in bench/scripts/torch_attention.py.
+    /// </summary>
+    private static Func<Device, (Action, double)> GptStep(CliArgs args, List<(string, object)> fields)
+    {
+        int batch = args.Int("batch", 32, 1, 100_000), context = args.Int("seq", 128, 2, 100_000);
+        int width = args.Int("width", 128, 1, 100_000), layers = args.Int("layers", 4, 1, 1000), heads = args.Int("heads", 4, 1, 1000);
+        int vocabulary = args.Int("vocab", 76, 2, 1_000_000);
+        if (width % heads != 0) throw new UsageException($"bench gpt-step: --width {width} must be divisible by --heads {heads}");
+        fields.AddRange([("batch", batch), ("seq", context), ("width", width), ("layers", layers), ("heads", heads), ("vocab", vocabulary)]);
+        return device =>
+        {
+            var generator = new Generator(0);
+            var net = CharTransformer.Gpt(vocabulary, context, width, heads, layers, generator);
+            net.To(device);
+            var optimizer = new NativeNet.Optim.AdamW(net.NamedParameters(), 1e-3, weightDecay: 0.01, decayWhere: NativeNet.Optim.Optimizer.WeightsOnly);
+            var x = Tensor.FromArray(Enumerable.Range(0, context * batch).Select(_ => generator.NextInt(vocabulary)).ToArray(), context, batch);
+            var y = Tensor.FromArray(Enumerable.Range(0, context * batch).Select(_ => generator.NextInt(vocabulary)).ToArray());
+            if (device.Kind != DeviceKind.Cpu) (x, y) = (x.To(device), y.To(device));
             return (() =>
             {
                 optimizer.ZeroGrad(setToNull: true);

@@ -19,10 +19,11 @@ public static class CommandLine
     private const string Usage = """
         usage: nativenet <command> [options]
           info                       version, backends, SIMD width
-          train [--model mlp|cnn|resnet|charlstm|transformer|twolayer] [--epochs N] [--batch B]
+          train [--model mlp|cnn|resnet|charlstm|transformer|chargpt|twolayer] [--epochs N] [--batch B]
                 [--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw] [--lr X] [--backend naive|simd|cuda]
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
-                charlstm, transformer: [--text PATH] [--seq-len L] [--hidden H] [--clip C] (transformer: width --embedding, context --seq-len)
+                charlstm, transformer, chargpt: [--text PATH] [--seq-len L] [--hidden H] [--clip C] (transformer: width --embedding, context --seq-len)
+                transformer, chargpt: [--layers N] [--heads H]; chargpt (4 layers, 4 heads, width 128, context 128, adamw): [--warmup STEPS]
                 [--dev-fraction F] [--eval-every N] [--early-stop P] [--checkpoint-every N] [--max-steps N] [--weight-decay W]
           train --resume DIR [--json]   continue a run from DIR/resume.safetensors, bit for bit
           tune [--model mlp|cnn|resnet] [--lr log:1e-4:1e-2] [--weight-decay log:1e-6:1e-3] [--batch choice:64,128,256]
@@ -37,6 +38,8 @@ public static class CommandLine
           bench maxpool [--pass fwd|fwdbwd]
           bench train-step [--model mlp|cnn] [--batch B]
           bench lstm|gru [--seq 50] [--batch 64] [--input 128] [--hidden 256] [--layers L] [--pass fwd|fwdbwd]
+          bench attention [--batch 8] [--heads 4] [--seq 128] [--head-dim 32] [--causal true|false] [--pass fwd|fwdbwd]
+          bench gpt-step [--batch 32] [--seq 128] [--width 128] [--layers 4] [--heads 4] [--vocab 76]
                 (every bench: [--backend naive|simd|cuda] [--threads T] [--repeats R] [--min-time S] [--json];
                  5 warm-up calls, then at least R calls and S seconds; prints the median)
         Errors print one line 'nativenet: ...' (set NATIVENET_DEBUG=1 for the stack trace).
@@ -62,7 +65,7 @@ public static class CommandLine
             if (command == "bench")
             {
                 if (rest.Count == 0 || rest[0].StartsWith("--", StringComparison.Ordinal))
-                    throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool, train-step, lstm or gru");
+                    throw new UsageException("bench needs a benchmark: gemm, conv2d, maxpool, train-step, lstm, gru, attention or gpt-step");
                 string which = rest[0];
                 return BenchCommand.Run(which, new CliArgs(rest.Skip(1)), console);
             }

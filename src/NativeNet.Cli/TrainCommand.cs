@@ -7,7 +7,7 @@ using NativeNet.Training;
 namespace NativeNet.Cli;
 
 /// <summary>
-/// <c>nativenet train --model mlp|cnn|resnet|charlstm|transformer ...</c>: a front end over <see cref="Trainer"/>. Trains with the
+/// <c>nativenet train --model mlp|cnn|resnet|charlstm|transformer|chargpt ...</c>: a front end over <see cref="Trainer"/>. Trains with the
 /// chosen optimizer, reports each epoch's test (and with <c>--dev-fraction</c> dev) accuracy, and writes metrics.json,
 /// metrics.png and metrics.svg (the ScottPlot training chart) and the checkpoint model.safetensors (model, optimizer state, metadata) into the output directory after
 /// every epoch, plus resume.safetensors (everything <c>--resume DIR</c> needs) at epoch ends and every

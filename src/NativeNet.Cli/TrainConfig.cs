@@ -10,7 +10,7 @@ namespace NativeNet.Cli;
 public sealed record TrainConfig
 {
     /// <summary>Models of <c>nativenet train</c> (twolayer has its own command).</summary>
-    public static readonly string[] Models = ["mlp", "cnn", "resnet", "charlstm", "transformer"];
+    public static readonly string[] Models = ["mlp", "cnn", "resnet", "charlstm", "transformer", "chargpt"];
 
     /// <summary>Optimizer names.</summary>
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
@@ -18,7 +18,7 @@ public sealed record TrainConfig
     /// <summary>The text the character model reads when --text is not given (shipped by Debian's base-files).</summary>
     public const string DefaultText = "/usr/share/common-licenses/GPL-3";
 
-    /// <summary>mlp, cnn, resnet, charlstm or transformer (a character-level Transformer on the same text as charlstm).</summary>
+    /// <summary>mlp, cnn, resnet, charlstm, transformer (a character-level Transformer on the same text as charlstm) or chargpt (its larger GPT configuration).</summary>
     [JsonPropertyName("model")] public string Model { get; init; } = "cnn";
     /// <summary>Passes over the training data.</summary>
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 5;
@@ -48,6 +48,12 @@ public sealed record TrainConfig
     [JsonPropertyName("hidden")] public int Hidden { get; init; } = 256;
     /// <summary>charlstm: character embedding width.</summary>
     [JsonPropertyName("embedding")] public int Embedding { get; init; } = 64;
+    /// <summary>transformer, chargpt: Transformer blocks.</summary>
+    [JsonPropertyName("layers")] public int Layers { get; init; } = 2;
+    /// <summary>transformer, chargpt: attention heads per block.</summary>
+    [JsonPropertyName("heads")] public int Heads { get; init; } = 4;
+    /// <summary>chargpt: optimizer steps of linear learning-rate warm-up before the cosine decay (null: no schedule).</summary>
+    [JsonPropertyName("warmup")] public int? Warmup { get; init; }
     /// <summary>charlstm: maximum global gradient norm.</summary>
     [JsonPropertyName("clip")] public double Clip { get; init; } = 5.0;
     /// <summary>Weight decay of the optimizer (null: its default, 0.01 for adamw and 0 otherwise).</summary>
@@ -94,24 +100,29 @@ public sealed record TrainConfig
     public static TrainConfig Parse(CliArgs args)
     {
         string model = args.Choice("model", "cnn", Models);
-        bool text = model is "charlstm" or "transformer";
+        bool text = model is "charlstm" or "transformer" or "chargpt";
+        bool gpt = model == "chargpt";
+        bool attention = model is "transformer" or "chargpt";
         var config = new TrainConfig
         {
             Model = model,
             Epochs = args.Int("epochs", 5, 1, 10_000),
             Batch = args.Int("batch", text ? 32 : 128, 1, 1_000_000),
-            Optimizer = args.Choice("optimizer", "adam", Optimizers),
-            LearningRate = args.Double("lr", text ? 2e-3 : 1e-3, positive: true),
+            Optimizer = args.Choice("optimizer", gpt ? "adamw" : "adam", Optimizers),
+            LearningRate = args.Double("lr", text && !gpt ? 2e-3 : 1e-3, positive: true),
             Backend = args.Choice("backend", NativeNet.Backends.Backend.DefaultCpu.Name, "naive", "simd", "cuda"),
             Threads = args.Int("threads", Environment.ProcessorCount, 1, 1024),
             Seed = args.Int("seed", 42),
             Limit = args.Int("limit", 0, 0),
             Data = args.PathOption("data", null),
             Text = text ? args.PathOption("text", DefaultText) : null,
-            SeqLen = text ? args.Int("seq-len", 64, 2, 100_000) : 64,
+            SeqLen = text ? args.Int("seq-len", gpt ? 128 : 64, 2, 100_000) : 64,
             Hidden = text ? args.Int("hidden", 256, 1, 100_000) : 256,
-            Embedding = text ? args.Int("embedding", 64, 1, 100_000) : 64,
-            Clip = text ? args.Double("clip", 5.0, positive: true) : 5.0,
+            Embedding = text ? args.Int("embedding", gpt ? 128 : 64, 1, 100_000) : 64,
+            Clip = text ? args.Double("clip", gpt ? 1.0 : 5.0, positive: true) : 5.0,
+            Layers = attention ? args.Int("layers", gpt ? 4 : 2, 1, 1000) : 2,
+            Heads = attention ? args.Int("heads", 4, 1, 1000) : 4,
+            Warmup = gpt ? args.Int("warmup", 10, 0, 1_000_000) : null,
             WeightDecay = args.Has("weight-decay") ? args.Double("weight-decay", 0) : null,
             DevFraction = args.Has("dev-fraction") ? args.Double("dev-fraction", 0) : null,
             EvalEvery = args.Has("eval-every") ? args.Int("eval-every", 0, 1) : null,
@@ -123,7 +134,9 @@ public sealed record TrainConfig
         if (text && config.DevFraction is not null) throw new UsageException("--dev-fraction is for the image models; charlstm holds out the last 10% of the text");
         if ((config.EvalEvery is not null || config.EarlyStop is not null) && config.DevFraction is null)
             throw new UsageException("--eval-every and --early-stop evaluate on a dev set: give --dev-fraction F too");
-        if (text && (config.CheckpointEvery is not null || config.MaxSteps is not null))
+        if (attention && config.Embedding % config.Heads != 0)
+            throw new UsageException($"--embedding {config.Embedding} must be divisible by --heads {config.Heads}");
+        if (model == "charlstm" && (config.CheckpointEvery is not null || config.MaxSteps is not null))
             throw new UsageException("--checkpoint-every and --max-steps are for the image models; charlstm carries its LSTM state through an epoch and checkpoints at epoch ends only");
         string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         return config with { Out = args.PathOption("out", Path.Combine("runs", $"{model}-{stamp}"))! };

@@ -23,7 +23,7 @@ public abstract class TrainingTask : IDisposable
 
     /// <summary>Creates the task of <paramref name="config"/>. With <paramref name="metadata"/> (from a checkpoint) only the test data is loaded and preprocessing is taken from it.</summary>
     public static TrainingTask Create(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata = null) =>
-        config.Model is "charlstm" or "transformer" ? new CharTask(config, device, metadata) : new ImageTask(config, device, metadata);
+        config.Model is "charlstm" or "transformer" or "chargpt" ? new CharTask(config, device, metadata) : new ImageTask(config, device, metadata);
 
     /// <summary>The model (on the task's device).</summary>
     public abstract Module Model { get; }
@@ -187,6 +187,7 @@ internal sealed class CharTask : TrainingTask
 {
     private const double Temperature = 0.8;
     private const int SampleLength = 240;
+    private const int GptSampleEvery = 10;
     private readonly TrainConfig _config;
     private readonly Device _device;
     private readonly Module _model;
@@ -218,9 +219,11 @@ internal sealed class CharTask : TrainingTask
         _test = all[split..];
         if (_train.Length - 1 < config.Batch)
             throw new ArgumentException($"--batch {config.Batch} streams need at least that many training characters; the text has {_train.Length}");
-        // transformer: width --embedding, context --seq-len, 2 causal pre-norm blocks of 4 heads (width/4 each).
-        if (config.Model == "transformer")
-            _model = _transformer = new CharTransformer(_vocabulary.Length, config.SeqLen, config.Embedding, heads: 4, layers: 2, generator: new Generator(config.Seed));
+        // transformer, chargpt: width --embedding, context --seq-len, --layers causal pre-norm blocks of --heads heads.
+        if (config.Model == "chargpt")
+            _model = _transformer = CharTransformer.Gpt(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, new Generator(config.Seed));
+        else if (config.Model == "transformer")
+            _model = _transformer = new CharTransformer(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, generator: new Generator(config.Seed));
         else
             _model = _lstm = new CharLstm(_vocabulary.Length, config.Embedding, config.Hidden, 1, new Generator(config.Seed));
         if (device.Kind != DeviceKind.Cpu) _model.To(device);
@@ -232,7 +235,8 @@ internal sealed class CharTask : TrainingTask
 
     public override string Description =>
         (_transformer is not null
-            ? $"transformer ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, width {_config.Embedding}, {_transformer.Layers} blocks of 4 heads, context {_config.SeqLen}) on {_path}: "
+            ? $"{_config.Model} ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, width {_config.Embedding}, {_transformer.Layers} blocks of {_config.Heads} heads, context {_config.SeqLen}" +
+              (_config.Warmup is { } warmup ? $", {warmup} warm-up steps then cosine decay" : "") + $") on {_path}: "
             : $"charlstm ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, embedding {_config.Embedding}, hidden {_config.Hidden}) on {_path}: ") +
         $"{_train.Length} train / {_test.Length} test characters, {_config.Batch} streams, chunks of {_config.SeqLen}, clip {_config.Clip}";
 
@@ -254,6 +258,13 @@ internal sealed class CharTask : TrainingTask
             },
         };
         trainer.Add(GradientClipping.ByNorm(_config.Clip));
+        if (_config.Warmup is { } warmup)
+        {
+            // Warm-up then cosine decay to a tenth of the rate over all epochs; --max-steps only interrupts the run (as --resume
+            // sees it), so a resumed run follows the same schedule bit for bit.
+            int decay = Math.Max(1, options.Epochs * StepsPerEpoch - warmup);
+            trainer.Add(new LrScheduler(new LinearWarmup(new CosineLr(_config.LearningRate, decay, _config.LearningRate / 10), warmup), ScheduleUnit.Step));
+        }
         trainer.Add(carry);
         _carried = carry;
         return trainer;
@@ -381,9 +392,14 @@ internal sealed class CharTask : TrainingTask
         }
     }
 
-    /// <summary>Temperature sampling from a generator seeded by (seed, epoch), primed with the text's first character.</summary>
-    public override string Sample(int epoch)
+    /// <summary>
+    /// Temperature sampling from a generator seeded by (seed, epoch), primed with the text's first character. chargpt's epochs
+    /// are a handful of steps each and sampling rereads the whole context per character, so it samples every
+    /// <see cref="GptSampleEvery"/>th epoch and at the last.
+    /// </summary>
+    public override string? Sample(int epoch)
     {
+        if (_config.Model == "chargpt" && epoch % GptSampleEvery != 0 && epoch != _config.Epochs) return null;
         _model.Eval();
         var generator = new Generator(unchecked(_config.Seed * 1000003 + epoch));
         var text = new System.Text.StringBuilder();

@@ -32,6 +32,13 @@ public sealed class CharTransformer : Module
         _head = RegisterModule("head", new Linear(width, vocabularySize, generator: generator));
     }
 
+    /// <summary>
+    /// The chargpt configuration: <paramref name="layers"/> blocks of <paramref name="heads"/> heads, width <paramref name="width"/>,
+    /// context <paramref name="context"/> (defaults 4, 4, 128, 128, small enough to train in minutes on a CPU).
+    /// </summary>
+    public static CharTransformer Gpt(int vocabularySize, int context = 128, int width = 128, int heads = 4, int layers = 4, Generator? generator = null) =>
+        new(vocabularySize, context, width, heads, layers, dropout: 0, generator: generator);
+
     /// <summary>Longest input sequence.</summary>
     public int Context { get; }
 

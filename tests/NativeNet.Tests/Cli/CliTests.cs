@@ -182,6 +182,56 @@ public class CliTests
         Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
     }
 
+    [Test]
+    public void CharGptTrainsAFewStepsAndEvalReproducesTheAccuracy()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)));
+        string run = Path.Combine(_dir, "chargpt");
+        var train = Run("train", "--model", "chargpt", "--text", text, "--epochs", "2", "--batch", "8", "--seq-len", "16",
+            "--embedding", "16", "--layers", "1", "--heads", "2", "--warmup", "3", "--lr", "0.01", "--out", run, "--json");
+        Assert.That(train.Code, Is.Zero, train.Error);
+        var lines = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var last = JsonDocument.Parse(lines[^1]);
+        Assert.That(last.RootElement.GetProperty("sample").GetString(), Has.Length.GreaterThan(100), "the last epoch prints a sample");
+        double reported = last.RootElement.GetProperty("test_acc").GetDouble();
+        Assert.That(reported, Is.GreaterThan(0.3), "a repeated sentence is easy to predict");
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+        var config = metrics.RootElement.GetProperty("config");
+        Assert.That((config.GetProperty("optimizer").GetString(), config.GetProperty("layers").GetInt32(), config.GetProperty("warmup").GetInt32()),
+            Is.EqualTo(("adamw", 1, 3)));
+
+        var eval = Run("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--json");
+        Assert.That(eval.Code, Is.Zero, eval.Error);
+        using var evaluated = JsonDocument.Parse(eval.Out);
+        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
+
+        var bad = Run("train", "--model", "chargpt", "--text", text, "--embedding", "18", "--heads", "4", "--out", Path.Combine(_dir, "bad"));
+        Assert.That(bad.Code, Is.Not.Zero);
+        Assert.That(bad.Error, Does.Contain("--embedding 18 must be divisible by --heads 4"));
+    }
+
+    [Test]
+    public void CharGptStoppedByAStepBudgetResumesOnTheSameSchedule()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 20)));
+        string[] common = ["train", "--model", "chargpt", "--text", text, "--epochs", "2", "--batch", "4", "--seq-len", "16",
+            "--embedding", "8", "--layers", "1", "--heads", "2", "--warmup", "2", "--lr", "0.01", "--threads", "1", "--json"];
+        string whole = Path.Combine(_dir, "whole"), parts = Path.Combine(_dir, "parts");
+        Assert.That(Run([.. common, "--out", whole]).Code, Is.Zero);
+        var first = Run([.. common, "--out", parts, "--max-steps", "5"]);
+        Assert.That(first.Code, Is.Zero, first.Error);
+        var second = Run("train", "--resume", parts, "--json");
+        Assert.That(second.Code, Is.Zero, second.Error);
+        static string Losses(string run)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+            return string.Join(" ", doc.RootElement.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("train_loss").GetRawText() + "/" + e.GetProperty("test_loss").GetRawText()));
+        }
+        Assert.That(Losses(parts), Is.EqualTo(Losses(whole)));
+    }
+
     private sealed class DisposeAll(Dictionary<string, Tensor> items) : IDisposable
     {
         public Dictionary<string, Tensor> Items { get; } = items;
