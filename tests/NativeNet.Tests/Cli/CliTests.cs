@@ -141,71 +141,29 @@ public class CliTests
     [Test]
     public void CharLstmTrainsOnATextAndEvalReproducesTheAccuracy()
     {
-        string text = Path.Combine(_dir, "text.txt");
-        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)));
-        string run = Path.Combine(_dir, "char");
-        var train = Run("train", "--model", "charlstm", "--text", text, "--epochs", "2", "--batch", "8", "--seq-len", "16",
-            "--hidden", "32", "--embedding", "8", "--lr", "0.01", "--out", run, "--json");
-        Assert.That(train.Code, Is.Zero, train.Error);
-        var lines = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var (run, lines, reported) = TrainOnARepeatedSentence("charlstm", "--hidden", "32", "--embedding", "8");
         Assert.That(lines, Has.Length.EqualTo(2));
-        using var last = JsonDocument.Parse(lines[^1]);
-        Assert.That(last.RootElement.GetProperty("sample").GetString(), Has.Length.GreaterThan(100));
-        double reported = last.RootElement.GetProperty("test_acc").GetDouble();
-        Assert.That(reported, Is.GreaterThan(0.3), "a repeated sentence is easy to predict");
-
-        var eval = Run("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--json");
-        Assert.That(eval.Code, Is.Zero, eval.Error);
-        using var evaluated = JsonDocument.Parse(eval.Out);
-        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
+        AssertEvalReproduces(run, reported);
     }
 
     [Test]
     public void TransformerTrainsOnATextAndEvalReproducesTheAccuracy()
     {
-        string text = Path.Combine(_dir, "text.txt");
-        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)));
-        string run = Path.Combine(_dir, "gpt");
-        var train = Run("train", "--model", "transformer", "--text", text, "--epochs", "2", "--batch", "8", "--seq-len", "16",
-            "--embedding", "16", "--lr", "0.01", "--out", run, "--json");
-        Assert.That(train.Code, Is.Zero, train.Error);
-        var lines = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        using var first = JsonDocument.Parse(lines[0]);
-        using var last = JsonDocument.Parse(lines[^1]);
-        Assert.That(last.RootElement.GetProperty("sample").GetString(), Has.Length.GreaterThan(100));
-        double reported = last.RootElement.GetProperty("test_acc").GetDouble();
-        Assert.That(reported, Is.GreaterThan(0.3), "a repeated sentence is easy to predict");
-
-        var eval = Run("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--json");
-        Assert.That(eval.Code, Is.Zero, eval.Error);
-        using var evaluated = JsonDocument.Parse(eval.Out);
-        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
+        var (run, _, reported) = TrainOnARepeatedSentence("transformer", "--embedding", "16");
+        AssertEvalReproduces(run, reported);
     }
 
     [Test]
     public void CharGptTrainsAFewStepsAndEvalReproducesTheAccuracy()
     {
-        string text = Path.Combine(_dir, "text.txt");
-        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)));
-        string run = Path.Combine(_dir, "chargpt");
-        var train = Run("train", "--model", "chargpt", "--text", text, "--epochs", "2", "--batch", "8", "--seq-len", "16",
-            "--embedding", "16", "--layers", "1", "--heads", "2", "--warmup", "3", "--lr", "0.01", "--out", run, "--json");
-        Assert.That(train.Code, Is.Zero, train.Error);
-        var lines = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        using var last = JsonDocument.Parse(lines[^1]);
-        Assert.That(last.RootElement.GetProperty("sample").GetString(), Has.Length.GreaterThan(100), "the last epoch prints a sample");
-        double reported = last.RootElement.GetProperty("test_acc").GetDouble();
-        Assert.That(reported, Is.GreaterThan(0.3), "a repeated sentence is easy to predict");
+        var (run, _, reported) = TrainOnARepeatedSentence("chargpt", "--embedding", "16", "--layers", "1", "--heads", "2", "--warmup", "3");
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
         var config = metrics.RootElement.GetProperty("config");
         Assert.That((config.GetProperty("optimizer").GetString(), config.GetProperty("layers").GetInt32(), config.GetProperty("warmup").GetInt32()),
             Is.EqualTo(("adamw", 1, 3)));
+        AssertEvalReproduces(run, reported);
 
-        var eval = Run("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--json");
-        Assert.That(eval.Code, Is.Zero, eval.Error);
-        using var evaluated = JsonDocument.Parse(eval.Out);
-        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
-
+        string text = Path.Combine(_dir, "text.txt");
         var bad = Run("train", "--model", "chargpt", "--text", text, "--embedding", "18", "--heads", "4", "--out", Path.Combine(_dir, "bad"));
         Assert.That(bad.Code, Is.Not.Zero);
         Assert.That(bad.Error, Does.Contain("--embedding 18 must be divisible by --heads 4"));
@@ -230,6 +188,36 @@ public class CliTests
             return string.Join(" ", doc.RootElement.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("train_loss").GetRawText() + "/" + e.GetProperty("test_loss").GetRawText()));
         }
         Assert.That(Losses(parts), Is.EqualTo(Losses(whole)));
+    }
+
+    /// <summary>
+    /// Trains a character model for two epochs on a repeated sentence (the model's own flags in <paramref name="modelArgs"/>),
+    /// checks that it succeeded, printed a sample in its last epoch line and predicts the sentence well; returns the run
+    /// folder, the epoch lines and the test accuracy it reported.
+    /// </summary>
+    private (string Run, string[] Lines, double Reported) TrainOnARepeatedSentence(string model, params string[] modelArgs)
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)));
+        string run = Path.Combine(_dir, model);
+        var train = Run(["train", "--model", model, "--text", text, "--epochs", "2", "--batch", "8", "--seq-len", "16",
+            .. modelArgs, "--lr", "0.01", "--out", run, "--json"]);
+        Assert.That(train.Code, Is.Zero, train.Error);
+        var lines = train.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var last = JsonDocument.Parse(lines[^1]);
+        Assert.That(last.RootElement.GetProperty("sample").GetString(), Has.Length.GreaterThan(100), "the last epoch prints a sample");
+        double reported = last.RootElement.GetProperty("test_acc").GetDouble();
+        Assert.That(reported, Is.GreaterThan(0.3), "a repeated sentence is easy to predict");
+        return (run, lines, reported);
+    }
+
+    /// <summary><c>eval</c> of the run's checkpoint reports exactly the test accuracy <c>train</c> reported.</summary>
+    private void AssertEvalReproduces(string run, double reported)
+    {
+        var eval = Run("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--json");
+        Assert.That(eval.Code, Is.Zero, eval.Error);
+        using var evaluated = JsonDocument.Parse(eval.Out);
+        Assert.That(evaluated.RootElement.GetProperty("test_acc").GetDouble(), Is.EqualTo(reported));
     }
 
     private sealed class DisposeAll(Dictionary<string, Tensor> items) : IDisposable
