@@ -127,21 +127,13 @@ public class AttentionBackendTests(string backendName) : BackendTest(backendName
         for (int i = 0; i < expected.Length; i++) Approx.AreClose(expected[i], Tensor.FromArray(actual[i]), 1e-12, 1e-10);
     }
 
-    /// <summary>Every tensor of <paramref name="name"/>'s group <paramref name="group"/> by its short name.</summary>
-    private static Dictionary<string, Tensor> Group(string name, string group)
-    {
-        string prefix = $"{name}/{group}/";
-        return s_fixture.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-    }
-
     [TestCaseSource(nameof(Cases))]
     public void MatchesPyTorch(string name)
     {
         using var hp = JsonDocument.Parse(s_fixture.Meta[name]);
         var root = hp.RootElement;
         using var scope = new TensorScope();
-        var inputs = Group(name, "input").ToDictionary(kv => kv.Key, kv =>
+        var inputs = s_fixture.Group(name, "input").ToDictionary(kv => kv.Key, kv =>
             kv.Value.DType.IsFloat() && !kv.Key.Contains("mask", StringComparison.Ordinal) ? kv.Value.To(Dev).RequireGrad() : kv.Value.To(Dev));
         var upstream = s_fixture.Tensors[$"{name}/upstream/y"].To(Dev);
         var actual = new Dictionary<string, Tensor>();
@@ -156,7 +148,7 @@ public class AttentionBackendTests(string backendName) : BackendTest(backendName
         {
             module = new MultiheadAttention(root.GetProperty("embed_dim").GetInt32(), root.GetProperty("num_heads").GetInt32(),
                 batchFirst: root.GetProperty("batch_first").GetBoolean());
-            var parameters = Group(name, "param");
+            var parameters = s_fixture.Group(name, "param");
             var mine = module.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
             Assert.That(mine.Keys, Is.EquivalentTo(parameters.Keys), "parameter names are PyTorch's");
             foreach (var (key, p) in mine) Raw.CopyInto(parameters[key], p);

@@ -18,13 +18,6 @@ public class NormFixtureTests(string backendName) : BackendTest(backendName)
 
     public static IEnumerable<string> Cases() => s_fixture.Cases();
 
-    private static Dictionary<string, Tensor> Group(string name, string group)
-    {
-        string prefix = $"{name}/{group}/";
-        return s_fixture.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-    }
-
     private static LossReduction Reduction(JsonElement hp) => hp.GetProperty("reduction").GetString() switch
     {
         "mean" => LossReduction.Mean,
@@ -83,15 +76,15 @@ public class NormFixtureTests(string backendName) : BackendTest(backendName)
         using var hp = JsonDocument.Parse(s_fixture.Meta[name]);
         var root = hp.RootElement;
         using var scope = new TensorScope();
-        var x = Group(name, "input")["x"].To(Dev).RequireGrad();
-        var constants = Group(name, "const").ToDictionary(kv => kv.Key, kv => kv.Value.To(Dev));
+        var x = s_fixture.Group(name, "input")["x"].To(Dev).RequireGrad();
+        var constants = s_fixture.Group(name, "const").ToDictionary(kv => kv.Key, kv => kv.Value.To(Dev));
         var actual = new Dictionary<string, Tensor>();
         Module? module = null;
         Tensor y;
         if (root.GetProperty("kind").GetString() == "module")
         {
             module = BuildModule(root);
-            var parameters = Group(name, "param");
+            var parameters = s_fixture.Group(name, "param");
             var mine = module.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
             Assert.That(mine.Keys, Is.EquivalentTo(parameters.Keys), $"{name}: parameter names are PyTorch's");
             foreach (var (key, p) in mine) Raw.CopyInto(parameters[key], p);
@@ -103,7 +96,7 @@ public class NormFixtureTests(string backendName) : BackendTest(backendName)
             var loss = BuildLoss(root, constants);
             y = loss.Forward(x, constants.TryGetValue("labels", out var labels) ? labels : constants["target"]);
         }
-        var upstream = Group(name, "upstream");
+        var upstream = s_fixture.Group(name, "upstream");
         if (upstream.TryGetValue("y", out var dy)) y.Backward(dy.To(Dev));
         else
         {

@@ -21,14 +21,6 @@ public class PyTorchFixtureTests(string backendName) : BackendTest(backendName)
 
     public static IEnumerable<string> Cases() => s_fixture.Cases();
 
-    /// <summary>Every tensor of <paramref name="name"/>'s group <paramref name="group"/> ("input", "param", …) by its short name.</summary>
-    private static Dictionary<string, Tensor> Group(string name, string group)
-    {
-        string prefix = $"{name}/{group}/";
-        return s_fixture.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-    }
-
     private static Module Build(JsonElement hp)
     {
         int Int(string key) => hp.GetProperty(key).GetInt32();
@@ -49,11 +41,11 @@ public class PyTorchFixtureTests(string backendName) : BackendTest(backendName)
     /// <summary>Copies the fixture's parameters and buffers into <paramref name="module"/> (on the CPU) by PyTorch's names.</summary>
     private static void CopyState(Module module, string name)
     {
-        var parameters = Group(name, "param");
+        var parameters = s_fixture.Group(name, "param");
         var mine = module.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
         Assert.That(mine.Keys, Is.EquivalentTo(parameters.Keys), $"{name}: parameter names are PyTorch's");
         foreach (var (key, p) in mine) Raw.CopyInto(parameters[key], p);
-        var buffers = Group(name, "buffer");
+        var buffers = s_fixture.Group(name, "buffer");
         var myBuffers = module.NamedBuffers().ToDictionary(b => b.Name, b => b.Buffer);
         foreach (var (key, b) in buffers)
         {
@@ -69,9 +61,9 @@ public class PyTorchFixtureTests(string backendName) : BackendTest(backendName)
         using var hp = JsonDocument.Parse(meta[name]);
         string kind = hp.RootElement.GetProperty("module").GetString()!;
         using var scope = new TensorScope();
-        var inputs = Group(name, "input").ToDictionary(kv => kv.Key, kv =>
+        var inputs = s_fixture.Group(name, "input").ToDictionary(kv => kv.Key, kv =>
             kv.Value.DType.IsFloat() ? kv.Value.To(Dev).RequireGrad() : kv.Value.To(Dev));
-        var upstream = Group(name, "upstream").ToDictionary(kv => kv.Key, kv => kv.Value.To(Dev));
+        var upstream = s_fixture.Group(name, "upstream").ToDictionary(kv => kv.Key, kv => kv.Value.To(Dev));
         var actual = new Dictionary<string, Tensor>();
         var x = inputs["x"];
 

@@ -24,6 +24,14 @@ internal sealed class FixtureFile(string fileName)
 
     public IEnumerable<string> Cases() => Meta["cases"].Split(',');
 
+    /// <summary>Every tensor of case <paramref name="name"/>'s group <paramref name="group"/> ("input", "param", …) by its short name.</summary>
+    public Dictionary<string, Tensor> Group(string name, string group)
+    {
+        string prefix = $"{name}/{group}/";
+        return Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+    }
+
     private void Load()
     {
         if (_tensors is not null) return;
