@@ -19,7 +19,8 @@ for path in glob.glob(os.path.join(run, "openblas_T*.txt")):
         p = line.split()
         if len(p) >= 6 and p[0].isdigit():
             openblas[(t, int(p[0]), int(p[1]), int(p[2]), p[3])] = float(p[5])
-for path in glob.glob(os.path.join(run, "torch_T*.txt")):
+# torch_micro.py (torch_T*.txt) and bench/scripts/torch_recurrent.py (torch_recurrent_T*.txt) print the same line format
+for path in glob.glob(os.path.join(run, "torch_T*.txt")) + glob.glob(os.path.join(run, "torch_recurrent_T*.txt")):
     for line in open(path):
         m = re.match(r"(.+?)\s+T=(\d+)\s+median\s+([\d.]+) ms", line)
         if m:
@@ -70,6 +71,10 @@ cases = [  # (label, selector, torch name)
     ("max-pool fwd+bwd", dict(op="maxpool", **{"pass": "fwdbwd"}), "max_pool2d 2x2 N=64 C=32 28x28 fwd+bwd (dX)"),
     ("train step MLP B=128", dict(op="train-step", model="mlp"), "train step MLP 784-512-256-10 B=128 (fwd+CE+bwd+Adam)"),
     ("train step CNN B=128", dict(op="train-step", model="cnn"), "train step CNN (see models.py) B=128 (fwd+CE+bwd+Adam)"),
+    ("LSTM T=50 B=64 128→256 fwd", dict(op="lstm", **{"pass": "fwd"}), "lstm fwd"),
+    ("LSTM fwd+bwd (weights)", dict(op="lstm", **{"pass": "fwdbwd"}), "lstm fwdbwd"),
+    ("GRU T=50 B=64 128→256 fwd", dict(op="gru", **{"pass": "fwd"}), "gru fwd"),
+    ("GRU fwd+bwd (weights)", dict(op="gru", **{"pass": "fwdbwd"}), "gru fwdbwd"),
 ]
 lines += ["", "### Layers and training steps: NativeNet naive / Simd vs PyTorch 1.13 (tuned), median ms", "",
           "Ratio = PyTorch ÷ Simd, > 1 means NativeNet is faster. The naive backend is single-threaded.", "",
@@ -87,7 +92,7 @@ for label, sel, tname in cases:
         lines.append(f"| {label} | {t} | {fmt(naive and naive['median_ms'])} | {fmt(r['median_ms'], 3)} | "
                      f"{fmt(speedup, 1, '×')} | {fmt(ref, 3)} | **{fmt(ratio)}** | `{c}` |")
         if ratio:
-            family = "train step vs PyTorch" if sel["op"] == "train-step" else f"{sel['op']} vs PyTorch"
+            family = {"train-step": "train step vs PyTorch", "lstm": "recurrent vs PyTorch", "gru": "recurrent vs PyTorch"}.get(sel["op"], f"{sel['op']} vs PyTorch")
             chart.append((family, f"{label} T{t}", ratio))
 
 # ---- BenchmarkDotNet: elementwise and softmax ----
