@@ -129,7 +129,9 @@ public sealed partial class SimdBackend
 
     /// <inheritdoc/>
     public override void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) =>
-        ByFloatType(x.DType, "Conv2dForward", !g.IsDenseUndilated ? () => GeneralConvForward<float>(x, w, bias, y, g) : () => ConvForwardCore<float>(x, w, bias, y, g), !g.IsDenseUndilated ? () => GeneralConvForward<double>(x, w, bias, y, g) : () => ConvForwardCore<double>(x, w, bias, y, g));
+        ByFloatType(x.DType, "Conv2dForward",
+            IsDepthwise(g) ? () => DepthwiseForward<float>(x, w, bias, y, g) : !g.IsDenseUndilated ? () => GeneralConvForward<float>(x, w, bias, y, g) : () => ConvForwardCore<float>(x, w, bias, y, g),
+            IsDepthwise(g) ? () => DepthwiseForward<double>(x, w, bias, y, g) : !g.IsDenseUndilated ? () => GeneralConvForward<double>(x, w, bias, y, g) : () => ConvForwardCore<double>(x, w, bias, y, g));
 
     private static unsafe void ConvForwardCore<T>(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -362,8 +364,8 @@ public sealed partial class SimdBackend
     /// <inheritdoc/>
     public override void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) =>
         ByFloatType(dy.DType, "Conv2dBackwardData",
-            !g.IsDenseUndilated ? () => GeneralConvBackwardData<float>(dy, w, dx, g) : () => ConvBackwardDataCore<float>(dy, w, dx, g),
-            !g.IsDenseUndilated ? () => GeneralConvBackwardData<double>(dy, w, dx, g) : () => ConvBackwardDataCore<double>(dy, w, dx, g));
+            IsDepthwise(g) ? () => DepthwiseBackwardData<float>(dy, w, dx, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardData<float>(dy, w, dx, g) : () => ConvBackwardDataCore<float>(dy, w, dx, g),
+            IsDepthwise(g) ? () => DepthwiseBackwardData<double>(dy, w, dx, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardData<double>(dy, w, dx, g) : () => ConvBackwardDataCore<double>(dy, w, dx, g));
 
     private static unsafe void ConvBackwardDataCore<T>(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -418,8 +420,8 @@ public sealed partial class SimdBackend
     /// <inheritdoc/>
     public override void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) =>
         ByFloatType(x.DType, "Conv2dBackwardFilter",
-            !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<float>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<float>(x, dy, dw, db, g),
-            !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<double>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<double>(x, dy, dw, db, g));
+            IsDepthwise(g) ? () => DepthwiseBackwardFilter<float>(x, dy, dw, db, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<float>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<float>(x, dy, dw, db, g),
+            IsDepthwise(g) ? () => DepthwiseBackwardFilter<double>(x, dy, dw, db, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<double>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<double>(x, dy, dw, db, g));
 
     private static unsafe void ConvBackwardFilterCore<T>(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
