@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace NativeNet.Backends.Simd;
@@ -176,7 +177,8 @@ public sealed partial class SimdBackend
         {
             var g = G;
             var (hp, wp) = PaddedPlane(g);
-            int taps = g.R * g.S, kg = g.GroupFilters, hw = g.H * g.W, ohw = g.OH * g.OW;
+            // OH and OW are computed properties of the geometry: read once
+            int taps = g.R * g.S, kg = g.GroupFilters, hw = g.H * g.W, oh = g.OH, ow = g.OW, ohw = oh * ow;
             Span<int> offsets = stackalloc int[taps];
             TapOffsets(g, wp, offsets);
             int maxOffset = offsets[taps - 1];
@@ -186,7 +188,7 @@ public sealed partial class SimdBackend
             T* work = (T*)Pin(ThreadScratch<T>.Second(hp * wp + maxOffset));
             bool unitStride = g.StrideH == 1 && g.StrideW == 1;
             // at stride 1, output (i, j) sits at i·Wp + j of a plane Wp wide: runs cover [0, span)
-            int span = (g.OH - 1) * wp + g.OW;
+            int span = (oh - 1) * wp + ow;
             if (Pass == DepthwisePass.BackwardFilter)
             {
                 for (long k = start; k < end; k++)
@@ -199,7 +201,7 @@ public sealed partial class SimdBackend
                         T* dyk = Y + ((long)n * g.K + k) * ohw;
                         if (unitStride)
                         {
-                            SpreadRows(dyk, g.OH, g.OW, wp, work);
+                            SpreadRows(dyk, oh, ow, wp, work);
                             TapDots(work, plane, offsets, span, dwk);
                         }
                         else StridedFilter(dyk, plane, g, wp, offsets, dwk);
@@ -222,9 +224,13 @@ public sealed partial class SimdBackend
                         if (unitStride)
                         {
                             TapRuns(plane, offsets, W + (long)k * taps, span, work, accumulate: false);
-                            for (int i = 0; i < g.OH; i++)
-                            for (int j = 0; j < g.OW; j++)
-                                yk[i * g.OW + j] = work[i * wp + j] + b;
+                            for (int i = 0; i < oh; i++)
+                            {
+                                var row = new ReadOnlySpan<T>(work + (long)i * wp, ow);
+                                var dst = new Span<T>(yk + (long)i * ow, ow);
+                                if (Bias is null) row.CopyTo(dst);
+                                else TensorPrimitives.Add(row, b, dst);
+                            }
                         }
                         else StridedForward(plane, g, wp, offsets, W + (long)k * taps, b, yk);
                     }
@@ -240,8 +246,8 @@ public sealed partial class SimdBackend
                     if (unitStride)
                     {
                         new Span<T>(work, maxOffset).Clear();
-                        SpreadRows(dyk, g.OH, g.OW, wp, work + maxOffset);
-                        new Span<T>(work + maxOffset + g.OH * wp, hp * wp - g.OH * wp).Clear();
+                        SpreadRows(dyk, oh, ow, wp, work + maxOffset);
+                        new Span<T>(work + maxOffset + oh * wp, hp * wp - oh * wp).Clear();
                         TapRuns(work + g.PadH * wp, reversed, wk, g.H * wp, plane + g.PadH * wp, accumulate: f > 0);
                     }
                     else
@@ -272,24 +278,26 @@ public sealed partial class SimdBackend
     private static unsafe void StridedForward<T>(T* plane, Conv2dGeometry g, int wp, ReadOnlySpan<int> offsets, T* w, T bias, T* y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < g.OH; i++)
-        for (int j = 0; j < g.OW; j++)
+        int oh = g.OH, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
         {
-            T* at = plane + (long)i * g.StrideH * wp + (long)j * g.StrideW;
+            T* at = plane + (long)i * sh * wp + (long)j * sw;
             T a = T.Zero;
             for (int t = 0; t < offsets.Length; t++) a += w[t] * at[offsets[t]];
-            y[i * g.OW + j] = a + bias;
+            y[i * ow + j] = a + bias;
         }
     }
 
     private static unsafe void StridedData<T>(T* dy, Conv2dGeometry g, int wp, ReadOnlySpan<int> offsets, T* w, T* plane)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < g.OH; i++)
-        for (int j = 0; j < g.OW; j++)
+        int oh = g.OH, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
         {
-            T* at = plane + (long)i * g.StrideH * wp + (long)j * g.StrideW;
-            T d = dy[i * g.OW + j];
+            T* at = plane + (long)i * sh * wp + (long)j * sw;
+            T d = dy[i * ow + j];
             for (int t = 0; t < offsets.Length; t++) at[offsets[t]] += w[t] * d;
         }
     }
@@ -297,14 +305,15 @@ public sealed partial class SimdBackend
     private static unsafe void StridedFilter<T>(T* dy, T* plane, Conv2dGeometry g, int wp, ReadOnlySpan<int> offsets, T* dw)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int oh = g.OH, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
         for (int t = 0; t < offsets.Length; t++)
         {
             T a = T.Zero;
-            for (int i = 0; i < g.OH; i++)
+            for (int i = 0; i < oh; i++)
             {
-                T* at = plane + (long)i * g.StrideH * wp + offsets[t];
-                T* d = dy + i * g.OW;
-                for (int j = 0; j < g.OW; j++) a += d[j] * at[(long)j * g.StrideW];
+                T* at = plane + (long)i * sh * wp + offsets[t];
+                T* d = dy + i * ow;
+                for (int j = 0; j < ow; j++) a += d[j] * at[(long)j * sw];
             }
             dw[t] += a;
         }
