@@ -3,6 +3,7 @@ using NativeNet.Bench;
 
 // The suite's job is used unless the command line names one (e.g. `--job dry` to smoke-test).
 // One-line figures for side-by-side runs with the PyTorch/OpenBLAS anchors come from `nativenet bench ...` instead.
+if (args.Length > 0 && args[0] == "grain") return GrainProbe.Run(args.Length > 1 ? int.Parse(args[1]) : 400);
 bool namesJob = args.Any(a => a is "--job" or "-j" || a.StartsWith("--job=", StringComparison.Ordinal));
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create(withJob: !namesJob));
 return 0;
