@@ -100,34 +100,38 @@ public static class BenchCommand
         };
     }
 
-    /// <summary>The anchor convolutions: conv1 N=64 1→32 28×28, conv2 N=64 32→64 14×14, 3×3 pad 1; fwdbwd computes dW, db and (conv2, or --dx true) dX.</summary>
+    /// <summary>The anchor convolutions: conv1 N=64 1→32 28×28, conv2 N=64 32→64 14×14, depthwise N=32 64→64 28×28 (groups 64),
+    /// 3×3 pad 1; fwdbwd computes dW, db and (conv2 and depthwise, or --dx true) dX; --groups splits the channels into groups.</summary>
     private static Func<Device, (Action, double)> Conv(CliArgs args, List<(string, object)> fields)
     {
-        string shape = args.Choice("shape", "conv1", "conv1", "conv2");
+        string shape = args.Choice("shape", "conv1", "conv1", "conv2", "depthwise");
         string pass = args.Choice("pass", "fwd", "fwd", "fwdbwd");
-        bool dx = args.Choice("dx", shape == "conv2" ? "true" : "false", "true", "false") == "true";
-        var (n, c, k, size) = shape == "conv1" ? (64, 1, 32, 28) : (64, 32, 64, 14);
-        fields.AddRange([("shape", shape), ("pass", pass), ("n", n), ("c", c), ("k", k), ("hw", size)]);
+        bool dx = args.Choice("dx", shape == "conv1" ? "false" : "true", "true", "false") == "true";
+        var (n, c, k, size) = shape switch { "conv1" => (64, 1, 32, 28), "conv2" => (64, 32, 64, 14), _ => (32, 64, 64, 28) };
+        int groups = args.Int("groups", shape == "depthwise" ? c : 1, 1, 1 << 20);
+        if (c % groups != 0 || k % groups != 0)
+            throw new UsageException($"bench conv2d --shape {shape}: --groups {groups} must divide the {c} input channels and the {k} filters");
+        fields.AddRange([("shape", shape), ("pass", pass), ("n", n), ("c", c), ("k", k), ("hw", size), ("groups", groups)]);
         if (pass == "fwdbwd") fields.Add(("dx", dx ? "yes" : "no"));
-        double fwdFlop = 2.0 * n * k * c * 9 * size * size;
+        double fwdFlop = 2.0 * n * k * (c / groups) * 9 * size * size;
         return device =>
         {
             var generator = new Generator(0);
             var x = Tensor.Normal([n, c, size, size], 0, 1, generator, DType.Float32, device).RequireGrad(pass == "fwdbwd" && dx);
-            var w = Tensor.Normal([k, c, 3, 3], 0, 0.1, generator, DType.Float32, device).RequireGrad();
+            var w = Tensor.Normal([k, c / groups, 3, 3], 0, 0.1, generator, DType.Float32, device).RequireGrad();
             var b = Tensor.Normal([k], 0, 0.1, generator, DType.Float32, device).RequireGrad();
             var g = Tensor.Normal([n, k, size, size], 0, 1, generator, DType.Float32, device);
             if (pass == "fwd")
                 return (() =>
                 {
                     using var noGrad = GradMode.Disable();
-                    Ops.Conv2d(x, w, b, 1, 1).Dispose();
+                    Ops.Conv2d(x, w, b, 1, 1, groups: groups).Dispose();
                 }, fwdFlop);
             return (() =>
             {
                 ClearGrads(x, w, b);
                 using var scope = new TensorScope();
-                Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+                Ops.Conv2d(x, w, b, 1, 1, groups: groups).Backward(g);
             }, fwdFlop * (dx ? 3 : 2));
         };
     }

@@ -34,7 +34,7 @@ public static class CommandLine
           export --checkpoint PATH --onnx OUT
           chart bench --data FILE --out PATH   the benchmark chart (PATH.png, PATH.svg) from make_results.py's bars
           bench gemm [--m M] [--n N] [--k K] [--op NN|NT|TN|TT]
-          bench conv2d [--shape conv1|conv2] [--pass fwd|fwdbwd]
+          bench conv2d [--shape conv1|conv2|depthwise] [--pass fwd|fwdbwd] [--dx true|false] [--groups G]
           bench maxpool [--pass fwd|fwdbwd]
           bench train-step [--model mlp|cnn] [--batch B]
           bench lstm|gru [--seq 50] [--batch 64] [--input 128] [--hidden 256] [--layers L] [--pass fwd|fwdbwd]

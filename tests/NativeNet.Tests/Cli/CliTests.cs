@@ -59,6 +59,18 @@ public class CliTests
         AssertOneLineError(Run("bench", "gemm", "--min-time", "-1"), "--min-time must be");
     }
 
+    [Test]
+    public void BenchConv2dDepthwiseReportsItsGroupsAndRejectsGroupsThatDoNotDivide()
+    {
+        var result = Run("bench", "conv2d", "--backend", "simd", "--threads", "1", "--shape", "depthwise", "--pass", "fwdbwd",
+            "--repeats", "1", "--min-time", "0", "--json");
+        Assert.That(result.Code, Is.Zero, result.Error);
+        using var json = JsonDocument.Parse(result.Out);
+        Assert.That(json.RootElement.GetProperty("groups").GetInt32(), Is.EqualTo(64));
+        Assert.That(json.RootElement.GetProperty("dx").GetString(), Is.EqualTo("yes"));
+        AssertOneLineError(Run("bench", "conv2d", "--shape", "conv2", "--groups", "3"), "--groups 3 must divide the 32 input channels and the 64 filters");
+    }
+
     [TestCase("lstm", "fwd")]
     [TestCase("gru", "fwdbwd")]
     public void BenchRecurrentPrintsOneJsonObjectWithTheShape(string cell, string pass)

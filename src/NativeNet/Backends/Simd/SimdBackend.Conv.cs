@@ -129,7 +129,9 @@ public sealed partial class SimdBackend
 
     /// <inheritdoc/>
     public override void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) =>
-        ByFloatType(x.DType, "Conv2dForward", !g.IsDenseUndilated ? () => GeneralConvForward<float>(x, w, bias, y, g) : () => ConvForwardCore<float>(x, w, bias, y, g), !g.IsDenseUndilated ? () => GeneralConvForward<double>(x, w, bias, y, g) : () => ConvForwardCore<double>(x, w, bias, y, g));
+        ByFloatType(x.DType, "Conv2dForward",
+            IsDepthwise(g) ? () => DepthwiseForward<float>(x, w, bias, y, g) : !g.IsDenseUndilated ? () => GeneralConvForward<float>(x, w, bias, y, g) : () => ConvForwardCore<float>(x, w, bias, y, g),
+            IsDepthwise(g) ? () => DepthwiseForward<double>(x, w, bias, y, g) : !g.IsDenseUndilated ? () => GeneralConvForward<double>(x, w, bias, y, g) : () => ConvForwardCore<double>(x, w, bias, y, g));
 
     private static unsafe void ConvForwardCore<T>(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -180,15 +182,21 @@ public sealed partial class SimdBackend
             int bo = BiasOffset;
             int n0 = ci * nb, count = Math.Min(nb, g.N - n0), cols = count * ohw;
             T* xn = X + (long)n0 * chw, yn = Y + (long)n0 * kohw;
-            T* b = xn;
-            if (!(Pointwise && count == 1))
-            {
-                b = (T*)Pin(ThreadScratch<T>.First(crs * cols));
-                for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
-            }
             // one image writes straight into y; a chunk computes y as [K, images·OH·OW] and scatters it to NCHW
             T* product = count == 1 ? yn : (T*)Pin(ThreadScratch<T>.Second(g.K * cols));
-            GemmPtr(false, false, g.K, cols, crs, W, crs, b, cols, T.Zero, product, cols, GemmThreads);
+            if (Pointwise && count == 1)
+                GemmPtr(false, false, g.K, cols, crs, W, crs, xn, cols, T.Zero, product, cols, GemmThreads);
+            else if (GemmThreads == 1 && SimdConvPack.Handles<T>(g.K, cols, crs))
+            {
+                var rows = new ChunkTapRows<T> { G = g, X = xn, Count = count, Chw = chw, OH = g.OH, OW = g.OW, Flat = IsFlatRows(g) };
+                SimdConvPack.Forward(g.K, cols, crs, W, ref rows, product, cols);
+            }
+            else
+            {
+                T* b = (T*)Pin(ThreadScratch<T>.First(crs * cols));
+                for (int i = 0; i < count; i++) Im2Col(xn + (long)i * chw, g, b + i * ohw, cols);
+                GemmPtr(false, false, g.K, cols, crs, W, crs, b, cols, T.Zero, product, cols, GemmThreads);
+            }
             for (int i = 0; i < count; i++)
             for (int kf = 0; kf < g.K; kf++)
             {
@@ -224,29 +232,50 @@ public sealed partial class SimdBackend
         for (int c = 0; c < g.C; c++)
         for (int r = 0; r < g.R; r++)
         for (int s = 0; s < g.S; s++)
+            Im2ColTap(x, g, c, r, s, col + (long)((c * g.R + r) * g.S + s) * ld, flat, oh, ow);
+    }
+
+    /// <summary>One row of <see cref="Im2Col"/>: dst[i·OW + j] = x[c, i·sh − ph + r, j·sw − pw + s] (0 outside the image).</summary>
+    // SAFETY: x points to one C×H×W image, dst to OH·OW writable elements; indices are range-checked per row.
+    private static unsafe void Im2ColTap<T>(T* x, Conv2dGeometry g, int c, int r, int s, T* dst, bool flat, int oh, int ow) where T : unmanaged
+    {
+        ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
+        if (flat)
         {
-            T* dst = col + (long)((c * g.R + r) * g.S + s) * ld;
-            ValidColumns(g.W, ow, g.StrideW, g.PadW, s, out int j0, out int j1);
-            if (flat)
+            Im2ColPlaneFlat(x + (long)c * g.H * g.W, g, r, s, j0, j1, dst);
+            return;
+        }
+        for (int i = 0; i < oh; i++)
+        {
+            T* d = dst + i * ow;
+            int h = i * g.StrideH - g.PadH + r;
+            if (h < 0 || h >= g.H || j0 >= j1)
             {
-                Im2ColPlaneFlat(x + (long)c * g.H * g.W, g, r, s, j0, j1, dst);
+                new Span<T>(d, ow).Clear();
                 continue;
             }
-            for (int i = 0; i < oh; i++)
-            {
-                T* d = dst + i * ow;
-                int h = i * g.StrideH - g.PadH + r;
-                if (h < 0 || h >= g.H || j0 >= j1)
-                {
-                    new Span<T>(d, ow).Clear();
-                    continue;
-                }
-                T* src = x + ((long)c * g.H + h) * g.W - g.PadW + s;
-                if (j0 > 0) new Span<T>(d, j0).Clear();
-                if (g.StrideW == 1) new ReadOnlySpan<T>(src + j0, j1 - j0).CopyTo(new Span<T>(d + j0, j1 - j0));
-                else for (int j = j0; j < j1; j++) d[j] = src[(long)j * g.StrideW];
-                if (j1 < ow) new Span<T>(d + j1, ow - j1).Clear();
-            }
+            T* src = x + ((long)c * g.H + h) * g.W - g.PadW + s;
+            if (j0 > 0) new Span<T>(d, j0).Clear();
+            if (g.StrideW == 1) new ReadOnlySpan<T>(src + j0, j1 - j0).CopyTo(new Span<T>(d + j0, j1 - j0));
+            else for (int j = j0; j < j1; j++) d[j] = src[(long)j * g.StrideW];
+            if (j1 < ow) new Span<T>(d + j1, ow - j1).Clear();
+        }
+    }
+
+    /// <summary>The column-matrix rows of one chunk for <see cref="SimdConvPack"/>: tap p's row over every image of the chunk.</summary>
+    private unsafe struct ChunkTapRows<T> : ITapRowLowering<T> where T : unmanaged
+    {
+        public Conv2dGeometry G;
+        public T* X;
+        public int Count, Chw, OH, OW;
+        public bool Flat;
+
+        // SAFETY: X points to Count consecutive C×H×W images; dst holds Count·OH·OW writable elements.
+        public readonly void Lower(int tap, T* dst)
+        {
+            var g = G;
+            int rs = g.R * g.S, c = tap / rs, r = tap % rs / g.S, s = tap % g.S, ohw = OH * OW;
+            for (int i = 0; i < Count; i++) Im2ColTap(X + (long)i * Chw, g, c, r, s, dst + (long)i * ohw, Flat, OH, OW);
         }
     }
 
@@ -362,8 +391,8 @@ public sealed partial class SimdBackend
     /// <inheritdoc/>
     public override void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) =>
         ByFloatType(dy.DType, "Conv2dBackwardData",
-            !g.IsDenseUndilated ? () => GeneralConvBackwardData<float>(dy, w, dx, g) : () => ConvBackwardDataCore<float>(dy, w, dx, g),
-            !g.IsDenseUndilated ? () => GeneralConvBackwardData<double>(dy, w, dx, g) : () => ConvBackwardDataCore<double>(dy, w, dx, g));
+            IsDepthwise(g) ? () => DepthwiseBackwardData<float>(dy, w, dx, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardData<float>(dy, w, dx, g) : () => ConvBackwardDataCore<float>(dy, w, dx, g),
+            IsDepthwise(g) ? () => DepthwiseBackwardData<double>(dy, w, dx, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardData<double>(dy, w, dx, g) : () => ConvBackwardDataCore<double>(dy, w, dx, g));
 
     private static unsafe void ConvBackwardDataCore<T>(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -418,8 +447,8 @@ public sealed partial class SimdBackend
     /// <inheritdoc/>
     public override void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) =>
         ByFloatType(x.DType, "Conv2dBackwardFilter",
-            !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<float>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<float>(x, dy, dw, db, g),
-            !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<double>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<double>(x, dy, dw, db, g));
+            IsDepthwise(g) ? () => DepthwiseBackwardFilter<float>(x, dy, dw, db, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<float>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<float>(x, dy, dw, db, g),
+            IsDepthwise(g) ? () => DepthwiseBackwardFilter<double>(x, dy, dw, db, g) : !g.IsDenseUndilated ? () => GeneralConvBackwardFilter<double>(x, dy, dw, db, g) : () => ConvBackwardFilterCore<double>(x, dy, dw, db, g));
 
     private static unsafe void ConvBackwardFilterCore<T>(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -441,8 +470,9 @@ public sealed partial class SimdBackend
         T[]? partials = chunks == 1 ? null : ThreadScratch<T>.Second(wave * kcrs);
         bool pointwise = IsPointwise(g);
         // with fewer filter taps than filters (a first layer: C·R·S = 9, K = 32) the product is formed as dWᵀ, so
-        // that the wider of the two is the GEMM's n and fewer of the micro-kernel's 32 columns are padding
-        bool transposed = crs < g.K;
+        // that the wider of the two is the GEMM's n and fewer of the micro-kernel's 32 columns are padding; unless the
+        // taps fit the narrow GEMM's one vector, which measured 4× faster on 32×9×784 than the tile kernel on 9×32×784
+        bool transposed = crs < g.K && !SimdGemmNarrow.Handles<T>(g.K, crs, nb * ohw);
         // SAFETY: arrays pinned for the whole call; every chunk's images lie inside x and dy; each chunk of a wave
         // writes only dw (chunk 0) or its own partial; the scratch is a pinned per-thread array of at least
         // (crs + K)·cols + K·crs elements, and the partials (the calling thread's second scratch) are not used by the workers.

@@ -6,7 +6,7 @@ namespace NativeNet.Backends.Simd;
 // channels and one GEMM with the group's filters. The dense undilated case keeps the chunked path of SimdBackend.Conv.cs.
 public sealed partial class SimdBackend
 {
-    /// <summary>Runs body(i) for i in [0, count); in parallel (handed out dynamically) when workers &gt; 1.</summary>
+    /// <summary>Runs body(i) for i in [0, count); on the worker pool (indices claimed as threads come free) when workers &gt; 1.</summary>
     private static void ForEachIndex(int count, int workers, Action<int> body)
     {
         if (workers <= 1)
@@ -14,7 +14,7 @@ public sealed partial class SimdBackend
             for (int i = 0; i < count; i++) body(i);
             return;
         }
-        Parallel.For(0, count, SimdParallel.Options(workers), body);
+        SimdParallel.For(count, body);
     }
 
     /// <summary>Images run in parallel (one GEMM thread each) when there are enough to share; otherwise the GEMMs are threaded.</summary>

@@ -180,7 +180,7 @@ internal static class SimdGemm
     }
 
     /// <summary>Cache block sizes for one kernel and element size.</summary>
-    private static void Blocking(int elemSize, int mr, int nr, int m, int n, int k, out int kc, out int mc, out int nc)
+    internal static void Blocking(int elemSize, int mr, int nr, int m, int n, int k, out int kc, out int mc, out int nc)
     {
         int kcMax = Math.Clamp(L1Bytes * 2 / 3 / (nr * elemSize) / 8 * 8, 64, 1024);
         int mcMax = Math.Max(mr, L2Bytes / 2 / (kcMax * elemSize) / mr * mr);
