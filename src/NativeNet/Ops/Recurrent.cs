@@ -91,6 +91,8 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         var output = Tensor.Empty([cell == RecurrentCell.Lstm ? steps + 1 : steps, batch, hidden], dtype, device);
         using var cs = cell == RecurrentCell.Lstm ? RecurrentWorkspace.Rent([steps, batch, hidden], dtype, device, _workspace) : null;
         using var hGates = cell == RecurrentCell.Gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, _workspace) : null;
+        // W_hhᵀ is the right operand of every step's product: prepared (on Simd, packed) once for the whole sequence.
+        using var wHhT = RecurrentGemm.Prepare(wHh, true);
         for (int t = 0; t < steps; t++)
         {
             using var hPrev = t == 0 ? h0c.Detach() : Slot(output, t - 1);
@@ -100,7 +102,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             {
                 case RecurrentCell.Lstm:
                 {
-                    RecurrentGemm.Run(hPrev, false, wHh, true, gates, 1);
+                    RecurrentGemm.Run(hPrev, false, wHhT, gates, 1);
                     using var cPrev = t == 0 ? c0c!.Detach() : Slot(cs!, t - 1);
                     using var c = Slot(cs!, t);
                     backend.LstmCellForward(gates, lstmBias, cPrev, c, h);
@@ -109,12 +111,12 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                 case RecurrentCell.Gru:
                 {
                     using var hg = Slot(hGates!, t);
-                    RecurrentGemm.Run(hPrev, false, wHh, true, hg, 0);
+                    RecurrentGemm.Run(hPrev, false, wHhT, hg, 0);
                     backend.GruCellForward(gates, hg, bIh, bHh, hPrev, h);
                     break;
                 }
                 default:
-                    RecurrentGemm.Run(hPrev, false, wHh, true, gates, 1);
+                    RecurrentGemm.Run(hPrev, false, wHhT, gates, 1);
                     backend.Unary(UnaryOp.Tanh, gates, h, 0, 0);
                     break;
             }
@@ -168,6 +170,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         var dG = RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
         var dHG = gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch) : null;
         var dh0 = gru || needH0 ? Tensor.Zeros([batch, hidden], dtype, device) : null;
+        using var wHh = RecurrentGemm.Prepare(_wHh!, false);
         try
         {
             for (int t = steps - 1; t >= 0; t--)
@@ -183,7 +186,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                         using var cPrev = t == 0 ? _c0!.Detach() : Slot(_cs!, t - 1);
                         using var c = Slot(_cs!, t);
                         backend.LstmCellBackward(act, cPrev, c, dh, dc!, dgt);
-                        if (target is not null) RecurrentGemm.Run(dgt, false, _wHh!, false, target, t > 0 ? 1 : 0);
+                        if (target is not null) RecurrentGemm.Run(dgt, false, wHh, target, t > 0 ? 1 : 0);
                         break;
                     }
                     case RecurrentCell.Gru:
@@ -192,14 +195,14 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                         using var hg = Slot(_hGates!, t);
                         using var dhg = Slot(dHG!, t);
                         backend.GruCellBackward(act, hg, hPrev, dh, target!, dgt, dhg);
-                        RecurrentGemm.Run(dhg, false, _wHh!, false, target!, 1);
+                        RecurrentGemm.Run(dhg, false, wHh, target!, 1);
                         break;
                     }
                     default:
                     {
                         using var h = Slot(_out!, t);
                         backend.Binary(BinaryOp.TanhGrad, dh, h, dgt, 0);
-                        if (target is not null) RecurrentGemm.Run(dgt, false, _wHh!, false, target, t > 0 ? 1 : 0);
+                        if (target is not null) RecurrentGemm.Run(dgt, false, wHh, target, t > 0 ? 1 : 0);
                         break;
                     }
                 }
@@ -339,5 +342,22 @@ internal static class RecurrentGemm
         var opA = new MatrixOperand(a.Storage, a.Offset, a.Shape[1], 0, transA);
         var opB = new MatrixOperand(b.Storage, b.Offset, b.Shape[1], 0, transB);
         c.Backend.Gemm(c.DType, 1, m, n, k, opA, opB, c.Storage, c.Offset, n, 0, beta);
+    }
+
+    /// <summary>op(B) of <see cref="Run(Tensor, bool, PreparedGemmB, Tensor, double)"/>, prepared once for many products.</summary>
+    public static PreparedGemmB Prepare(Tensor b, bool transB)
+    {
+        int k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        return b.Backend.PrepareGemmB(b.DType, k, n, new MatrixOperand(b.Storage, b.Offset, b.Shape[1], 0, transB));
+    }
+
+    /// <summary>C = op(A)·B + beta·C with B prepared by <see cref="Prepare"/>.</summary>
+    public static void Run(Tensor a, bool transA, PreparedGemmB b, Tensor c, double beta)
+    {
+        int m = c.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
+        if (k != b.K || c.Shape[1] != b.N || (transA ? a.Shape[1] : a.Shape[0]) != m)
+            throw new ShapeMismatchException($"RecurrentLayer: product {a.Describe()} × prepared [{b.K}, {b.N}] into {c.Describe()}");
+        var opA = new MatrixOperand(a.Storage, a.Offset, a.Shape[1], 0, transA);
+        c.Backend.GemmPrepared(c.DType, m, opA, b, c.Storage, c.Offset, c.Shape[1], beta);
     }
 }
