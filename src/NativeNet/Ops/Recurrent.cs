@@ -43,7 +43,7 @@ public static partial class Ops
 /// </summary>
 public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
 {
-    private Tensor? _x, _h0, _c0, _wIh, _wHh, _bHh, _out, _act, _cs, _hGates;
+    private Tensor? _x, _c0, _wIh, _wHh, _bHh, _states, _act, _cs, _hGates;
     private int _steps, _batch, _hidden, _inputSize;
     private bool _hasBias;
     private readonly List<Array> _workspace = [];
@@ -88,16 +88,21 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         using (var xw2 = Rows(xw, steps * batch, width))
             RecurrentGemm.Run(x2, false, wIh, true, xw2, beta);
 
-        var output = Tensor.Empty([cell == RecurrentCell.Lstm ? steps + 1 : steps, batch, hidden], dtype, device);
-        using var cs = cell == RecurrentCell.Lstm ? RecurrentWorkspace.Rent([steps, batch, hidden], dtype, device, _workspace) : null;
+        // states: slot 0 holds h0, slot t + 1 the h of step t, for LSTM slot T + 1 holds c_T; the returned sequence is slots 1
+        // on. With h0 in front, the h_{t−1} of all steps are one contiguous block for the single dW_hh product.
+        bool lstm = cell == RecurrentCell.Lstm;
+        using var states = Tensor.Empty([lstm ? steps + 2 : steps + 1, batch, hidden], dtype, device);
+        using (var first = Slot(states, 0)) backend.Copy(h0c, first);
+        var output = states.View([lstm ? steps + 1 : steps, batch, hidden], [batch * hidden, hidden, 1], states.Offset + batch * hidden);
+        using var cs = lstm ? RecurrentWorkspace.Rent([steps, batch, hidden], dtype, device, _workspace) : null;
         using var hGates = cell == RecurrentCell.Gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, _workspace) : null;
         // W_hhᵀ is the right operand of every step's product: prepared (on Simd, packed) once for the whole sequence.
         using var wHhT = RecurrentGemm.Prepare(wHh, true);
         for (int t = 0; t < steps; t++)
         {
-            using var hPrev = t == 0 ? h0c.Detach() : Slot(output, t - 1);
+            using var hPrev = Slot(states, t);
             using var gates = Slot(xw, t);
-            using var h = Slot(output, t);
+            using var h = Slot(states, t + 1);
             switch (cell)
             {
                 case RecurrentCell.Lstm:
@@ -124,12 +129,11 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         if (cs is not null)
         {
             using var last = Slot(cs, steps - 1);
-            using var cT = Slot(output, steps);
+            using var cT = Slot(states, steps + 1);
             backend.Copy(last, cT);
         }
 
         _x = Save(xc);
-        _h0 = Save(h0c);
         if (c0c is not null) _c0 = Save(c0c);
         _wIh = Save(wIh);
         _wHh = Save(wHh);
@@ -137,7 +141,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         _act = Save(xw);
         if (cs is not null) _cs = Save(cs);
         if (hGates is not null) _hGates = Save(hGates);
-        _out = Save(output);
+        _states = Save(states);
         return output;
     }
 
@@ -191,7 +195,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                     }
                     case RecurrentCell.Gru:
                     {
-                        using var hPrev = t == 0 ? _h0!.Detach() : Slot(_out!, t - 1);
+                        using var hPrev = Slot(_states!, t);
                         using var hg = Slot(_hGates!, t);
                         using var dhg = Slot(dHG!, t);
                         backend.GruCellBackward(act, hg, hPrev, dh, target!, dgt, dhg);
@@ -200,7 +204,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                     }
                     default:
                     {
-                        using var h = Slot(_out!, t);
+                        using var h = Slot(_states!, t + 1);
                         backend.Binary(BinaryOp.TanhGrad, dh, h, dgt, 0);
                         if (target is not null) RecurrentGemm.Run(dgt, false, wHh, target, t > 0 ? 1 : 0);
                         break;
@@ -231,15 +235,9 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             if (NeedsGrad(wHhIndex))
             {
                 var dw = Tensor.Empty([width, hidden], dtype, device);
-                // Σ_t dGh_tᵀ·h_{t−1}: steps 1..T−1 against the outputs 0..T−2 in one GEMM, then step 0 against h0.
-                if (steps > 1)
-                {
-                    using var later = Rows(dGh, (steps - 1) * batch, width, batch * width);
-                    using var earlier = Rows(_out!, (steps - 1) * batch, hidden);
-                    RecurrentGemm.Run(later, true, earlier, false, dw, 0);
-                }
-                using var first = Slot(dGh, 0);
-                RecurrentGemm.Run(first, true, _h0!, false, dw, steps > 1 ? 1 : 0);
+                // Σ_t dGh_tᵀ·h_{t−1}, all steps in one GEMM against states slots 0..T−1 (h0 first).
+                using var hPrev = Rows(_states!, rows, hidden);
+                RecurrentGemm.Run(dGh2, true, hPrev, false, dw, 0);
                 grads[wHhIndex] = dw;
             }
             if (_hasBias)
@@ -292,9 +290,9 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         return sequence.View([batch, features], [features, 1], sequence.Offset + t * batch * features);
     }
 
-    /// <summary>The first (or, from element <paramref name="skip"/> on) <paramref name="rows"/> rows of a contiguous tensor, as [rows, features].</summary>
-    private static Tensor Rows(Tensor t, int rows, int features, int skip = 0) =>
-        t.View([rows, features], [features, 1], t.Offset + skip);
+    /// <summary>The first <paramref name="rows"/> rows of a contiguous tensor, as [rows, features].</summary>
+    private static Tensor Rows(Tensor t, int rows, int features) =>
+        t.View([rows, features], [features, 1], t.Offset);
 }
 
 /// <summary>
