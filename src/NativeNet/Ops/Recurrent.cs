@@ -225,14 +225,26 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             }
             if (needH0) { grads[h0Index] = dh0; dh0 = null; }
             if (lstm && NeedsGrad(c0Index)) grads[c0Index] = Raw.Clone(dc!);
-            if (NeedsGrad(wIhIndex))
+            if (!gru && NeedsGrad(wIhIndex) && NeedsGrad(wHhIndex))
+            {
+                // dW_ih = dGᵀ·X and dW_hh = dGᵀ·H_prev share their left operand (LSTM and RNN: dGh is dG): one product
+                // against [X | H_prev] packs dGᵀ once, then the two blocks of its columns are the two gradients.
+                using var x2 = Rows(_x, rows, _inputSize);
+                using var hPrev = Rows(_states!, rows, hidden);
+                using var both = RecurrentGemm.Prepare([x2, hPrev]);
+                using var dw = RecurrentWorkspace.Rent([width, _inputSize + hidden], dtype, device, scratch);
+                RecurrentGemm.Run(dG2, true, both, dw, 0);
+                using (var dwIh = Raw.Narrow(dw, 1, 0, _inputSize)) grads[wIhIndex] = Raw.Contiguous(dwIh);
+                using (var dwHh = Raw.Narrow(dw, 1, _inputSize, hidden)) grads[wHhIndex] = Raw.Contiguous(dwHh);
+            }
+            else if (NeedsGrad(wIhIndex))
             {
                 var dw = Tensor.Empty([width, _inputSize], dtype, device);
                 using var x2 = Rows(_x, rows, _inputSize);
                 RecurrentGemm.Run(dG2, true, x2, false, dw, 0);
                 grads[wIhIndex] = dw;
             }
-            if (NeedsGrad(wHhIndex))
+            if (NeedsGrad(wHhIndex) && grads[wHhIndex] is null)
             {
                 var dw = Tensor.Empty([width, hidden], dtype, device);
                 // Σ_t dGh_tᵀ·h_{t−1}, all steps in one GEMM against states slots 0..T−1 (h0 first).
@@ -342,6 +354,13 @@ internal static class RecurrentGemm
         c.Backend.Gemm(c.DType, 1, m, n, k, opA, opB, c.Storage, c.Offset, n, 0, beta);
     }
 
+    /// <summary>op(B) = [B₀ | B₁ | …] of contiguous k-row matrices side by side, prepared for <see cref="Run(Tensor, bool, PreparedGemmB, Tensor, double)"/>.</summary>
+    public static PreparedGemmB Prepare(Tensor[] blocks)
+    {
+        var operands = blocks.Select(b => new MatrixOperand(b.Storage, b.Offset, b.Shape[1], 0, false)).ToArray();
+        return blocks[0].Backend.PrepareGemmB(blocks[0].DType, blocks[0].Shape[0], operands, blocks.Select(b => b.Shape[1]).ToArray());
+    }
+
     /// <summary>op(B) of <see cref="Run(Tensor, bool, PreparedGemmB, Tensor, double)"/>, prepared once for many products.</summary>
     public static PreparedGemmB Prepare(Tensor b, bool transB)
     {
@@ -349,7 +368,7 @@ internal static class RecurrentGemm
         return b.Backend.PrepareGemmB(b.DType, k, n, new MatrixOperand(b.Storage, b.Offset, b.Shape[1], 0, transB));
     }
 
-    /// <summary>C = op(A)·B + beta·C with B prepared by <see cref="Prepare"/>.</summary>
+    /// <summary>C = op(A)·B + beta·C with B prepared by <see cref="Prepare(Tensor, bool)"/> or <see cref="Prepare(Tensor[])"/>.</summary>
     public static void Run(Tensor a, bool transA, PreparedGemmB b, Tensor c, double beta)
     {
         int m = c.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];

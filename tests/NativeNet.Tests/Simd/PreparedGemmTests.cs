@@ -57,6 +57,50 @@ public class PreparedGemmTests
         }
     }
 
+    /// <summary>op(B) = [B₀ | B₁ | …]: blocks that start on a panel boundary and blocks that start inside one, mixed transposes.</summary>
+    [TestCase(DType.Float32, new[] { 128, 256 }, 64, 300)]
+    [TestCase(DType.Float64, new[] { 16, 48 }, 33, 70)]
+    [TestCase(DType.Float32, new[] { 5, 40, 3 }, 17, 200)]
+    [TestCase(DType.Float64, new[] { 33, 1, 30 }, 9, 5)]
+    [TestCase(DType.Float32, new[] { 7 }, 3, 2)]
+    public void SideBySideBlocksMatchOneNaiveProductPerBlock(DType dtype, int[] widths, int m, int k)
+    {
+        int n = widths.Sum(), pad = 2;
+        using var a = Random([k, m + pad], dtype, 3, -1, 1); // op(A) = Aᵀ, as for the recurrent weight gradients
+        var opA = Operand(a, m + pad, true);
+        var stored = new List<Tensor>();
+        var operands = new MatrixOperand[widths.Length];
+        for (int i = 0; i < widths.Length; i++)
+        {
+            bool trans = i % 2 == 1;
+            var b = Random(trans ? [widths[i], k + pad] : [k, widths[i] + pad], dtype, 10 + i, -1, 1);
+            stored.Add(b);
+            operands[i] = Operand(b, trans ? k + pad : widths[i] + pad, trans);
+        }
+        using var want = Random([m, n + pad], dtype, 4, -1, 1);
+        using var got = want.Clone();
+        using var viaBase = want.Clone();
+        for (int i = 0, column = 0; i < widths.Length; column += widths[i], i++)
+            Naive.Gemm(dtype, 1, m, widths[i], k, opA, operands[i], want.Storage, column, n + pad, 0, 0.5);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            int saved = SimdBackend.Threads;
+            try
+            {
+                SimdBackend.Threads = threads;
+                using var prepared = SimdB.PrepareGemmB(dtype, k, operands, widths);
+                got.CopyFrom(viaBase);
+                SimdB.GemmPrepared(dtype, m, opA, prepared, got.Storage, 0, n + pad, 0.5);
+            }
+            finally { SimdBackend.Threads = saved; }
+            AssertClose(got, want, GemmTol(dtype, k).Abs, GemmTol(dtype, k).Rel, $"{dtype} widths [{string.Join(", ", widths)}] threads {threads}");
+        }
+        using (var prepared = Naive.PrepareGemmB(dtype, k, operands, widths))
+            Naive.GemmPrepared(dtype, m, opA, prepared, viaBase.Storage, 0, n + pad, 0.5);
+        AssertClose(viaBase, want, GemmTol(dtype, k).Abs, GemmTol(dtype, k).Rel, "the base (unpacked) form");
+        foreach (var t in stored) t.Dispose();
+    }
+
     [Test]
     public void BadUseIsRejected()
     {
@@ -70,6 +114,8 @@ public class PreparedGemmTests
         Assert.Throws<DTypeMismatchException>(() => SimdB.PrepareGemmB(DType.Float64, 4, 6, Operand(b, 6, false)));
         using var ints = Tensor.FromArray(new int[24], [4, 6]);
         Assert.Throws<DTypeMismatchException>(() => Naive.PrepareGemmB(DType.Int32, 4, 6, Operand(ints, 6, false)));
+        Assert.Throws<ArgumentException>(() => SimdB.PrepareGemmB(DType.Float32, 4, [Operand(b, 6, false)], [6, 6]));
+        Assert.Throws<ArgumentException>(() => SimdB.PrepareGemmB(DType.Float32, 4, [], []));
     }
 
     private static MatrixOperand Operand(Tensor t, int ld, bool trans) => new(t.Storage, t.Offset, ld, 0, trans);

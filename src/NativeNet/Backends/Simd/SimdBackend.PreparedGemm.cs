@@ -4,21 +4,32 @@ public sealed partial class SimdBackend
 {
     /// <inheritdoc/>
     /// <remarks>Packs op(B) once into the register-tile panels of <see cref="SimdGemmPrepacked"/>.</remarks>
-    public override unsafe PreparedGemmB PrepareGemmB(DType dtype, int k, int n, MatrixOperand b)
+    public override PreparedGemmB PrepareGemmB(DType dtype, int k, MatrixOperand[] blocks, int[] widths)
     {
-        CheckPrepared("PrepareGemmB", dtype, k, n, b.Storage.DType);
-        switch (b.Storage)
+        CheckPrepared("PrepareGemmB", dtype, k, blocks, widths);
+        if (blocks.Any(b => b.Storage is not (CpuStorage<float> or CpuStorage<double>))) return base.PrepareGemmB(dtype, k, blocks, widths);
+        return dtype == DType.Float32
+            ? new SimdPreparedGemmB<float>(dtype, k, blocks, widths, Pack<float>(k, blocks, widths))
+            : new SimdPreparedGemmB<double>(dtype, k, blocks, widths, Pack<double>(k, blocks, widths));
+    }
+
+    // SAFETY: every block's array is pinned while it is packed; the caller's operands cover op(Bᵢ) (k×widths[i], leading dimension Ld).
+    private static unsafe PackedB<T> Pack<T>(int k, MatrixOperand[] blocks, int[] widths) where T : unmanaged, System.Numerics.INumber<T>
+    {
+        var pins = new System.Buffers.MemoryHandle[blocks.Length];
+        try
         {
-            case CpuStorage<float> f:
-                // SAFETY: pinned for the packing; the caller's operand covers op(B) (k×n with leading dimension b.Ld).
-                fixed (float* pb = f.Data)
-                    return new SimdPreparedGemmB<float>(dtype, k, n, b, SimdGemmPrepacked.Pack(b.Trans, k, n, pb + b.Offset, b.Ld));
-            case CpuStorage<double> d:
-                // SAFETY: as above.
-                fixed (double* pb = d.Data)
-                    return new SimdPreparedGemmB<double>(dtype, k, n, b, SimdGemmPrepacked.Pack(b.Trans, k, n, pb + b.Offset, b.Ld));
-            default:
-                return base.PrepareGemmB(dtype, k, n, b);
+            var columns = new ColumnBlock<T>[blocks.Length];
+            for (int i = 0; i < blocks.Length; i++)
+            {
+                pins[i] = ((CpuStorage<T>)blocks[i].Storage).Data.AsMemory().Pin();
+                columns[i] = new ColumnBlock<T>((T*)pins[i].Pointer + blocks[i].Offset, blocks[i].Ld, blocks[i].Trans, widths[i]);
+            }
+            return SimdGemmPrepacked.Pack<T>(k, columns);
+        }
+        finally
+        {
+            foreach (var pin in pins) pin.Dispose();
         }
     }
 
@@ -52,11 +63,11 @@ public sealed partial class SimdBackend
 }
 
 /// <summary>The non-generic face of a Simd-packed operand.</summary>
-internal abstract class SimdPreparedGemmB(DType dtype, int k, int n, MatrixOperand source) : PreparedGemmB(dtype, k, n, source);
+internal abstract class SimdPreparedGemmB(DType dtype, int k, MatrixOperand[] blocks, int[] widths) : PreparedGemmB(dtype, k, blocks, widths);
 
 /// <summary>A <see cref="PreparedGemmB"/> whose op(B) the Simd backend packed into its micro-kernel panels.</summary>
-internal sealed class SimdPreparedGemmB<T>(DType dtype, int k, int n, MatrixOperand source, PackedB<T> panels)
-    : SimdPreparedGemmB(dtype, k, n, source) where T : unmanaged
+internal sealed class SimdPreparedGemmB<T>(DType dtype, int k, MatrixOperand[] blocks, int[] widths, PackedB<T> panels)
+    : SimdPreparedGemmB(dtype, k, blocks, widths) where T : unmanaged
 {
     /// <summary>The packed panels.</summary>
     public PackedB<T> Panels { get; } = panels;

@@ -19,32 +19,64 @@ internal static unsafe class SimdGemmPrepacked
 {
     /// <summary>Packs op(B) (k×n: b[p·ldb + j], or b[j·ldb + p] when <paramref name="transB"/>) for <see cref="Gemm{T}"/>.</summary>
     // SAFETY: the caller guarantees b covers op(B) with leading dimension ldb.
-    public static PackedB<T> Pack<T>(bool transB, int k, int n, T* b, int ldb) where T : unmanaged, INumber<T>
+    public static PackedB<T> Pack<T>(bool transB, int k, int n, T* b, int ldb) where T : unmanaged, INumber<T> =>
+        Pack(k, [new ColumnBlock<T>(b, ldb, transB, n)]);
+
+    /// <summary>Packs op(B) = [op(B₀) | op(B₁) | …], the blocks' columns side by side, for <see cref="Gemm{T}"/>.</summary>
+    // SAFETY: the caller guarantees each block's pointer covers its op(B) (k×N with its leading dimension).
+    public static PackedB<T> Pack<T>(int k, ReadOnlySpan<ColumnBlock<T>> blocks) where T : unmanaged, INumber<T>
     {
-        if (Kernel512<T>.IsSupported) return Pack<T, Kernel512<T>>(transB, k, n, b, ldb);
-        if (Kernel256<T>.IsSupported) return Pack<T, Kernel256<T>>(transB, k, n, b, ldb);
-        return Pack<T, Kernel128<T>>(transB, k, n, b, ldb);
+        if (Kernel512<T>.IsSupported) return Pack<T, Kernel512<T>>(k, blocks);
+        if (Kernel256<T>.IsSupported) return Pack<T, Kernel256<T>>(k, blocks);
+        return Pack<T, Kernel128<T>>(k, blocks);
     }
 
-    // SAFETY: every block handed to PackB lies inside op(B); block pc gets ceil(n/NR)·NR·kc elements from pc·NPad, which
-    // ends at or before (pc + kc)·NPad ≤ k·NPad, the buffer's length.
-    private static PackedB<T> Pack<T, TK>(bool transB, int k, int n, T* b, int ldb)
+    // SAFETY: every block handed to PackB lies inside its op(B); the panels of KC block pc take ceil(n/NR)·NR·kc elements
+    // from pc·NPad, which ends at or before (pc + kc)·NPad ≤ k·NPad, the buffer's length. A block that starts inside a panel
+    // is packed element by element into the same layout (PackB has zero-filled that panel's tail, which it now overwrites).
+    private static PackedB<T> Pack<T, TK>(int k, ReadOnlySpan<ColumnBlock<T>> blocks)
         where T : unmanaged, INumber<T>
         where TK : struct, IGemmKernel<T>
     {
-        SimdGemm.Blocking(sizeof(T), TK.MR, TK.NR, TK.MR, Math.Max(n, 1), Math.Max(k, 1), out int kc, out _, out _);
-        int nPad = (n + TK.NR - 1) / TK.NR * TK.NR;
-        var packed = new PackedB<T>(k, n, kc, TK.MR, TK.NR, nPad);
-        if (n > 0)
+        int n = 0, nr = TK.NR;
+        foreach (var block in blocks) n += block.N;
+        SimdGemm.Blocking(sizeof(T), TK.MR, nr, TK.MR, Math.Max(n, 1), Math.Max(k, 1), out int kcB, out _, out _);
+        int nPad = (n + nr - 1) / nr * nr;
+        var packed = new PackedB<T>(k, n, kcB, TK.MR, nr, nPad);
+        if (n == 0) return packed;
+        for (int pc = 0; pc < k; pc += kcB)
         {
-            for (int pc = 0; pc < k; pc += kc)
-                SimdGemmPack.PackB(transB, b, ldb, pc, Math.Min(kc, k - pc), 0, n, TK.NR, packed.Data + (long)pc * nPad);
+            int kc = Math.Min(kcB, k - pc);
+            T* dst = packed.Data + (long)pc * nPad;
+            int j0 = 0;
+            foreach (var block in blocks)
+            {
+                if (j0 % nr == 0)
+                    SimdGemmPack.PackB(block.Trans, block.B, block.Ld, pc, kc, 0, block.N, nr, dst + (long)j0 * kc);
+                else
+                {
+                    for (int j = 0; j < block.N; j++)
+                    {
+                        int column = j0 + j;
+                        T* d = dst + (long)(column / nr) * nr * kc + column % nr;
+                        for (int p = 0; p < kc; p++)
+                            d[(long)p * nr] = block.Trans ? block.B[(long)j * block.Ld + pc + p] : block.B[(long)(pc + p) * block.Ld + j];
+                    }
+                }
+                j0 += block.N;
+            }
+            // The last panel's columns past n are zero (PackB zero-fills only a panel it started).
+            for (int column = n; column < nPad; column++)
+            {
+                T* d = dst + (long)(column / nr) * nr * kc + column % nr;
+                for (int p = 0; p < kc; p++) d[(long)p * nr] = T.Zero;
+            }
         }
         return packed;
     }
 
     /// <summary>
-    /// C[m×n] = op(A)·op(B) + beta·C with op(B) from <see cref="Pack{T}"/>; op(A) is m×k, read as A[i·lda + p] (or
+    /// C[m×n] = op(A)·op(B) + beta·C with op(B) from <see cref="Pack{T}(int, ReadOnlySpan{ColumnBlock{T}})"/>; op(A) is m×k, read as A[i·lda + p] (or
     /// A[p·lda + i] when <paramref name="transA"/>). beta = 0 overwrites C without reading it.
     /// </summary>
     // SAFETY: the caller guarantees a covers op(A), c covers m rows of n values with stride ldc, and c overlaps neither a
@@ -170,7 +202,23 @@ internal static unsafe class SimdGemmPrepacked
     }
 }
 
-/// <summary>op(B) packed by <see cref="SimdGemmPrepacked.Pack{T}"/>: k·NPad values in a 64-byte aligned native buffer.</summary>
+/// <summary>One stored matrix of a side-by-side op(B): op(Bᵢ) is k×N, B[p·Ld + j] (B[j·Ld + p] when transposed).</summary>
+internal readonly unsafe struct ColumnBlock<T>(T* b, int ld, bool trans, int n) where T : unmanaged
+{
+    /// <summary>The stored matrix.</summary>
+    public T* B { get; } = b;
+
+    /// <summary>Its leading dimension.</summary>
+    public int Ld { get; } = ld;
+
+    /// <summary>Whether op(Bᵢ) is the stored matrix transposed.</summary>
+    public bool Trans { get; } = trans;
+
+    /// <summary>Columns of op(Bᵢ).</summary>
+    public int N { get; } = n;
+}
+
+/// <summary>op(B) packed by <see cref="SimdGemmPrepacked.Pack{T}(int, ReadOnlySpan{ColumnBlock{T}})"/>: k·NPad values in a 64-byte aligned native buffer.</summary>
 internal sealed unsafe class PackedB<T> : IDisposable where T : unmanaged
 {
     /// <summary>Allocates the buffer of a k×n operand packed for an MR×NR tile in KC blocks.</summary>
