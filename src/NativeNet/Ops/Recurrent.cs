@@ -170,9 +170,13 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             using var dcT2 = Raw.Reshape(dcT, [batch, hidden]);
             backend.Copy(dcT2, dc);
         }
-        // dG: gradients of the x-side pre-activations; for GRU dHG holds the h-side ones (they differ in the n block).
-        var dG = RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
-        var dHG = gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch) : null;
+        // dG: gradients of the x-side pre-activations; for GRU dHG holds the h-side ones (they differ in the n block). When
+        // this backward is the cache's last use they overwrite the saved activations and h-side gates (each step's cell reads
+        // its slot before writing it, and no later step reads it), which keeps two T·N·G·H buffers out of the caches. The CPU
+        // cells allow that aliasing; the CUDA kernels take their operands as __restrict__.
+        bool inPlace = CacheEndsWithThisBackward && device.Kind == DeviceKind.Cpu;
+        var dG = inPlace ? _act!.Detach() : RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
+        var dHG = !gru ? null : inPlace ? _hGates!.Detach() : RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
         var dh0 = gru || needH0 ? Tensor.Zeros([batch, hidden], dtype, device) : null;
         using var wHh = RecurrentGemm.Prepare(_wHh!, false);
         try
