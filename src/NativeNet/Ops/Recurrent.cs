@@ -98,6 +98,10 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         using var hGates = cell == RecurrentCell.Gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, _workspace) : null;
         // W_hhᵀ is the right operand of every step's product: prepared (on Simd, packed) once for the whole sequence.
         using var wHhT = RecurrentGemm.Prepare(wHh, true);
+        // On the CPU each step's h_{t−1}·W_hhᵀ goes into a small buffer that stays in L2 and is then added to the step's slot
+        // of the input projection in one sequential pass: a GEMM accumulating into that slot reads it tile by tile from
+        // memory (written long before, at the projection of all steps) and stalls (measured: ~6 % of the forward).
+        using var hProduct = device.Kind == DeviceKind.Cpu && cell != RecurrentCell.Gru ? Tensor.Empty([batch, width], dtype, device) : null;
         for (int t = 0; t < steps; t++)
         {
             using var hPrev = Slot(states, t);
@@ -107,7 +111,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             {
                 case RecurrentCell.Lstm:
                 {
-                    RecurrentGemm.Run(hPrev, false, wHhT, gates, 1);
+                    AddHiddenProjection(hPrev, wHhT, gates, hProduct, backend);
                     using var cPrev = t == 0 ? c0c!.Detach() : Slot(cs!, t - 1);
                     using var c = Slot(cs!, t);
                     backend.LstmCellForward(gates, lstmBias, cPrev, c, h);
@@ -121,7 +125,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                     break;
                 }
                 default:
-                    RecurrentGemm.Run(hPrev, false, wHhT, gates, 1);
+                    AddHiddenProjection(hPrev, wHhT, gates, hProduct, backend);
                     backend.Unary(UnaryOp.Tanh, gates, h, 0, 0);
                     break;
             }
@@ -297,6 +301,18 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         foreach (var (bias, name) in new[] { (bIh, "bias_ih"), (bHh, "bias_hh") })
             if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != width))
                 throw new ShapeMismatchException($"{Name}: {name} must be [{width}], got {bias.Describe()}");
+    }
+
+    /// <summary>gates += hPrev·W_hhᵀ, through <paramref name="product"/> when there is one (see the forward).</summary>
+    private static void AddHiddenProjection(Tensor hPrev, PreparedGemmB wHhT, Tensor gates, Tensor? product, Backend backend)
+    {
+        if (product is null)
+        {
+            RecurrentGemm.Run(hPrev, false, wHhT, gates, 1);
+            return;
+        }
+        RecurrentGemm.Run(hPrev, false, wHhT, product, 0);
+        backend.Binary(BinaryOp.Add, gates, product, gates, 0);
     }
 
     /// <summary>Step <paramref name="t"/> of a contiguous sequence [T, N, F] as a [N, F] view.</summary>
