@@ -6,8 +6,14 @@ namespace NativeNet.Cli;
 
 /// <summary>Figures of one finished epoch.</summary>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
-    double Seconds, double EvalSeconds, double SamplesPerSecond, string? Sample, double? DevLoss = null, double? DevAccuracy = null)
+    double Seconds, double EvalSeconds, double SamplesPerSecond, string? Sample, double? DevLoss = null, double? DevAccuracy = null, string Unit = EpochMetrics.SampleUnit)
 {
+    /// <summary>The unit of <see cref="SamplesPerSecond"/> for the image models: one training image.</summary>
+    public const string SampleUnit = "samples";
+
+    /// <summary>The unit of the character models: one predicted training character (the rows of a step's logits).</summary>
+    public const string CharacterUnit = "characters";
+
     /// <summary>Writes the epoch as a JSON object (the --json line and an element of metrics.json).</summary>
     public void WriteJson(Utf8JsonWriter json)
     {
@@ -20,6 +26,7 @@ public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccur
         json.WriteNumber("seconds", Math.Round(Seconds, 3));
         json.WriteNumber("eval_seconds", Math.Round(EvalSeconds, 3));
         json.WriteNumber("samples_per_s", Math.Round(SamplesPerSecond, 1));
+        if (Unit == CharacterUnit) json.WriteNumber("chars_per_s", Math.Round(SamplesPerSecond, 1));
         if (Sample is not null) json.WriteString("sample", Sample);
         if (DevLoss is { } devLoss) json.WriteNumber("dev_loss", Math.Round(devLoss, 6));
         if (DevAccuracy is { } devAccuracy) json.WriteNumber("dev_acc", devAccuracy);
@@ -44,7 +51,7 @@ internal static class Json
 }
 
 /// <summary>Live progress of one step: running means over the epoch so far.</summary>
-public readonly record struct StepProgress(int Epoch, int Epochs, int Step, int StepsPerEpoch, double Loss, double Accuracy, double SamplesPerSecond);
+public readonly record struct StepProgress(int Epoch, int Epochs, int Step, int StepsPerEpoch, double Loss, double Accuracy, double SamplesPerSecond, string Unit = EpochMetrics.SampleUnit);
 
 /// <summary>Shows training progress: a Spectre.Console bar on a terminal, plain lines when redirected, JSON lines with --json.</summary>
 internal abstract class Reporter
@@ -70,7 +77,7 @@ internal abstract class Reporter
 
     protected static string Describe(EpochMetrics m, int epochs) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4}  train acc {m.TrainAccuracy * 100:F2}%  {(m.DevAccuracy is { } dev ? $"dev loss {m.DevLoss:F4}  dev acc {dev * 100:F2}%  " : "")}test loss {m.TestLoss:F4}  test acc {m.TestAccuracy * 100:F2}%  ({m.Seconds:F1} s train, {m.EvalSeconds:F1} s eval, {m.SamplesPerSecond:F0} samples/s)");
+            $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4}  train acc {m.TrainAccuracy * 100:F2}%  {(m.DevAccuracy is { } dev ? $"dev loss {m.DevLoss:F4}  dev acc {dev * 100:F2}%  " : "")}test loss {m.TestLoss:F4}  test acc {m.TestAccuracy * 100:F2}%  ({m.Seconds:F1} s train, {m.EvalSeconds:F1} s eval, {m.SamplesPerSecond:F0} {m.Unit}/s)");
 
     private sealed class JsonReporter(TextWriter output) : Reporter
     {
@@ -95,7 +102,7 @@ internal abstract class Reporter
             if (p.Step == p.StepsPerEpoch || DateTime.UtcNow - _last < TimeSpan.FromSeconds(10)) return;
             _last = DateTime.UtcNow;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.StepsPerEpoch}  loss {p.Loss:F4}  acc {p.Accuracy * 100:F2}%  {p.SamplesPerSecond:F0} samples/s"));
+                $"epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.StepsPerEpoch}  loss {p.Loss:F4}  acc {p.Accuracy * 100:F2}%  {p.SamplesPerSecond:F0} {p.Unit}/s"));
             output.Flush();
         }
 
@@ -117,7 +124,7 @@ internal abstract class Reporter
         {
             _task.Increment(1);
             _task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {p.Epoch}/{p.Epochs}  loss {p.Loss:F4}  acc {p.Accuracy * 100:F1}%  {p.SamplesPerSecond:F0} samples/s"));
+                $"epoch {p.Epoch}/{p.Epochs}  loss {p.Loss:F4}  acc {p.Accuracy * 100:F1}%  {p.SamplesPerSecond:F0} {p.Unit}/s"));
         }
 
         public override void Epoch(EpochMetrics m, int epochs)

@@ -140,7 +140,7 @@ public static class TrainCommand
 
         public override void OnStep(Trainer trainer, StepInfo step) =>
             Reporter?.Step(new StepProgress(step.Epoch + 1, config.Epochs, step.Batch, step.BatchesPerEpoch, trainer.EpochLoss, trainer.EpochAccuracy,
-                (trainer.EpochSamples - _samplesAtStart) / _clock.Elapsed.TotalSeconds));
+                (trainer.EpochSamples - _samplesAtStart) / _clock.Elapsed.TotalSeconds, task.SampleUnit));
 
         public override void OnEpochEnd(Trainer trainer, EpochInfo epoch)
         {
@@ -150,7 +150,7 @@ public static class TrainCommand
             string? sample = task.Sample(epoch.Epoch + 1);
             var dev = trainer.DevData is null ? null : trainer.LastEvaluation;
             var metrics = new EpochMetrics(epoch.Epoch + 1, epoch.Loss, epoch.Accuracy, test.Loss, test.Accuracy, seconds, evalClock.Elapsed.TotalSeconds,
-                (epoch.Count - _samplesAtStart) / seconds, sample, dev?.Loss, dev?.Accuracy);
+                (epoch.Count - _samplesAtStart) / seconds, sample, dev?.Loss, dev?.Accuracy, task.SampleUnit);
             epochs.Add(metrics);
             Reporter?.Epoch(metrics, config.Epochs);
             Save(config, task, optimizer, epochs, loadStart, total.Elapsed.TotalSeconds, metrics.TestAccuracy);
@@ -166,7 +166,8 @@ public static class TrainCommand
             e.GetProperty("eval_seconds").GetDouble(), e.GetProperty("samples_per_s").GetDouble(),
             e.TryGetProperty("sample", out var s) ? s.GetString() : null,
             e.TryGetProperty("dev_loss", out var dl) ? dl.GetDouble() : null,
-            e.TryGetProperty("dev_acc", out var da) ? da.GetDouble() : null)).ToList();
+            e.TryGetProperty("dev_acc", out var da) ? da.GetDouble() : null,
+            e.TryGetProperty("chars_per_s", out _) ? EpochMetrics.CharacterUnit : EpochMetrics.SampleUnit)).ToList();
     }
 
     private static void Save(TrainConfig config, TrainingTask task, NativeNet.Optim.Optimizer optimizer, List<EpochMetrics> epochs, string loadStart, double seconds, double testAccuracy)
@@ -200,6 +201,13 @@ public static class TrainCommand
             json.WriteString("load_average_end", LoadAverage());
             json.WriteNumber("total_seconds", Math.Round(seconds, 3));
             json.WriteNumber("final_test_acc", testAccuracy);
+            if (task.SampleUnit == EpochMetrics.CharacterUnit && epochs.Count > 0)
+            {
+                // Whole run: training characters over training seconds (evaluation and sampling excluded), epoch by epoch.
+                double characters = epochs.Sum(e => e.SamplesPerSecond * e.Seconds), trainSeconds = epochs.Sum(e => e.Seconds);
+                json.WriteNumber("train_seconds", Math.Round(trainSeconds, 3));
+                json.WriteNumber("chars_per_s", Math.Round(characters / trainSeconds, 1));
+            }
             json.WriteStartArray("epochs");
             foreach (var e in epochs) e.WriteJson(json);
             json.WriteEndArray();

@@ -34,6 +34,9 @@ public abstract class TrainingTask : IDisposable
     /// <summary>One line saying what is trained on what.</summary>
     public abstract string Description { get; }
 
+    /// <summary>What one training sample is, for the throughput figures (<see cref="EpochMetrics.Unit"/>).</summary>
+    public virtual string SampleUnit => EpochMetrics.SampleUnit;
+
     /// <summary>The trainer of this task's model and training data (with the task's own forward pass and callbacks).</summary>
     public abstract Trainer CreateTrainer(TrainerOptions options, Optimizer optimizer);
 
@@ -241,6 +244,9 @@ internal sealed class CharTask : TrainingTask
         $"{_train.Length} train / {_test.Length} test characters, {_config.Batch} streams, chunks of {_config.SeqLen}, clip {_config.Clip}";
 
     public override Dictionary<string, string> Metadata() => new() { ["vocabulary"] = _vocabulary };
+
+    /// <summary>A sample is one predicted character: throughput is training characters per second.</summary>
+    public override string SampleUnit => EpochMetrics.CharacterUnit;
 
     public override Trainer CreateTrainer(TrainerOptions options, Optimizer optimizer)
     {

@@ -29,6 +29,14 @@ public abstract class Gate : IGate
 
     internal void SetNeedsGrad(bool[] needs) => _needsGrad = needs;
 
+    /// <summary>
+    /// Whether the running backward is the last use of the cache (the tape frees it right after, no retained graph), so
+    /// the gate may overwrite its saved buffers with gradients. Always false for hand use, which may call backward again.
+    /// </summary>
+    protected bool CacheEndsWithThisBackward { get; private set; }
+
+    internal void SetCacheEndsWithThisBackward(bool last) => CacheEndsWithThisBackward = last;
+
     /// <inheritdoc/>
     public virtual string Name => GetType().Name.Replace("Gate", "", StringComparison.Ordinal);
 

@@ -80,6 +80,7 @@ public static class Tape
                 var node = tensor.Node!;
                 if (node.Freed)
                     throw new InvalidOperationException($"Backward: the graph through {node.Gate.Name} was already freed by an earlier Backward; pass retainGraph: true to differentiate twice");
+                if (node.Gate is Gate gate) gate.SetCacheEndsWithThisBackward(!retainGraph);
                 var grads = node.Gate.Backward(dOut);
                 dOut.Dispose();
                 if (grads.Length != node.Inputs.Length)

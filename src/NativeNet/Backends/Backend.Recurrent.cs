@@ -17,7 +17,9 @@ public abstract partial class Backend
     /// <summary>
     /// Backward of <see cref="LstmCellForward"/> from its saved activations <paramref name="act"/> [N, 4H], c_{t−1} and c_t:
     /// <paramref name="dh"/> is dL/dh_t, <paramref name="dc"/> holds dL/dc_t from the later steps on entry and dL/dc_{t−1}
-    /// on return; <paramref name="dGates"/> [N, 4H] receives dL/d(pre-activations).
+    /// on return; <paramref name="dGates"/> [N, 4H] receives dL/d(pre-activations). On the CPU backends
+    /// <paramref name="dGates"/> may be <paramref name="act"/> itself (each element's activations are read before its
+    /// gradients are written).
     /// </summary>
     public abstract void LstmCellBackward(Tensor act, Tensor cPrev, Tensor c, Tensor dh, Tensor dc, Tensor dGates);
 
@@ -33,7 +35,9 @@ public abstract partial class Backend
     /// Backward of <see cref="GruCellForward"/> from its saved activations <paramref name="act"/> (r, z, n) and
     /// <paramref name="hGates"/> (n block = h·W_hnᵀ + b_hn): <paramref name="dh"/> is dL/dh_t; adds dh ⊙ z to
     /// <paramref name="dhPrev"/>; writes dL/d(x-side pre-activations) to <paramref name="dXGates"/> and
-    /// dL/d(h-side pre-activations, bias included) to <paramref name="dHGates"/>, both [N, 3H].
+    /// dL/d(h-side pre-activations, bias included) to <paramref name="dHGates"/>, both [N, 3H]. On the CPU backends
+    /// <paramref name="dXGates"/> may be <paramref name="act"/> and <paramref name="dHGates"/> may be <paramref name="hGates"/>
+    /// (each element's inputs are read before its outputs are written).
     /// </summary>
     public abstract void GruCellBackward(Tensor act, Tensor hGates, Tensor hPrev, Tensor dh, Tensor dhPrev, Tensor dXGates, Tensor dHGates);
 

@@ -43,7 +43,7 @@ public static partial class Ops
 /// </summary>
 public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
 {
-    private Tensor? _x, _h0, _c0, _wIh, _wHh, _bHh, _out, _act, _cs, _hGates;
+    private Tensor? _x, _c0, _wIh, _wHh, _bHh, _states, _act, _cs, _hGates;
     private int _steps, _batch, _hidden, _inputSize;
     private bool _hasBias;
     private readonly List<Array> _workspace = [];
@@ -88,19 +88,30 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         using (var xw2 = Rows(xw, steps * batch, width))
             RecurrentGemm.Run(x2, false, wIh, true, xw2, beta);
 
-        var output = Tensor.Empty([cell == RecurrentCell.Lstm ? steps + 1 : steps, batch, hidden], dtype, device);
-        using var cs = cell == RecurrentCell.Lstm ? RecurrentWorkspace.Rent([steps, batch, hidden], dtype, device, _workspace) : null;
+        // states: slot 0 holds h0, slot t + 1 the h of step t, for LSTM slot T + 1 holds c_T; the returned sequence is slots 1
+        // on. With h0 in front, the h_{t−1} of all steps are one contiguous block for the single dW_hh product.
+        bool lstm = cell == RecurrentCell.Lstm;
+        using var states = Tensor.Empty([lstm ? steps + 2 : steps + 1, batch, hidden], dtype, device);
+        using (var first = Slot(states, 0)) backend.Copy(h0c, first);
+        var output = states.View([lstm ? steps + 1 : steps, batch, hidden], [batch * hidden, hidden, 1], states.Offset + batch * hidden);
+        using var cs = lstm ? RecurrentWorkspace.Rent([steps, batch, hidden], dtype, device, _workspace) : null;
         using var hGates = cell == RecurrentCell.Gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, _workspace) : null;
+        // W_hhᵀ is the right operand of every step's product: prepared (on Simd, packed) once for the whole sequence.
+        using var wHhT = RecurrentGemm.Prepare(wHh, true);
+        // On the CPU each step's h_{t−1}·W_hhᵀ goes into a small buffer that stays in L2 and is then added to the step's slot
+        // of the input projection in one sequential pass: a GEMM accumulating into that slot reads it tile by tile from
+        // memory (written long before, at the projection of all steps) and stalls (measured: ~6 % of the forward).
+        using var hProduct = device.Kind == DeviceKind.Cpu && cell != RecurrentCell.Gru ? Tensor.Empty([batch, width], dtype, device) : null;
         for (int t = 0; t < steps; t++)
         {
-            using var hPrev = t == 0 ? h0c.Detach() : Slot(output, t - 1);
+            using var hPrev = Slot(states, t);
             using var gates = Slot(xw, t);
-            using var h = Slot(output, t);
+            using var h = Slot(states, t + 1);
             switch (cell)
             {
                 case RecurrentCell.Lstm:
                 {
-                    RecurrentGemm.Run(hPrev, false, wHh, true, gates, 1);
+                    AddHiddenProjection(hPrev, wHhT, gates, hProduct, backend);
                     using var cPrev = t == 0 ? c0c!.Detach() : Slot(cs!, t - 1);
                     using var c = Slot(cs!, t);
                     backend.LstmCellForward(gates, lstmBias, cPrev, c, h);
@@ -109,12 +120,12 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                 case RecurrentCell.Gru:
                 {
                     using var hg = Slot(hGates!, t);
-                    RecurrentGemm.Run(hPrev, false, wHh, true, hg, 0);
+                    RecurrentGemm.Run(hPrev, false, wHhT, hg, 0);
                     backend.GruCellForward(gates, hg, bIh, bHh, hPrev, h);
                     break;
                 }
                 default:
-                    RecurrentGemm.Run(hPrev, false, wHh, true, gates, 1);
+                    AddHiddenProjection(hPrev, wHhT, gates, hProduct, backend);
                     backend.Unary(UnaryOp.Tanh, gates, h, 0, 0);
                     break;
             }
@@ -122,12 +133,11 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         if (cs is not null)
         {
             using var last = Slot(cs, steps - 1);
-            using var cT = Slot(output, steps);
+            using var cT = Slot(states, steps + 1);
             backend.Copy(last, cT);
         }
 
         _x = Save(xc);
-        _h0 = Save(h0c);
         if (c0c is not null) _c0 = Save(c0c);
         _wIh = Save(wIh);
         _wHh = Save(wHh);
@@ -135,7 +145,7 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         _act = Save(xw);
         if (cs is not null) _cs = Save(cs);
         if (hGates is not null) _hGates = Save(hGates);
-        _out = Save(output);
+        _states = Save(states);
         return output;
     }
 
@@ -164,10 +174,15 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             using var dcT2 = Raw.Reshape(dcT, [batch, hidden]);
             backend.Copy(dcT2, dc);
         }
-        // dG: gradients of the x-side pre-activations; for GRU dHG holds the h-side ones (they differ in the n block).
-        var dG = RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
-        var dHG = gru ? RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch) : null;
+        // dG: gradients of the x-side pre-activations; for GRU dHG holds the h-side ones (they differ in the n block). When
+        // this backward is the cache's last use they overwrite the saved activations and h-side gates (each step's cell reads
+        // its slot before writing it, and no later step reads it), which keeps two T·N·G·H buffers out of the caches. The CPU
+        // cells allow that aliasing; the CUDA kernels take their operands as __restrict__.
+        bool inPlace = CacheEndsWithThisBackward && device.Kind == DeviceKind.Cpu;
+        var dG = inPlace ? _act!.Detach() : RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
+        var dHG = !gru ? null : inPlace ? _hGates!.Detach() : RecurrentWorkspace.Rent([steps, batch, width], dtype, device, scratch);
         var dh0 = gru || needH0 ? Tensor.Zeros([batch, hidden], dtype, device) : null;
+        using var wHh = RecurrentGemm.Prepare(_wHh!, false);
         try
         {
             for (int t = steps - 1; t >= 0; t--)
@@ -183,23 +198,23 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                         using var cPrev = t == 0 ? _c0!.Detach() : Slot(_cs!, t - 1);
                         using var c = Slot(_cs!, t);
                         backend.LstmCellBackward(act, cPrev, c, dh, dc!, dgt);
-                        if (target is not null) RecurrentGemm.Run(dgt, false, _wHh!, false, target, t > 0 ? 1 : 0);
+                        if (target is not null) RecurrentGemm.Run(dgt, false, wHh, target, t > 0 ? 1 : 0);
                         break;
                     }
                     case RecurrentCell.Gru:
                     {
-                        using var hPrev = t == 0 ? _h0!.Detach() : Slot(_out!, t - 1);
+                        using var hPrev = Slot(_states!, t);
                         using var hg = Slot(_hGates!, t);
                         using var dhg = Slot(dHG!, t);
                         backend.GruCellBackward(act, hg, hPrev, dh, target!, dgt, dhg);
-                        RecurrentGemm.Run(dhg, false, _wHh!, false, target!, 1);
+                        RecurrentGemm.Run(dhg, false, wHh, target!, 1);
                         break;
                     }
                     default:
                     {
-                        using var h = Slot(_out!, t);
+                        using var h = Slot(_states!, t + 1);
                         backend.Binary(BinaryOp.TanhGrad, dh, h, dgt, 0);
-                        if (target is not null) RecurrentGemm.Run(dgt, false, _wHh!, false, target, t > 0 ? 1 : 0);
+                        if (target is not null) RecurrentGemm.Run(dgt, false, wHh, target, t > 0 ? 1 : 0);
                         break;
                     }
                 }
@@ -218,25 +233,31 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
             }
             if (needH0) { grads[h0Index] = dh0; dh0 = null; }
             if (lstm && NeedsGrad(c0Index)) grads[c0Index] = Raw.Clone(dc!);
-            if (NeedsGrad(wIhIndex))
+            if (!gru && NeedsGrad(wIhIndex) && NeedsGrad(wHhIndex))
+            {
+                // dW_ih = dGᵀ·X and dW_hh = dGᵀ·H_prev share their left operand (LSTM and RNN: dGh is dG): one product
+                // against [X | H_prev] packs dGᵀ once, then the two blocks of its columns are the two gradients.
+                using var x2 = Rows(_x, rows, _inputSize);
+                using var hPrev = Rows(_states!, rows, hidden);
+                using var both = RecurrentGemm.Prepare([x2, hPrev]);
+                using var dw = RecurrentWorkspace.Rent([width, _inputSize + hidden], dtype, device, scratch);
+                RecurrentGemm.Run(dG2, true, both, dw, 0);
+                using (var dwIh = Raw.Narrow(dw, 1, 0, _inputSize)) grads[wIhIndex] = Raw.Contiguous(dwIh);
+                using (var dwHh = Raw.Narrow(dw, 1, _inputSize, hidden)) grads[wHhIndex] = Raw.Contiguous(dwHh);
+            }
+            else if (NeedsGrad(wIhIndex))
             {
                 var dw = Tensor.Empty([width, _inputSize], dtype, device);
                 using var x2 = Rows(_x, rows, _inputSize);
                 RecurrentGemm.Run(dG2, true, x2, false, dw, 0);
                 grads[wIhIndex] = dw;
             }
-            if (NeedsGrad(wHhIndex))
+            if (NeedsGrad(wHhIndex) && grads[wHhIndex] is null)
             {
                 var dw = Tensor.Empty([width, hidden], dtype, device);
-                // Σ_t dGh_tᵀ·h_{t−1}: steps 1..T−1 against the outputs 0..T−2 in one GEMM, then step 0 against h0.
-                if (steps > 1)
-                {
-                    using var later = Rows(dGh, (steps - 1) * batch, width, batch * width);
-                    using var earlier = Rows(_out!, (steps - 1) * batch, hidden);
-                    RecurrentGemm.Run(later, true, earlier, false, dw, 0);
-                }
-                using var first = Slot(dGh, 0);
-                RecurrentGemm.Run(first, true, _h0!, false, dw, steps > 1 ? 1 : 0);
+                // Σ_t dGh_tᵀ·h_{t−1}, all steps in one GEMM against states slots 0..T−1 (h0 first).
+                using var hPrev = Rows(_states!, rows, hidden);
+                RecurrentGemm.Run(dGh2, true, hPrev, false, dw, 0);
                 grads[wHhIndex] = dw;
             }
             if (_hasBias)
@@ -282,6 +303,18 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
                 throw new ShapeMismatchException($"{Name}: {name} must be [{width}], got {bias.Describe()}");
     }
 
+    /// <summary>gates += hPrev·W_hhᵀ, through <paramref name="product"/> when there is one (see the forward).</summary>
+    private static void AddHiddenProjection(Tensor hPrev, PreparedGemmB wHhT, Tensor gates, Tensor? product, Backend backend)
+    {
+        if (product is null)
+        {
+            RecurrentGemm.Run(hPrev, false, wHhT, gates, 1);
+            return;
+        }
+        RecurrentGemm.Run(hPrev, false, wHhT, product, 0);
+        backend.Binary(BinaryOp.Add, gates, product, gates, 0);
+    }
+
     /// <summary>Step <paramref name="t"/> of a contiguous sequence [T, N, F] as a [N, F] view.</summary>
     private static Tensor Slot(Tensor sequence, int t)
     {
@@ -289,9 +322,9 @@ public sealed class RecurrentLayerGate(RecurrentCell cell) : Gate
         return sequence.View([batch, features], [features, 1], sequence.Offset + t * batch * features);
     }
 
-    /// <summary>The first (or, from element <paramref name="skip"/> on) <paramref name="rows"/> rows of a contiguous tensor, as [rows, features].</summary>
-    private static Tensor Rows(Tensor t, int rows, int features, int skip = 0) =>
-        t.View([rows, features], [features, 1], t.Offset + skip);
+    /// <summary>The first <paramref name="rows"/> rows of a contiguous tensor, as [rows, features].</summary>
+    private static Tensor Rows(Tensor t, int rows, int features) =>
+        t.View([rows, features], [features, 1], t.Offset);
 }
 
 /// <summary>
@@ -339,5 +372,29 @@ internal static class RecurrentGemm
         var opA = new MatrixOperand(a.Storage, a.Offset, a.Shape[1], 0, transA);
         var opB = new MatrixOperand(b.Storage, b.Offset, b.Shape[1], 0, transB);
         c.Backend.Gemm(c.DType, 1, m, n, k, opA, opB, c.Storage, c.Offset, n, 0, beta);
+    }
+
+    /// <summary>op(B) = [B₀ | B₁ | …] of contiguous k-row matrices side by side, prepared for <see cref="Run(Tensor, bool, PreparedGemmB, Tensor, double)"/>.</summary>
+    public static PreparedGemmB Prepare(Tensor[] blocks)
+    {
+        var operands = blocks.Select(b => new MatrixOperand(b.Storage, b.Offset, b.Shape[1], 0, false)).ToArray();
+        return blocks[0].Backend.PrepareGemmB(blocks[0].DType, blocks[0].Shape[0], operands, blocks.Select(b => b.Shape[1]).ToArray());
+    }
+
+    /// <summary>op(B) of <see cref="Run(Tensor, bool, PreparedGemmB, Tensor, double)"/>, prepared once for many products.</summary>
+    public static PreparedGemmB Prepare(Tensor b, bool transB)
+    {
+        int k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        return b.Backend.PrepareGemmB(b.DType, k, n, new MatrixOperand(b.Storage, b.Offset, b.Shape[1], 0, transB));
+    }
+
+    /// <summary>C = op(A)·B + beta·C with B prepared by <see cref="Prepare(Tensor, bool)"/> or <see cref="Prepare(Tensor[])"/>.</summary>
+    public static void Run(Tensor a, bool transA, PreparedGemmB b, Tensor c, double beta)
+    {
+        int m = c.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
+        if (k != b.K || c.Shape[1] != b.N || (transA ? a.Shape[1] : a.Shape[0]) != m)
+            throw new ShapeMismatchException($"RecurrentLayer: product {a.Describe()} × prepared [{b.K}, {b.N}] into {c.Describe()}");
+        var opA = new MatrixOperand(a.Storage, a.Offset, a.Shape[1], 0, transA);
+        c.Backend.GemmPrepared(c.DType, m, opA, b, c.Storage, c.Offset, c.Shape[1], beta);
     }
 }

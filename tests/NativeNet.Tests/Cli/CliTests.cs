@@ -156,6 +156,21 @@ public class CliTests
         var (run, lines, reported) = TrainOnARepeatedSentence("charlstm", "--hidden", "32", "--embedding", "8");
         Assert.That(lines, Has.Length.EqualTo(2));
         AssertEvalReproduces(run, reported);
+
+        // Throughput in training characters per second: 8 streams of (1620 − 1) / 8 = 202 characters per epoch.
+        const int charactersPerEpoch = 8 * 202;
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+        var epochs = metrics.RootElement.GetProperty("epochs").EnumerateArray().ToArray();
+        foreach (var e in epochs)
+        {
+            double perSecond = e.GetProperty("chars_per_s").GetDouble(), seconds = e.GetProperty("seconds").GetDouble();
+            Assert.That(perSecond, Is.EqualTo(e.GetProperty("samples_per_s").GetDouble()));
+            Assert.That(perSecond * seconds, Is.EqualTo(charactersPerEpoch).Within(5).Percent);
+        }
+        double trainSeconds = metrics.RootElement.GetProperty("train_seconds").GetDouble();
+        Assert.That(trainSeconds, Is.EqualTo(epochs.Sum(e => e.GetProperty("seconds").GetDouble())).Within(0.002));
+        Assert.That(trainSeconds, Is.LessThan(metrics.RootElement.GetProperty("total_seconds").GetDouble()), "evaluation and sampling are not training time");
+        Assert.That(metrics.RootElement.GetProperty("chars_per_s").GetDouble() * trainSeconds, Is.EqualTo(2 * charactersPerEpoch).Within(5).Percent);
     }
 
     [Test]

@@ -108,6 +108,47 @@ public class RecurrentCellAgreementTests
         CheckAllCells(CudaBackend.Get(0), Device.Cuda(0), dtype, "cuda");
     }
 
+    /// <summary>The CPU cell backwards may write their gradients over their inputs (the layer does on the cache's last use): same values as into fresh tensors.</summary>
+    [Test]
+    public void CpuCellBackwardsMayOverwriteTheirInputs([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
+    {
+        const int batch = 3, hidden = 37; // vector body and scalar tail
+        foreach (Backend b in new Backend[] { Naive, SimdB })
+        {
+            using var act = Pre([batch, 4 * hidden], dtype, 1);
+            using var cPrev = Random([batch, hidden], dtype, 2, -2, 2);
+            using var c = Tensor.Zeros([batch, hidden], dtype);
+            using var h = Tensor.Zeros([batch, hidden], dtype);
+            Naive.LstmCellForward(act, null, cPrev, c, h);
+            using var dh = Random([batch, hidden], dtype, 3);
+            using var dc0 = Random([batch, hidden], dtype, 4);
+            using var dc1 = dc0.Clone();
+            using var dcAlias = dc0.Clone();
+            using var dGates = Tensor.Zeros([batch, 4 * hidden], dtype);
+            using var inPlace = act.Clone();
+            b.LstmCellBackward(act, cPrev, c, dh, dc1, dGates);
+            b.LstmCellBackward(inPlace, cPrev, c, dh, dcAlias, inPlace);
+            Assert.That(Values(inPlace), Is.EqualTo(Values(dGates)), $"{b.Name} {dtype} LSTM dGates");
+            Assert.That(Values(dcAlias), Is.EqualTo(Values(dc1)), $"{b.Name} {dtype} LSTM dc");
+
+            using var xg = Pre([batch, 3 * hidden], dtype, 5);
+            using var hg = Pre([batch, 3 * hidden], dtype, 6);
+            using var hPrev = Random([batch, hidden], dtype, 7);
+            Naive.GruCellForward(xg, hg, null, null, hPrev, h);
+            using var dhPrev = Tensor.Zeros([batch, hidden], dtype);
+            using var dhPrevAlias = Tensor.Zeros([batch, hidden], dtype);
+            using var dx = Tensor.Zeros([batch, 3 * hidden], dtype);
+            using var dhg = Tensor.Zeros([batch, 3 * hidden], dtype);
+            using var xgInPlace = xg.Clone();
+            using var hgInPlace = hg.Clone();
+            b.GruCellBackward(xg, hg, hPrev, dh, dhPrev, dx, dhg);
+            b.GruCellBackward(xgInPlace, hgInPlace, hPrev, dh, dhPrevAlias, xgInPlace, hgInPlace);
+            Assert.That(Values(xgInPlace), Is.EqualTo(Values(dx)), $"{b.Name} {dtype} GRU dXGates");
+            Assert.That(Values(hgInPlace), Is.EqualTo(Values(dhg)), $"{b.Name} {dtype} GRU dHGates");
+            Assert.That(Values(dhPrevAlias), Is.EqualTo(Values(dhPrev)), $"{b.Name} {dtype} GRU dhPrev");
+        }
+    }
+
     [Test]
     public void NaNPreActivationsGiveNaNStates([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
     {

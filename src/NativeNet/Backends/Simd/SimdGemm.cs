@@ -34,7 +34,7 @@ internal static class SimdGemm
     private static readonly int L3Bytes = CacheSizes.DataBytes(3, 32 * 1024 * 1024);
 
     /// <summary>Below this many multiply-adds a second thread costs more than it saves.</summary>
-    private const double ParallelThreshold = 96.0 * 96 * 96;
+    internal const double ParallelThreshold = 96.0 * 96 * 96;
 
     /// <summary>
     /// C[m×n] = op(A)·op(B) + beta·C; op(A) is m×k, op(B) is k×n. A is read as A[i*lda + p] (or A[p*lda + i] when
@@ -127,7 +127,7 @@ internal static class SimdGemm
     /// The grid of <paramref name="threads"/> blocks (or fewer, when a grid with idle cells packs much less) whose
     /// largest block packs the fewest elements: a block of mb × nb tiles packs mb·MR rows of op(A) and nb·NR columns of op(B).
     /// </summary>
-    private static void Grid(int m, int n, int mTiles, int nTiles, int mr, int nr, int threads, out int gridRows, out int gridCols)
+    internal static void Grid(int m, int n, int mTiles, int nTiles, int mr, int nr, int threads, out int gridRows, out int gridCols)
     {
         gridRows = 1;
         gridCols = threads;
@@ -252,7 +252,7 @@ internal static class SimdGemm
 
     // SAFETY: reads rows x cols of the scratch tile and writes the same rows x cols of C, which the caller has bounded
     // by the matrix edge.
-    private static unsafe void MergeTile<T>(T* tile, int ldt, int rows, int cols, T* c, int ldc, int mode, T beta)
+    internal static unsafe void MergeTile<T>(T* tile, int ldt, int rows, int cols, T* c, int ldc, int mode, T beta)
         where T : unmanaged, INumber<T>
     {
         for (int i = 0; i < rows; i++)
@@ -265,7 +265,7 @@ internal static class SimdGemm
     }
 
     /// <summary>Per-thread, 64-byte aligned pack buffers that grow on demand and are freed with their thread.</summary>
-    private sealed unsafe class PackBuffers
+    internal sealed unsafe class PackBuffers
     {
         [ThreadStatic]
         private static PackBuffers? t_current;
