@@ -196,6 +196,8 @@ internal sealed class CharTask : TrainingTask
     private readonly string _vocabulary;
     private readonly int[] _train, _test;
     private readonly string _path;
+    // The Transformer's dropout masks, reseeded from (seed, epoch, batch) before every step so a resumed run repeats them.
+    private readonly Generator _dropoutGenerator = new(0);
 
     public CharTask(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata)
     {
@@ -221,9 +223,10 @@ internal sealed class CharTask : TrainingTask
             throw new ArgumentException($"--batch {config.Batch} streams need at least that many training characters; the text has {_train.Length}");
         // transformer, chargpt: width --embedding, context --seq-len, --layers causal pre-norm blocks of --heads heads.
         if (config.Model == "chargpt")
-            _model = _transformer = CharTransformer.Gpt(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, new Generator(config.Seed), config.Dropout ?? 0);
+            _model = _transformer = CharTransformer.Gpt(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, new Generator(config.Seed), config.Dropout ?? 0, _dropoutGenerator);
         else if (config.Model == "transformer")
-            _model = _transformer = new CharTransformer(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, config.Dropout ?? 0, new Generator(config.Seed));
+            _model = _transformer = new CharTransformer(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, config.Dropout ?? 0, new Generator(config.Seed),
+                dropoutGenerator: _dropoutGenerator);
         else
             _model = _lstm = new CharLstm(_vocabulary.Length, config.Embedding, config.Hidden, 1, new Generator(config.Seed));
         if (device.Kind != DeviceKind.Cpu) _model.To(device);
@@ -253,7 +256,11 @@ internal sealed class CharTask : TrainingTask
             Device = _device,
             Forward = x =>
             {
-                if (_transformer is not null) return _transformer.Forward(x);
+                if (_transformer is not null)
+                {
+                    _dropoutGenerator.ManualSeed(DataLoader.Mix(unchecked(_config.Seed + 1), trainer!.Epoch, trainer.BatchInEpoch));
+                    return _transformer.Forward(x);
+                }
                 var (logits, (h, c)) = _lstm!.Forward(x, carry.State);
                 carry.Next = (trainer!.StepScope!.Keep(h.Detach()), trainer.StepScope.Keep(c.Detach()));
                 return logits;

@@ -21,10 +21,11 @@ public sealed class CharTransformer : Module
     /// <summary>
     /// Creates the model for a vocabulary of <paramref name="vocabularySize"/> characters and contexts up to <paramref name="context"/>;
     /// in training, <paramref name="dropout"/> drops elements of the summed embeddings and of each block's attention and MLP outputs
-    /// (the attention weights themselves only with <paramref name="attentionDropout"/>, which leaves the fused attention kernel).
+    /// (the attention weights themselves only with <paramref name="attentionDropout"/>, which leaves the fused attention kernel),
+    /// its masks drawn from <paramref name="dropoutGenerator"/> (default <see cref="NativeNet.Generator.Default"/>; reseed it per step to repeat a run).
     /// </summary>
     public CharTransformer(int vocabularySize, int context = 64, int width = 64, int heads = 4, int layers = 2, double dropout = 0, Generator? generator = null,
-        double attentionDropout = 0)
+        double attentionDropout = 0, Generator? dropoutGenerator = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(layers, 1);
         if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), $"CharTransformer: dropout must be in [0, 1), got {dropout}");
@@ -32,10 +33,10 @@ public sealed class CharTransformer : Module
         _tokens = RegisterModule("tokens", new Embedding(vocabularySize, width, generator: generator));
         using (GradMode.Disable()) Init.Normal(_tokens.Weight, 0, 0.02, generator);
         _positions = RegisterModule("positions", new LearnedPositionalEmbedding(context, width, generator: generator));
-        _embeddingDropout = RegisterModule("drop", new Dropout(dropout));
+        _embeddingDropout = RegisterModule("drop", new Dropout(dropout, dropoutGenerator));
         _blocks = new TransformerBlock[layers];
         for (int i = 0; i < layers; i++)
-            _blocks[i] = RegisterModule($"block{i}", new TransformerBlock(width, heads, causal: true, dropout: dropout, generator: generator, attentionDropout: attentionDropout));
+            _blocks[i] = RegisterModule($"block{i}", new TransformerBlock(width, heads, causal: true, dropout: dropout, generator: generator, attentionDropout: attentionDropout, dropoutGenerator: dropoutGenerator));
         _lnFinal = RegisterModule("ln_f", new LayerNorm(width));
         _head = RegisterModule("head", new Linear(width, vocabularySize, generator: generator));
     }
@@ -43,10 +44,11 @@ public sealed class CharTransformer : Module
     /// <summary>
     /// The chargpt configuration: <paramref name="layers"/> blocks of <paramref name="heads"/> heads, width <paramref name="width"/>,
     /// context <paramref name="context"/> (defaults 4, 4, 128, 128, small enough to train in minutes on a CPU), with
-    /// <paramref name="dropout"/> on the embeddings and the residual branches (not on the attention weights).
+    /// <paramref name="dropout"/> on the embeddings and the residual branches (not on the attention weights), masks from <paramref name="dropoutGenerator"/>.
     /// </summary>
-    public static CharTransformer Gpt(int vocabularySize, int context = 128, int width = 128, int heads = 4, int layers = 4, Generator? generator = null, double dropout = 0) =>
-        new(vocabularySize, context, width, heads, layers, dropout, generator);
+    public static CharTransformer Gpt(int vocabularySize, int context = 128, int width = 128, int heads = 4, int layers = 4, Generator? generator = null, double dropout = 0,
+        Generator? dropoutGenerator = null) =>
+        new(vocabularySize, context, width, heads, layers, dropout, generator, dropoutGenerator: dropoutGenerator);
 
     /// <summary>Dropout probability on the embeddings and the blocks' residual branches in training.</summary>
     public double Dropout => _embeddingDropout.P;

@@ -12,14 +12,17 @@ public sealed class TransformerBlock : Module
     private readonly MultiheadAttention _attn;
     private readonly Linear _fc, _proj;
     private readonly GELU _gelu = new();
+    private readonly Generator? _dropoutGenerator;
 
     /// <summary>
     /// Creates a block of width <paramref name="embedDim"/> with <paramref name="numHeads"/> heads and an MLP of <paramref name="mlpRatio"/>·E units;
-    /// <paramref name="attentionDropout"/> (default: <paramref name="dropout"/>) drops attention weights, any nonzero value leaving the fused kernel.
+    /// <paramref name="attentionDropout"/> (default: <paramref name="dropout"/>) drops attention weights, any nonzero value leaving the fused kernel;
+    /// the residual dropout masks come from <paramref name="dropoutGenerator"/> (default <see cref="NativeNet.Generator.Default"/>).
     /// </summary>
     public TransformerBlock(int embedDim, int numHeads, bool causal = true, int mlpRatio = 4, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null,
-        double? attentionDropout = null)
+        double? attentionDropout = null, Generator? dropoutGenerator = null)
     {
+        _dropoutGenerator = dropoutGenerator;
         ArgumentOutOfRangeException.ThrowIfLessThan(mlpRatio, 1);
         if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), $"TransformerBlock: dropout must be in [0, 1), got {dropout}");
         Causal = causal;
@@ -51,11 +54,11 @@ public sealed class TransformerBlock : Module
         double p = IsTraining ? Dropout : 0;
         var normed = _ln1.Forward(input);
         var attended = _attn.Forward(normed, normed, normed, keyPaddingMask, causal: Causal);
-        var x = Ops.Add(input, Ops.Dropout(attended, p, IsTraining));
+        var x = Ops.Add(input, Ops.Dropout(attended, p, IsTraining, _dropoutGenerator));
         int b = x.Shape[0], t = x.Shape[1], e = x.Shape[2];
         var hidden = _gelu.Forward(_fc.Forward(Ops.Reshape(_ln2.Forward(x), b * t, e)));
         var mlp = Ops.Reshape(_proj.Forward(hidden), b, t, e);
-        return scope.Keep(Ops.Add(x, Ops.Dropout(mlp, p, IsTraining)));
+        return scope.Keep(Ops.Add(x, Ops.Dropout(mlp, p, IsTraining, _dropoutGenerator)));
     }
 
     /// <inheritdoc/>
