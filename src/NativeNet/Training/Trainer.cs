@@ -137,7 +137,7 @@ public sealed class Trainer
     /// <summary>True once a callback asked the run to stop (early stopping).</summary>
     public bool StopRequested { get; private set; }
 
-    /// <summary>True when the run is over: epochs or steps done, or a stop was requested.</summary>
+    /// <summary>True when the run is over: epochs or steps done, the time budget spent, or a stop was requested.</summary>
     public bool IsFinished =>
         StopRequested || (Options.MaxSteps > 0 && Step >= Options.MaxSteps) || (Options.Epochs > 0 && Epoch >= Options.Epochs) || TimeBudgetSpent;
 
