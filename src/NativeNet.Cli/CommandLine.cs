@@ -23,7 +23,7 @@ public static class CommandLine
                 [--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw] [--lr X] [--backend naive|simd|cuda]
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
                 charlstm, transformer, chargpt: [--text PATH] [--seq-len L] [--hidden H] [--clip C] (transformer: width --embedding, context --seq-len)
-                transformer, chargpt: [--layers N] [--heads H] [--dropout P]; chargpt (3 layers, 4 heads, width 96, context 64, batch 8, dropout 0.1, adamw lr 3e-3): [--warmup STEPS]
+                transformer, chargpt: [--layers N] [--heads H] [--dropout P]; chargpt (2 layers, 4 heads, width 64, context 64, batch 8, dropout 0.1, adamw lr 3e-3): [--warmup STEPS]
                 [--dev-fraction F] [--eval-every N] [--early-stop P] [--checkpoint-every N] [--max-steps N] [--weight-decay W]
                 [--time-budget SECONDS]  stop after the epoch whose training time crosses it (evaluation excluded; chargpt: cosine over it)
           train --resume DIR [--json]   continue a run from DIR/resume.safetensors, bit for bit

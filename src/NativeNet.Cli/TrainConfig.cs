@@ -79,9 +79,9 @@ public sealed record TrainConfig
 
     // chargpt's defaults: sized for the ~32k training characters of the default text and a couple of minutes on two cores
     // (bench/results/chargpt.md). The 4×128 GPT with context 128 and batch 32 gets too few steps in that time and
-    // overfits the fixed chunks; 3 blocks of width 96, context 64, 8 random windows a step, lr 3e-3 and dropout 0.1 reached
+    // overfits the fixed chunks; 2 blocks of width 64, context 64, 8 random windows a step, lr 3e-3 and dropout 0.1 reached
     // the lowest validation loss of the configurations tried in a fixed time (bench/results/chargpt.md lists them).
-    private const int GptLayers = 3, GptWidth = 96, GptContext = 64, GptBatch = 8, GptWarmup = 20;
+    private const int GptLayers = 2, GptWidth = 64, GptContext = 64, GptBatch = 8, GptWarmup = 20;
     private const double GptDropout = 0.1, GptLearningRate = 3e-3;
 
     private static readonly JsonSerializerOptions s_json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
