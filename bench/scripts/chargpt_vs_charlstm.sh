@@ -1,15 +1,17 @@
 #!/bin/bash
-# chargpt vs charlstm, same text, same training wall time, 2 threads, run one after the other.
-N=$(realpath ${NATIVENET:-src/NativeNet.Cli/bin/Release/net10.0/NativeNet.Cli})
-OUT=${OUT:-/tmp/cmp}; mkdir -p $OUT; cd $OUT
-uptime > uptime-start.txt
-$N train --model chargpt --epochs 7 --threads 2 --out $OUT/chargpt > chargpt.log 2>&1
-uptime > uptime-mid.txt
-gpt_train=$(python3 -c "import json;d=json.load(open('$OUT/chargpt/metrics.json'));print(sum(e['seconds'] for e in d['epochs']))")
-$N train --model charlstm --epochs 1 --threads 2 --out $OUT/lstm1 > lstm1.log 2>&1
-lstm_epoch=$(python3 -c "import json;d=json.load(open('$OUT/lstm1/metrics.json'));print(d['epochs'][0]['seconds'])")
-E=$(python3 -c "print(max(1, round($gpt_train / $lstm_epoch)))")
-echo "gpt_train=$gpt_train lstm_epoch=$lstm_epoch lstm_epochs=$E" > plan.txt
-$N train --model charlstm --epochs $E --threads 2 --out $OUT/charlstm > charlstm.log 2>&1
-uptime > uptime-end.txt
-echo done > done.txt
+# chargpt vs charlstm on the same text (the default, GPL-3), both with their defaults and the same training-time budget
+# (`--time-budget`, seconds of training with evaluation excluded; each stops after the epoch that crosses it), on 2 threads,
+# one after the other. The machine is shared, so ROUNDS rounds alternate which model goes first; every run's metrics.json
+# records the load average at its start and end. Then: python3 bench/scripts/chargpt_summary.py $OUT
+set -euo pipefail
+N=$(realpath "${NATIVENET:-src/NativeNet.Cli/bin/Release/net10.0/NativeNet.Cli}")
+OUT=${OUT:-/tmp/cmp}; BUDGET=${BUDGET:-120}; ROUNDS=${ROUNDS:-2}; THREADS=${THREADS:-2}
+mkdir -p "$OUT"
+for round in $(seq 1 "$ROUNDS"); do
+    if (( round % 2 == 1 )); then order="chargpt charlstm"; else order="charlstm chargpt"; fi
+    for model in $order; do
+        echo "round $round: $model ($(uptime))"
+        "$N" train --model "$model" --time-budget "$BUDGET" --threads "$THREADS" --out "$OUT/round$round-$model" > "$OUT/round$round-$model.log" 2>&1
+    done
+done
+echo "done ($(uptime))"

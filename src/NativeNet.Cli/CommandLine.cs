@@ -23,8 +23,9 @@ public static class CommandLine
                 [--optimizer sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw] [--lr X] [--backend naive|simd|cuda]
                 [--threads T] [--seed S] [--out DIR] [--json] [--limit N] [--data DIR]
                 charlstm, transformer, chargpt: [--text PATH] [--seq-len L] [--hidden H] [--clip C] (transformer: width --embedding, context --seq-len)
-                transformer, chargpt: [--layers N] [--heads H]; chargpt (4 layers, 4 heads, width 128, context 128, adamw): [--warmup STEPS]
+                transformer, chargpt: [--layers N] [--heads H] [--dropout P]; chargpt (2 layers, 4 heads, width 64, context 64, batch 8, dropout 0.1, adamw lr 3e-3): [--warmup STEPS]
                 [--dev-fraction F] [--eval-every N] [--early-stop P] [--checkpoint-every N] [--max-steps N] [--weight-decay W]
+                [--time-budget SECONDS]  stop after the epoch whose training time crosses it (evaluation excluded; chargpt: cosine over it)
           train --resume DIR [--json]   continue a run from DIR/resume.safetensors, bit for bit
           tune [--model mlp|cnn|resnet] [--lr log:1e-4:1e-2] [--weight-decay log:1e-6:1e-3] [--batch choice:64,128,256]
                [--trials 16] [--budget-steps 2000] [--eta 2] [--rungs 4] [--dev-fraction 0.1] [--optimizer O]

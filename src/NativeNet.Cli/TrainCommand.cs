@@ -62,6 +62,7 @@ public static class TrainCommand
             MaxSteps = config.MaxSteps ?? 0,
             Seed = config.Seed,
             EvaluateEvery = config.EvalEvery ?? 0,
+            TimeBudgetSeconds = config.TimeBudget ?? 0,
         }, optimizer);
         var early = config.EarlyStop is { } patience ? new EarlyStopping("accuracy", patience, restoreBest: true) : null;
         if (early is not null) trainer.Add(early);
@@ -91,12 +92,12 @@ public static class TrainCommand
             progress.Reporter = reporter;
             reporter.Line(task.Description);
             reporter.Line(string.Create(CultureInfo.InvariantCulture,
-                $"{config.Optimizer} lr {config.LearningRate}, batch {config.Batch}, {config.Epochs} epoch(s), backend {config.Backend}, {config.Threads} thread(s), seed {config.Seed}; output {config.Out}"));
+                $"{config.Optimizer} lr {config.LearningRate}, batch {config.Batch}, {(config.TimeBudget is { } budget ? $"{budget} s of training (at most {config.Epochs} epochs)" : $"{config.Epochs} epoch(s)")}, backend {config.Backend}, {config.Threads} thread(s), seed {config.Seed}; output {config.Out}"));
             if (resume.Length > 0) reporter.Line($"resumed at epoch {trainer.Epoch + 1} batch {trainer.BatchInEpoch} (step {trainer.Step})");
             trainer.Run();
         });
 
-        if (trainer.Epoch < config.Epochs && !trainer.StopRequested)
+        if (trainer.Epoch < config.Epochs && !trainer.StopRequested && !trainer.TimeBudgetSpent)
         {
             // Stopped by the step budget: leave a checkpoint exactly here.
             trainer.SaveCheckpoint(resumePath, ResumeMetadata());

@@ -54,6 +54,14 @@ public sealed record TrainConfig
     [JsonPropertyName("heads")] public int Heads { get; init; } = 4;
     /// <summary>chargpt: optimizer steps of linear learning-rate warm-up before the cosine decay (null: no schedule).</summary>
     [JsonPropertyName("warmup")] public int? Warmup { get; init; }
+    /// <summary>transformer, chargpt: dropout probability on the embeddings, after each attention and after each MLP (null: 0).</summary>
+    [JsonPropertyName("dropout")] public double? Dropout { get; init; }
+    /// <summary>
+    /// Seconds of training after which the run ends at the end of the epoch that crosses them (null: no limit; evaluation time
+    /// excluded). Where the run stops, and chargpt's learning rate (cosine over the budget), then depend on the machine's speed,
+    /// so such a run is not repeatable bit for bit.
+    /// </summary>
+    [JsonPropertyName("time_budget")] public double? TimeBudget { get; init; }
     /// <summary>charlstm: maximum global gradient norm.</summary>
     [JsonPropertyName("clip")] public double Clip { get; init; } = 5.0;
     /// <summary>Weight decay of the optimizer (null: its default, 0.01 for adamw and 0 otherwise).</summary>
@@ -68,6 +76,13 @@ public sealed record TrainConfig
     [JsonPropertyName("checkpoint_every")] public int? CheckpointEvery { get; init; }
     /// <summary>Stop after this many optimizer steps (null: run all epochs).</summary>
     [JsonPropertyName("max_steps")] public int? MaxSteps { get; init; }
+
+    // chargpt's defaults: sized for the ~32k training characters of the default text and a couple of minutes on two cores
+    // (bench/results/chargpt.md). The 4×128 GPT with context 128 and batch 32 gets too few steps in that time and
+    // overfits the fixed chunks; 2 blocks of width 64, context 64, 8 random windows a step, lr 3e-3 and dropout 0.1 reached
+    // the lowest validation loss of the configurations tried in a fixed time (bench/results/chargpt.md lists them).
+    private const int GptLayers = 2, GptWidth = 64, GptContext = 64, GptBatch = 8, GptWarmup = 20;
+    private const double GptDropout = 0.1, GptLearningRate = 3e-3;
 
     private static readonly JsonSerializerOptions s_json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
@@ -106,23 +121,26 @@ public sealed record TrainConfig
         var config = new TrainConfig
         {
             Model = model,
-            Epochs = args.Int("epochs", 5, 1, 10_000),
-            Batch = args.Int("batch", text ? 32 : 128, 1, 1_000_000),
+            // A time budget bounds the run; the epochs then only cap it.
+            Epochs = args.Int("epochs", args.Has("time-budget") ? 10_000 : 5, 1, 10_000),
+            Batch = args.Int("batch", gpt ? GptBatch : text ? 32 : 128, 1, 1_000_000),
             Optimizer = args.Choice("optimizer", gpt ? "adamw" : "adam", Optimizers),
-            LearningRate = args.Double("lr", text && !gpt ? 2e-3 : 1e-3, positive: true),
+            LearningRate = args.Double("lr", gpt ? GptLearningRate : text ? 2e-3 : 1e-3, positive: true),
             Backend = args.Choice("backend", NativeNet.Backends.Backend.DefaultCpu.Name, "naive", "simd", "cuda"),
             Threads = args.Int("threads", Environment.ProcessorCount, 1, 1024),
             Seed = args.Int("seed", 42),
             Limit = args.Int("limit", 0, 0),
             Data = args.PathOption("data", null),
             Text = text ? args.PathOption("text", DefaultText) : null,
-            SeqLen = text ? args.Int("seq-len", gpt ? 128 : 64, 2, 100_000) : 64,
+            SeqLen = text ? args.Int("seq-len", gpt ? GptContext : 64, 2, 100_000) : 64,
             Hidden = text ? args.Int("hidden", 256, 1, 100_000) : 256,
-            Embedding = text ? args.Int("embedding", gpt ? 128 : 64, 1, 100_000) : 64,
+            Embedding = text ? args.Int("embedding", gpt ? GptWidth : 64, 1, 100_000) : 64,
             Clip = text ? args.Double("clip", gpt ? 1.0 : 5.0, positive: true) : 5.0,
-            Layers = attention ? args.Int("layers", gpt ? 4 : 2, 1, 1000) : 2,
+            Layers = attention ? args.Int("layers", gpt ? GptLayers : 2, 1, 1000) : 2,
             Heads = attention ? args.Int("heads", 4, 1, 1000) : 4,
-            Warmup = gpt ? args.Int("warmup", 10, 0, 1_000_000) : null,
+            Warmup = gpt ? args.Int("warmup", GptWarmup, 0, 1_000_000) : null,
+            Dropout = attention ? args.Double("dropout", gpt ? GptDropout : 0) : null,
+            TimeBudget = args.Has("time-budget") ? args.Double("time-budget", 0, positive: true) : null,
             WeightDecay = args.Has("weight-decay") ? args.Double("weight-decay", 0) : null,
             DevFraction = args.Has("dev-fraction") ? args.Double("dev-fraction", 0) : null,
             EvalEvery = args.Has("eval-every") ? args.Int("eval-every", 0, 1) : null,
@@ -134,6 +152,7 @@ public sealed record TrainConfig
         if (text && config.DevFraction is not null) throw new UsageException("--dev-fraction is for the image models; charlstm holds out the last 10% of the text");
         if ((config.EvalEvery is not null || config.EarlyStop is not null) && config.DevFraction is null)
             throw new UsageException("--eval-every and --early-stop evaluate on a dev set: give --dev-fraction F too");
+        if (config.Dropout is { } p && !(p >= 0 && p < 1)) throw new UsageException($"--dropout must be in [0, 1), got {p.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         if (attention && config.Embedding % config.Heads != 0)
             throw new UsageException($"--embedding {config.Embedding} must be divisible by --heads {config.Heads}");
         if (model == "charlstm" && (config.CheckpointEvery is not null || config.MaxSteps is not null))

@@ -199,6 +199,8 @@ internal sealed class CharTask : TrainingTask
     private readonly string _vocabulary;
     private readonly int[] _train, _test;
     private readonly string _path;
+    // The Transformer's dropout masks, reseeded from (seed, epoch, batch) before every step so a resumed run repeats them.
+    private readonly Generator _dropoutGenerator = new(0);
 
     public CharTask(TrainConfig config, Device device, IReadOnlyDictionary<string, string>? metadata)
     {
@@ -224,9 +226,10 @@ internal sealed class CharTask : TrainingTask
             throw new ArgumentException($"--batch {config.Batch} streams need at least that many training characters; the text has {_train.Length}");
         // transformer, chargpt: width --embedding, context --seq-len, --layers causal pre-norm blocks of --heads heads.
         if (config.Model == "chargpt")
-            _model = _transformer = CharTransformer.Gpt(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, new Generator(config.Seed));
+            _model = _transformer = CharTransformer.Gpt(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, new Generator(config.Seed), config.Dropout ?? 0, _dropoutGenerator);
         else if (config.Model == "transformer")
-            _model = _transformer = new CharTransformer(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, generator: new Generator(config.Seed));
+            _model = _transformer = new CharTransformer(_vocabulary.Length, config.SeqLen, config.Embedding, config.Heads, config.Layers, config.Dropout ?? 0, new Generator(config.Seed),
+                dropoutGenerator: _dropoutGenerator);
         else
             _model = _lstm = new CharLstm(_vocabulary.Length, config.Embedding, config.Hidden, 1, new Generator(config.Seed));
         if (device.Kind != DeviceKind.Cpu) _model.To(device);
@@ -239,9 +242,10 @@ internal sealed class CharTask : TrainingTask
     public override string Description =>
         (_transformer is not null
             ? $"{_config.Model} ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, width {_config.Embedding}, {_transformer.Layers} blocks of {_config.Heads} heads, context {_config.SeqLen}" +
-              (_config.Warmup is { } warmup ? $", {warmup} warm-up steps then cosine decay" : "") + $") on {_path}: "
+              (_config.Dropout is > 0 ? $", dropout {_config.Dropout.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "") +
+              (_config.Warmup is { } warmup ? $", {warmup} warm-up steps then cosine decay{(_config.TimeBudget is not null ? " over the time budget" : "")}" : "") + $") on {_path}: "
             : $"charlstm ({_model.ParameterCount:N0} parameters, vocabulary {_vocabulary.Length}, embedding {_config.Embedding}, hidden {_config.Hidden}) on {_path}: ") +
-        $"{_train.Length} train / {_test.Length} test characters, {_config.Batch} streams, chunks of {_config.SeqLen}, clip {_config.Clip}";
+        $"{_train.Length} train / {_test.Length} test characters, {_config.Batch} {(_transformer is null ? "streams, chunks" : "random windows")} of {_config.SeqLen}, clip {_config.Clip}";
 
     public override Dictionary<string, string> Metadata() => new() { ["vocabulary"] = _vocabulary };
 
@@ -252,19 +256,26 @@ internal sealed class CharTask : TrainingTask
     {
         var carry = new CarriedState();
         Trainer? trainer = null;
-        trainer = new Trainer(_model, optimizer, new StreamChunks(_train, _config.Batch, _config.SeqLen), null, options)
+        IBatchSource data = _transformer is null ? new StreamChunks(_train, _config.Batch, _config.SeqLen) : new RandomWindows(_train, _config.Batch, _config.SeqLen, _config.Seed);
+        trainer = new Trainer(_model, optimizer, data, null, options)
         {
             Device = _device,
             Forward = x =>
             {
-                if (_transformer is not null) return _transformer.Forward(x);
+                if (_transformer is not null)
+                {
+                    _dropoutGenerator.ManualSeed(DataLoader.Mix(unchecked(_config.Seed + 1), trainer!.Epoch, trainer.BatchInEpoch));
+                    return _transformer.Forward(x);
+                }
                 var (logits, (h, c)) = _lstm!.Forward(x, carry.State);
                 carry.Next = (trainer!.StepScope!.Keep(h.Detach()), trainer.StepScope.Keep(c.Detach()));
                 return logits;
             },
         };
         trainer.Add(GradientClipping.ByNorm(_config.Clip));
-        if (_config.Warmup is { } warmup)
+        if (_config.Warmup is { } budgetWarmup && options.TimeBudgetSeconds > 0)
+            trainer.Add(new TimeBudgetCosine(_config.LearningRate, budgetWarmup, _config.LearningRate / 10));
+        else if (_config.Warmup is { } warmup)
         {
             // Warm-up then cosine decay to a tenth of the rate over all epochs; --max-steps only interrupts the run (as --resume
             // sees it), so a resumed run follows the same schedule bit for bit.
@@ -337,6 +348,40 @@ internal sealed class CharTask : TrainingTask
                         targets[t * streams + s] = text[position + 1];
                     }
                 yield return (Tensor.FromArray(inputs, steps, streams), Tensor.FromArray(targets, steps * streams));
+            }
+        }
+    }
+
+    /// <summary>
+    /// For the Transformer, which carries no state from chunk to chunk: each batch is <c>batch</c> windows of <c>seqLen</c>
+    /// characters starting at random positions of the training text (as nanoGPT samples), drawn from a generator seeded by
+    /// (seed, epoch, batch) so a resumed run sees the same windows; an epoch has as many batches as the streams would.
+    /// Every position is seen at many offsets within its context instead of always the same one.
+    /// </summary>
+    private sealed class RandomWindows(int[] text, int batch, int seqLen, int seed) : IBatchSource
+    {
+        private readonly int _steps = Math.Min(seqLen, text.Length - 1);
+
+        public int BatchesPerEpoch => ((text.Length - 1) / batch + seqLen - 1) / seqLen;
+
+        public IEnumerable<(Tensor X, Tensor Y)> Epoch(int epoch, int startBatch)
+        {
+            int starts = text.Length - _steps;
+            for (int b = startBatch; b < BatchesPerEpoch; b++)
+            {
+                var generator = new Generator(DataLoader.Mix(seed, epoch, b));
+                var inputs = new int[_steps * batch];
+                var targets = new int[_steps * batch];
+                for (int s = 0; s < batch; s++)
+                {
+                    int start = (int)(generator.NextDouble() * starts);
+                    for (int t = 0; t < _steps; t++)
+                    {
+                        inputs[t * batch + s] = text[start + t];
+                        targets[t * batch + s] = text[start + t + 1];
+                    }
+                }
+                yield return (Tensor.FromArray(inputs, _steps, batch), Tensor.FromArray(targets, _steps * batch));
             }
         }
     }

@@ -12,16 +12,23 @@ public sealed class TransformerBlock : Module
     private readonly MultiheadAttention _attn;
     private readonly Linear _fc, _proj;
     private readonly GELU _gelu = new();
+    private readonly Generator? _dropoutGenerator;
 
-    /// <summary>Creates a block of width <paramref name="embedDim"/> with <paramref name="numHeads"/> heads and an MLP of <paramref name="mlpRatio"/>·E units.</summary>
-    public TransformerBlock(int embedDim, int numHeads, bool causal = true, int mlpRatio = 4, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
+    /// <summary>
+    /// Creates a block of width <paramref name="embedDim"/> with <paramref name="numHeads"/> heads and an MLP of <paramref name="mlpRatio"/>·E units;
+    /// <paramref name="attentionDropout"/> (default: <paramref name="dropout"/>) drops attention weights, any nonzero value leaving the fused kernel;
+    /// the residual dropout masks come from <paramref name="dropoutGenerator"/> (default <see cref="NativeNet.Generator.Default"/>).
+    /// </summary>
+    public TransformerBlock(int embedDim, int numHeads, bool causal = true, int mlpRatio = 4, double dropout = 0, DType dtype = DType.Float32, Generator? generator = null,
+        double? attentionDropout = null, Generator? dropoutGenerator = null)
     {
+        _dropoutGenerator = dropoutGenerator;
         ArgumentOutOfRangeException.ThrowIfLessThan(mlpRatio, 1);
         if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), $"TransformerBlock: dropout must be in [0, 1), got {dropout}");
         Causal = causal;
         Dropout = dropout;
         _ln1 = RegisterModule("ln_1", new LayerNorm(embedDim, dtype: dtype));
-        _attn = RegisterModule("attn", new MultiheadAttention(embedDim, numHeads, dropout, batchFirst: true, dtype: dtype, generator: generator));
+        _attn = RegisterModule("attn", new MultiheadAttention(embedDim, numHeads, attentionDropout ?? dropout, batchFirst: true, dtype: dtype, generator: generator));
         _ln2 = RegisterModule("ln_2", new LayerNorm(embedDim, dtype: dtype));
         _fc = RegisterModule("mlp_fc", new Linear(embedDim, mlpRatio * embedDim, dtype: dtype, generator: generator));
         _proj = RegisterModule("mlp_proj", new Linear(mlpRatio * embedDim, embedDim, dtype: dtype, generator: generator));
@@ -30,7 +37,7 @@ public sealed class TransformerBlock : Module
     /// <summary>Whether each position attends only to itself and earlier positions.</summary>
     public bool Causal { get; }
 
-    /// <summary>Dropout probability after the attention and after the MLP (and on the attention weights) in training.</summary>
+    /// <summary>Dropout probability after the attention and after the MLP in training (the attention weights' is <see cref="MultiheadAttention.Dropout"/>).</summary>
     public double Dropout { get; }
 
     /// <summary>The block's attention.</summary>
@@ -47,11 +54,11 @@ public sealed class TransformerBlock : Module
         double p = IsTraining ? Dropout : 0;
         var normed = _ln1.Forward(input);
         var attended = _attn.Forward(normed, normed, normed, keyPaddingMask, causal: Causal);
-        var x = Ops.Add(input, Ops.Dropout(attended, p, IsTraining));
+        var x = Ops.Add(input, Ops.Dropout(attended, p, IsTraining, _dropoutGenerator));
         int b = x.Shape[0], t = x.Shape[1], e = x.Shape[2];
         var hidden = _gelu.Forward(_fc.Forward(Ops.Reshape(_ln2.Forward(x), b * t, e)));
         var mlp = Ops.Reshape(_proj.Forward(hidden), b, t, e);
-        return scope.Keep(Ops.Add(x, Ops.Dropout(mlp, p, IsTraining)));
+        return scope.Keep(Ops.Add(x, Ops.Dropout(mlp, p, IsTraining, _dropoutGenerator)));
     }
 
     /// <inheritdoc/>

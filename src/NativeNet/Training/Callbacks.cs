@@ -272,3 +272,40 @@ public sealed class MetricsHistory : TrainerCallback
     /// <inheritdoc/>
     public override void OnEpochEnd(Trainer trainer, EpochInfo epoch) => _epochs.Add(epoch);
 }
+
+/// <summary>
+/// A learning-rate schedule for a run bounded by <see cref="TrainerOptions.TimeBudgetSeconds"/>: linear warm-up over the
+/// first <c>warmupSteps</c> steps from a tenth of <c>lr</c> (as <see cref="LinearWarmup"/>), then
+/// cosine decay from <c>lr</c> to <c>minLr</c> over the fraction of the budget spent
+/// (<see cref="Trainer.TrainingSeconds"/> / budget), so the rate reaches its minimum when the budget runs out however fast the steps are.
+/// </summary>
+public sealed class TimeBudgetCosine : TrainerCallback
+{
+    private readonly double _lr, _minLr;
+    private readonly int _warmup;
+
+    /// <summary>Warms up over <paramref name="warmupSteps"/> steps to <paramref name="lr"/>, then anneals to <paramref name="minLr"/> over the time budget.</summary>
+    public TimeBudgetCosine(double lr, int warmupSteps, double minLr)
+    {
+        if (!(lr >= 0 && double.IsFinite(lr)) || !(minLr >= 0 && double.IsFinite(minLr)))
+            throw new ArgumentOutOfRangeException(nameof(lr), $"TimeBudgetCosine: learning rates must be finite and non-negative, got {lr} and {minLr}");
+        ArgumentOutOfRangeException.ThrowIfNegative(warmupSteps);
+        (_lr, _warmup, _minLr) = (lr, warmupSteps, minLr);
+    }
+
+    /// <summary>The rate for optimiser step <paramref name="step"/> (0-based) after <paramref name="fractionSpent"/> of the budget.</summary>
+    public double LearningRate(long step, double fractionSpent)
+    {
+        if (step < _warmup) return _lr * (0.1 + 0.9 * step / _warmup);
+        double f = Math.Clamp(fractionSpent, 0, 1);
+        return _minLr + (_lr - _minLr) * (1 + Math.Cos(Math.PI * f)) / 2;
+    }
+
+    /// <inheritdoc/>
+    public override void OnBeforeOptimizerStep(Trainer trainer)
+    {
+        double budget = trainer.Options.TimeBudgetSeconds;
+        if (budget <= 0) throw new InvalidOperationException("TimeBudgetCosine: the trainer has no time budget (set TrainerOptions.TimeBudgetSeconds)");
+        trainer.Optimizer.LearningRate = LearningRate(trainer.Step, trainer.TrainingSeconds / budget);
+    }
+}

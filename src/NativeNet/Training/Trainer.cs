@@ -30,6 +30,12 @@ public sealed record TrainerOptions
 
     /// <summary>The k of the top-k accuracy in evaluations.</summary>
     public int TopK { get; init; } = 5;
+
+    /// <summary>
+    /// Seconds of training (the time inside the epochs' steps, not epoch-end evaluations or callbacks) after which the run
+    /// ends at the end of the epoch that crosses it (0: no limit).
+    /// </summary>
+    public double TimeBudgetSeconds { get; init; }
 }
 
 /// <summary>
@@ -46,6 +52,8 @@ public sealed class Trainer
     private double _epochLossSum;
     private long _epochCorrect, _epochSeen;
     private bool _begun, _ended, _inEpochEnd;
+    private double _trainingSeconds;
+    private System.Diagnostics.Stopwatch? _batchClock;
 
     /// <summary>Creates a trainer; the model and optimiser stay owned by the caller.</summary>
     /// <param name="model">The model (its parameters are the optimiser's).</param>
@@ -64,6 +72,8 @@ public sealed class Trainer
         if (Options.MaxSteps < 0) throw new ArgumentOutOfRangeException(nameof(options), $"Trainer: max steps must be non-negative, got {Options.MaxSteps}");
         if (Options.Epochs == 0 && Options.MaxSteps == 0) throw new ArgumentException("Trainer: give a number of epochs or a step budget (both are 0)");
         if (Options.AccumulationSteps < 1) throw new ArgumentOutOfRangeException(nameof(options), $"Trainer: accumulation steps must be at least 1, got {Options.AccumulationSteps}");
+        if (!(Options.TimeBudgetSeconds >= 0 && double.IsFinite(Options.TimeBudgetSeconds)))
+            throw new ArgumentOutOfRangeException(nameof(options), $"Trainer: the time budget must be finite and non-negative seconds, got {Options.TimeBudgetSeconds}");
         if (Options.EvaluateEvery < 0) throw new ArgumentOutOfRangeException(nameof(options), $"Trainer: evaluate-every must be non-negative, got {Options.EvaluateEvery}");
         if (train.BatchesPerEpoch < 1) throw new ArgumentException("Trainer: the training data has no batches");
         Generator = new Generator(Options.Seed);
@@ -127,9 +137,15 @@ public sealed class Trainer
     /// <summary>True once a callback asked the run to stop (early stopping).</summary>
     public bool StopRequested { get; private set; }
 
-    /// <summary>True when the run is over: epochs or steps done, or a stop was requested.</summary>
+    /// <summary>True when the run is over: epochs or steps done, the time budget spent, or a stop was requested.</summary>
     public bool IsFinished =>
-        StopRequested || (Options.MaxSteps > 0 && Step >= Options.MaxSteps) || (Options.Epochs > 0 && Epoch >= Options.Epochs);
+        StopRequested || (Options.MaxSteps > 0 && Step >= Options.MaxSteps) || (Options.Epochs > 0 && Epoch >= Options.Epochs) || TimeBudgetSpent;
+
+    /// <summary>Seconds spent training so far (inside the epochs' batches; epoch-end evaluations and callbacks excluded; kept across a resume).</summary>
+    public double TrainingSeconds => _trainingSeconds + (_batchClock?.Elapsed.TotalSeconds ?? 0);
+
+    /// <summary>True at an epoch boundary once <see cref="TrainingSeconds"/> has reached <see cref="TrainerOptions.TimeBudgetSeconds"/>.</summary>
+    public bool TimeBudgetSpent => Options.TimeBudgetSeconds > 0 && BatchInEpoch == 0 && _batchClock is null && TrainingSeconds >= Options.TimeBudgetSeconds;
 
     /// <summary>Adds a callback (before the run starts or between <see cref="Run"/> calls) and returns the trainer.</summary>
     public Trainer Add(TrainerCallback callback)
@@ -161,7 +177,16 @@ public sealed class Trainer
                 (_epochLossSum, _epochCorrect, _epochSeen) = (0, 0, 0);
                 foreach (var c in _callbacks) c.OnEpochBegin(this, Epoch);
             }
-            TrainBatches(untilStep);
+            _batchClock = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                TrainBatches(untilStep);
+            }
+            finally
+            {
+                _trainingSeconds += _batchClock.Elapsed.TotalSeconds;
+                _batchClock = null;
+            }
             if (BatchInEpoch == batches) EndEpoch();
         }
         if (!IsFinished) return false;
@@ -341,6 +366,7 @@ public sealed class Trainer
             values[StatePrefix + "epoch_correct"] = Text(_epochCorrect);
             values[StatePrefix + "epoch_seen"] = Text(_epochSeen);
             values[StatePrefix + "stop"] = StopRequested ? "1" : "0";
+            values[StatePrefix + "training_seconds"] = TrainingSeconds.ToString("R", CultureInfo.InvariantCulture);
             for (int i = 0; i < _callbacks.Count; i++)
             {
                 var cv = new Dictionary<string, string>();
@@ -394,6 +420,8 @@ public sealed class Trainer
             _epochCorrect = long.Parse(Read(metadata, path, "epoch_correct"), CultureInfo.InvariantCulture);
             _epochSeen = long.Parse(Read(metadata, path, "epoch_seen"), CultureInfo.InvariantCulture);
             StopRequested = Read(metadata, path, "stop") == "1";
+            // Checkpoints from before the time budget have no training time: count from zero.
+            _trainingSeconds = metadata.TryGetValue(StatePrefix + "training_seconds", out var seconds) ? double.Parse(seconds, CultureInfo.InvariantCulture) : 0;
             if (BatchInEpoch < 0 || BatchInEpoch > TrainData.BatchesPerEpoch)
                 throw new InvalidDataException($"trainer checkpoint '{path}': batch {BatchInEpoch} is outside an epoch of {TrainData.BatchesPerEpoch} batches (a different data set or batch size?)");
             for (int i = 0; i < _callbacks.Count; i++)

@@ -217,6 +217,29 @@ public class CliTests
         Assert.That(Losses(parts), Is.EqualTo(Losses(whole)));
     }
 
+    [Test]
+    public void CharGptStopsAtItsTimeBudgetWithDropout()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 20)));
+        string run = Path.Combine(_dir, "budget");
+        var train = Run("train", "--model", "chargpt", "--text", text, "--time-budget", "1e-6", "--batch", "4", "--seq-len", "16",
+            "--embedding", "8", "--layers", "1", "--heads", "2", "--dropout", "0.3", "--threads", "1", "--out", run, "--json");
+        Assert.That(train.Code, Is.Zero, train.Error);
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+        var config = metrics.RootElement.GetProperty("config");
+        Assert.That((config.GetProperty("time_budget").GetDouble(), config.GetProperty("dropout").GetDouble(), config.GetProperty("epochs").GetInt32()),
+            Is.EqualTo((1e-6, 0.3, 10_000)), "a time budget without --epochs leaves the epochs unbounded");
+        Assert.That(metrics.RootElement.GetProperty("epochs").GetArrayLength(), Is.EqualTo(1), "the first epoch crosses the budget and ends the run");
+        Assert.That(File.Exists(Path.Combine(run, "model.safetensors")));
+
+        var bad = Run("train", "--model", "chargpt", "--text", text, "--dropout", "1", "--out", Path.Combine(_dir, "bad"));
+        Assert.That((bad.Code, bad.Error), Is.Not.EqualTo((0, "")));
+        Assert.That(bad.Error, Does.Contain("--dropout must be in [0, 1)"));
+        var zero = Run("train", "--model", "charlstm", "--text", text, "--time-budget", "0", "--out", Path.Combine(_dir, "bad"));
+        Assert.That(zero.Error, Does.Contain("--time-budget must be a positive number"));
+    }
+
     /// <summary>
     /// Trains a character model for two epochs on a repeated sentence (the model's own flags in <paramref name="modelArgs"/>),
     /// checks that it succeeded, printed a sample in its last epoch line and predicts the sentence well; returns the run

@@ -146,4 +146,29 @@ public class GradientCheckTests
         Approx.AreClose([2, -4, 6], g, 1e-8, 1e-8);
         Assert.That(GradCheck.RelativeError(Tensor.FromArray(new double[] { 1, 2 }), Tensor.FromArray(new double[] { 1, 2.0000002 })), Is.EqualTo(5e-8).Within(1e-9));
     }
+
+    [Test]
+    public void FivePointStencilCutsTheTruncationError()
+    {
+        // d exp(x)/dx = exp(x). The two-point error is exp(x)·h²/6 (+ O(h⁴)), the five-point one exp(x)·h⁴/30 (+ O(h⁶)):
+        // halving h divides them by 4 and 16. h = 1e-2 … 5e-3 keeps the rounding (~1e-16/h relative) far below both.
+        var x = Tensor.FromArray(new double[] { -0.7, 0.2, 1.3 });
+        using var ones = Tensor.Ones([3], DType.Float64);
+        var exact = x.ToArray<double>().Select(Math.Exp).ToArray();
+        double WorstRelative(double h, int order)
+        {
+            using var g = GradCheck.NumericalGradient(() => Ops.Exp(x), x, ones, h, order);
+            return g.ToArray<double>().Zip(exact).Max(p => Math.Abs(p.First - p.Second) / p.Second);
+        }
+        double two = WorstRelative(1e-2, 2), twoHalf = WorstRelative(5e-3, 2);
+        double four = WorstRelative(1e-2, 4), fourHalf = WorstRelative(5e-3, 4);
+        TestContext.Out.WriteLine($"exp'(x) relative error: two-point {two:E2} → {twoHalf:E2}, five-point {four:E2} → {fourHalf:E2} (h 1e-2 → 5e-3)");
+        Assert.That(two, Is.EqualTo(1e-4 / 6).Within(1e-4 / 6 * 0.01), "two-point error h²/6");
+        Assert.That(four, Is.EqualTo(1e-8 / 30).Within(1e-8 / 30 * 0.05), "five-point error h⁴/30");
+        Assert.That(two / twoHalf, Is.EqualTo(4).Within(0.01), "two-point: O(h²)");
+        Assert.That(four / fourHalf, Is.EqualTo(16).Within(0.3), "five-point: O(h⁴)");
+        Assert.That(x.ToArray<double>(), Is.EqualTo(new[] { -0.7, 0.2, 1.3 }), "x restored");
+        Assert.Throws<ArgumentOutOfRangeException>(() => GradCheck.NumericalGradient(() => Ops.Exp(x), x, ones, 1e-3, order: 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => GradCheck.NumericalGradient(() => Ops.Exp(x), x, ones, 0));
+    }
 }

@@ -122,6 +122,51 @@ public class TrainerTests
     }
 
     [Test]
+    public void TimeBudgetEndsTheRunAtTheEndOfTheEpochThatCrossesIt()
+    {
+        using var spent = Build(new TrainerOptions { Epochs = 5, TimeBudgetSeconds = 1e-9 });
+        Assert.That(spent.Trainer.TimeBudgetSpent, Is.False, "nothing trained yet");
+        Assert.That(spent.Trainer.Run(), Is.True);
+        Assert.That((spent.Trainer.Epoch, spent.Trainer.BatchInEpoch, spent.Trainer.Step), Is.EqualTo((1, 0, (long)spent.Train.BatchesPerEpoch)),
+            "the first step crosses the budget; its epoch still ends");
+        Assert.That(spent.Trainer.TimeBudgetSpent, Is.True);
+        double seconds = spent.Trainer.TrainingSeconds;
+        Assert.That(seconds, Is.GreaterThan(0));
+        string path = Path.Combine(_dir, "budget.safetensors");
+        spent.Trainer.SaveCheckpoint(path);
+        using var resumed = Build(new TrainerOptions { Epochs = 5, TimeBudgetSeconds = 1e-9 });
+        resumed.Trainer.LoadCheckpoint(path);
+        Assert.That(resumed.Trainer.TrainingSeconds, Is.EqualTo(seconds), "the training time survives a resume");
+        Assert.That(resumed.Trainer.Run(), Is.True);
+        Assert.That(resumed.Trainer.Epoch, Is.EqualTo(1), "a resumed run whose budget is spent trains no further");
+
+        using var ample = Build(new TrainerOptions { Epochs = 3, TimeBudgetSeconds = 1e6 });
+        ample.Trainer.Run();
+        Assert.That((ample.Trainer.Epoch, ample.Trainer.TimeBudgetSpent), Is.EqualTo((3, false)));
+        Assert.That(() => new Trainer(ample.Model, ample.Optimizer, ample.Train, null, new TrainerOptions { TimeBudgetSeconds = -1 }),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("time budget"));
+    }
+
+    [Test]
+    public void TimeBudgetCosineWarmsUpBySteps()
+    {
+        var schedule = new TimeBudgetCosine(0.01, warmupSteps: 4, minLr: 0.001);
+        Assert.That(schedule.LearningRate(0, 0), Is.EqualTo(0.001).Within(1e-15), "a tenth at step 0");
+        Assert.That(schedule.LearningRate(2, 0.9), Is.EqualTo(0.0055).Within(1e-15), "warm-up follows the steps, not the time");
+        Assert.That(schedule.LearningRate(4, 0), Is.EqualTo(0.01).Within(1e-15));
+        Assert.That(schedule.LearningRate(9, 0.5), Is.EqualTo(0.0055).Within(1e-15), "half the budget: half-way down the cosine");
+        Assert.That(schedule.LearningRate(9, 1.0), Is.EqualTo(0.001).Within(1e-15));
+        Assert.That(schedule.LearningRate(9, 1.7), Is.EqualTo(0.001).Within(1e-15), "past the budget: the minimum");
+
+        using var run = Build(new TrainerOptions { Epochs = 2, TimeBudgetSeconds = 1e6 }, callbacks: () => [new TimeBudgetCosine(0.05, 3, 0.005)]);
+        run.Trainer.Run();
+        Assert.That(run.Rates.Take(3), Is.EqualTo(new[] { 0.005, 0.02, 0.035 }).Within(1e-12));
+        Assert.That(run.Rates.Skip(3), Has.All.EqualTo(0.05).Within(1e-6), "a tiny fraction of a huge budget is spent");
+        using var unbounded = Build(new TrainerOptions { Epochs = 1 }, callbacks: () => [new TimeBudgetCosine(0.05, 3, 0.005)]);
+        Assert.That(() => unbounded.Trainer.Run(), Throws.InvalidOperationException.With.Message.Contains("no time budget"));
+    }
+
+    [Test]
     public void PausedRunContinuesExactlyAndResumeFromCheckpointIsBitIdentical([Values(0, 2)] int prefetch)
     {
         // Everything with state in one run: schedule per step, plateau rule, early stopping (with snapshots), clipping, mid-epoch evaluations.
