@@ -290,11 +290,38 @@ public abstract class Optimizer : IDisposable
     {
         var p = _params[i];
         var slots = _state[i];
-        var ps = p.HostData<T>().AsSpan(p.Offset, p.Numel);
-        var gs = g.HostData<T>().AsSpan(g.Offset, g.Numel);
-        var s0 = slots.Length > 0 ? slots[0].HostData<T>().AsSpan(0, p.Numel) : Span<T>.Empty;
-        var s1 = slots.Length > 1 ? slots[1].HostData<T>().AsSpan(0, p.Numel) : Span<T>.Empty;
-        UpdateHost(ps, gs, s0, s1, c);
+        var body = new FusedUpdateBody<T>
+        {
+            Optimizer = this, Context = c, Numel = p.Numel,
+            P = p.HostData<T>(), POffset = p.Offset, G = g.HostData<T>(), GOffset = g.Offset,
+            S0 = slots.Length > 0 ? slots[0].HostData<T>() : null, S1 = slots.Length > 1 ? slots[1].HostData<T>() : null,
+            Parts = Backends.Simd.SimdParallel.PartsFor(p.Numel),
+        };
+        if (body.Parts <= 1) body.Run(0);
+        else Backends.Simd.WorkerPool.Run(body.Parts, ref body);
+    }
+
+    /// <summary>
+    /// One contiguous piece of a fused update, for the Simd worker pool: the rules are elementwise, so the result does not
+    /// depend on how the parameter is split (pieces start on whole vectors).
+    /// </summary>
+    private struct FusedUpdateBody<T> : Backends.Simd.IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Optimizer Optimizer;
+        public StepContext Context;
+        public T[] P, G;
+        public T[]? S0, S1;
+        public int POffset, GOffset, Numel, Parts;
+
+        public readonly void Run(int part)
+        {
+            int w = Vector<T>.Count;
+            int start = (int)((long)Numel * part / Parts / w * w);
+            int end = part == Parts - 1 ? Numel : (int)((long)Numel * (part + 1) / Parts / w * w);
+            int n = end - start;
+            Optimizer.UpdateHost(P.AsSpan(POffset + start, n), G.AsSpan(GOffset + start, n),
+                S0 is null ? Span<T>.Empty : S0.AsSpan(start, n), S1 is null ? Span<T>.Empty : S1.AsSpan(start, n), Context);
+        }
     }
 
     private void RunWithBackend(int i, Tensor g, StepContext c)

@@ -191,6 +191,41 @@ public class OptimizerTests
     }
 
     [Test]
+    public void FusedUpdatesAreBitIdenticalAtEveryThreadCount()
+    {
+        // 200,003 elements: split over the worker pool at 2 and 3 threads, with a ragged tail in the last piece.
+        var g = new Generator(9);
+        var init = Tensor.Normal([200_003], 0, 1, g);
+        var grads = Enumerable.Range(0, 3).Select(_ => Tensor.Normal([200_003], 0, 1, g)).ToArray();
+        Func<Tensor, Optimizer>[] rules =
+        [
+            p => new AdamW([p], 0.01, weightDecay: 0.1),
+            p => new RmsProp([p], 0.01, weightDecay: 0.1),
+            p => new Nesterov([p], 0.1, 0.9),
+        ];
+        int saved = Backends.Simd.SimdBackend.Threads;
+        try
+        {
+            foreach (var rule in rules)
+            {
+                float[]? single = null;
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    Backends.Simd.SimdBackend.Threads = threads;
+                    var p = init.Clone();
+                    using var opt = rule(p);
+                    Assume.That(opt.UsesFusedCpuKernels, "the default CPU backend runs the fused kernels");
+                    foreach (var gr in grads) { p.Grad = gr; opt.Step(); }
+                    var result = p.ToArray();
+                    single ??= result;
+                    Assert.That(result, Is.EqualTo(single), $"{opt.GetType().Name} at {threads} threads");
+                }
+            }
+        }
+        finally { Backends.Simd.SimdBackend.Threads = saved; }
+    }
+
+    [Test]
     public void NonContiguousGradientUsesTheBackendPath()
     {
         var p = Tensor.Zeros(2, 3);
