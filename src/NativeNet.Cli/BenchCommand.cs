@@ -23,6 +23,7 @@ public static class BenchCommand
         bool json = args.Flag("json");
         int repeats = args.Int("repeats", 30, 1, 100_000);
         double minTime = args.Double("min-time", 1.0);
+        int profileCalls = args.Int("profile", 0, 0, 100_000);
         if (!(minTime >= 0)) throw new UsageException($"--min-time must be a number of seconds >= 0, got {minTime}");
         var fields = new List<(string Name, object Value)> { ("op", which), ("backend", backendName), ("threads", threads) };
         Func<Device, (Action Call, double Flop)> setup = which switch
@@ -72,7 +73,29 @@ public static class BenchCommand
         {
             console.Out.WriteLine(string.Join("  ", fields.Select(f => string.Create(CultureInfo.InvariantCulture, $"{f.Name}={f.Value}"))));
         }
+        if (profileCalls > 0) PrintProfile(call, cuda, profileCalls, console);
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--profile N</c>: N more calls under <see cref="GateProfiler"/>, then one line per gate (name and output shape) and
+    /// phase with its milliseconds per call, its share and its calls per call, largest first, and the profiled total.
+    /// </summary>
+    private static void PrintProfile(Action call, CudaBackend? cuda, int calls, CliConsole console)
+    {
+        GateProfiler.Start();
+        for (int i = 0; i < calls; i++)
+        {
+            call();
+            cuda?.Synchronize();
+            GateProfiler.Mark("(between calls)");
+        }
+        var rows = GateProfiler.Stop();
+        double total = rows.Sum(r => r.Milliseconds) / calls;
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"profile calls={calls} ms_per_call={total:F2}"));
+        foreach (var r in rows)
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"profile {r.Milliseconds / calls,9:F3} ms {100 * r.Milliseconds / calls / total,5:F1}%  x{(double)r.Calls / calls,-4:G3} {r.Phase,-8} {r.Name}"));
     }
 
     /// <summary>
@@ -223,9 +246,15 @@ public static class BenchCommand
             return (() =>
             {
                 optimizer.ZeroGrad(setToNull: true);
-                using var scope = new TensorScope();
-                Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                GateProfiler.Mark("ZeroGrad");
+                using (var scope = new TensorScope())
+                {
+                    Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                    GateProfiler.Mark("(end of backward)");
+                }
+                GateProfiler.Mark("TensorScope.Dispose");
                 optimizer.Step();
+                GateProfiler.Mark("AdamW.Step");
             }, 0);
         };
     }
@@ -289,9 +318,15 @@ public static class BenchCommand
             return (() =>
             {
                 optimizer.ZeroGrad(setToNull: true);
-                using var scope = new TensorScope();
-                Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                GateProfiler.Mark("ZeroGrad");
+                using (var scope = new TensorScope())
+                {
+                    Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                    GateProfiler.Mark("(end of backward)");
+                }
+                GateProfiler.Mark("TensorScope.Dispose");
                 optimizer.Step();
+                GateProfiler.Mark("AdamW.Step");
             }, 0);
         };
     }
