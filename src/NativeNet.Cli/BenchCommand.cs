@@ -83,6 +83,9 @@ public static class BenchCommand
     /// </summary>
     private static void PrintProfile(Action call, CudaBackend? cuda, int calls, CliConsole console)
     {
+        int[] collections = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        var pause = GC.GetTotalPauseDuration();
+        long allocated = GC.GetTotalAllocatedBytes();
         GateProfiler.Start();
         for (int i = 0; i < calls; i++)
         {
@@ -92,7 +95,10 @@ public static class BenchCommand
         }
         var rows = GateProfiler.Stop();
         double total = rows.Sum(r => r.Milliseconds) / calls;
-        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"profile calls={calls} ms_per_call={total:F2}"));
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"profile calls={calls} ms_per_call={total:F2} gc_pause_ms_per_call={(GC.GetTotalPauseDuration() - pause).TotalMilliseconds / calls:F2} " +
+            $"allocated_mb_per_call={(GC.GetTotalAllocatedBytes() - allocated) / 1e6 / calls:F1} " +
+            $"collections_gen0_1_2={GC.CollectionCount(0) - collections[0]},{GC.CollectionCount(1) - collections[1]},{GC.CollectionCount(2) - collections[2]}"));
         foreach (var r in rows)
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"profile {r.Milliseconds / calls,9:F3} ms {100 * r.Milliseconds / calls / total,5:F1}%  x{(double)r.Calls / calls,-4:G3} {r.Phase,-8} {r.Name}"));

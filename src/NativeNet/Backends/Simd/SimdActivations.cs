@@ -63,11 +63,15 @@ internal static class SimdActivations
         -0.84223788632167895, 1.2790178423023884, 0.31388783164293937, -0.25345996284941313, -0.29207672608067142,
         0.10571074126009858, 0.30551211215155916, -0.065945290280158567, -0.36078640762105696, 0.075644254777599063,
         0.43966308590990189, -0.096044817803518104, -0.40839477021388565,
+        0, 0, 0, // padding for Estrin
     ];
 
-    /// <summary>(−1)ⁿ/(n!·(2n + 1)), n = 0..17: the Maclaurin series of erf(z)·√π/(2z) in z², within 3e-16 relative for z &lt; 1.</summary>
+    /// <summary>
+    /// (−1)ⁿ/(n!·(2n + 1)), n = 0..17: the Maclaurin series of erf(z)·√π/(2z) in z², within 3e-16 relative for z &lt; 1
+    /// (padded with two zeros for <see cref="Estrin"/>).
+    /// </summary>
     private static readonly double[] ErfSeriesCoefficients =
-        Enumerable.Range(0, 18).Select(n => (n % 2 == 0 ? 1 : -1) / (Enumerable.Range(1, n).Aggregate(1.0, (f, k) => f * k) * (2 * n + 1))).ToArray();
+        Enumerable.Range(0, 20).Select(n => n >= 18 ? 0 : (n % 2 == 0 ? 1 : -1) / (Enumerable.Range(1, n).Aggregate(1.0, (f, k) => f * k) * (2 * n + 1))).ToArray();
 
     /// <summary>
     /// Φ(x) on four lanes to about 1e-11 relative in both tails and 1e-15 for |x| &lt; √2 (where GELU′ has its zero, so that
@@ -83,10 +87,7 @@ internal static class SimdActivations
         var tail = Vector256<double>.Zero; // Φ(−|x|)
         if (small != Vector256<double>.Zero)
         {
-            var z2 = z * z;
-            var c = ErfSeriesCoefficients;
-            var sum = Vector256.Create(c[^1]);
-            for (int k = c.Length - 2; k >= 0; k--) sum = Vector256.FusedMultiplyAdd(sum, z2, Vector256.Create(c[k]));
+            var sum = Estrin(ErfSeriesCoefficients, z * z);
             var seriesTail = Vector256.Create(0.5) - Vector256.Create(0.5 * SmoothMath.TwoOverSqrtPi) * z * sum;
             tail = Vector256.ConditionalSelect(small, seriesTail, tail);
         }
@@ -94,14 +95,42 @@ internal static class SimdActivations
         {
             var t = Vector256<double>.One / (Vector256<double>.One + Vector256.Create(0.5) * z);
             var s = t - Vector256.Create(10.0 / 27);
-            var c = ErfcExponentCoefficients;
-            var p = Vector256.Create(c[^1]);
-            for (int k = c.Length - 2; k >= 0; k--) p = Vector256.FusedMultiplyAdd(p, s, Vector256.Create(c[k]));
+            var p = Estrin(ErfcExponentCoefficients, s);
             var fitTail = Vector256.Create(0.5) * t * Vector256.Exp(p - z * z);
             tail = Vector256.ConditionalSelect(small, tail, fitTail);
         }
         var cdf = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<double>.Zero), tail, Vector256<double>.One - tail);
         return Vector256.ConditionalSelect(Vector256.IsNaN(x), x, cdf);
+    }
+
+    /// <summary>
+    /// Σ c[k]·xᵏ for 16 or 20 coefficients (padded with zeros) by Estrin's scheme (pairs c[2i] + c[2i+1]·x, then pairs of
+    /// those with x², x⁴, x⁸, x¹⁶): a dependency chain of five multiply-adds instead of Horner's degree, so that one vector's
+    /// polynomial does not wait on each step. Written out so the terms stay in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Estrin(double[] c, Vector256<double> x)
+    {
+        var x2 = x * x;
+        var x4 = x2 * x2;
+        var x8 = x4 * x4;
+        var p0 = Vector256.FusedMultiplyAdd(Vector256.Create(c[1]), x, Vector256.Create(c[0]));
+        var p1 = Vector256.FusedMultiplyAdd(Vector256.Create(c[3]), x, Vector256.Create(c[2]));
+        var p2 = Vector256.FusedMultiplyAdd(Vector256.Create(c[5]), x, Vector256.Create(c[4]));
+        var p3 = Vector256.FusedMultiplyAdd(Vector256.Create(c[7]), x, Vector256.Create(c[6]));
+        var p4 = Vector256.FusedMultiplyAdd(Vector256.Create(c[9]), x, Vector256.Create(c[8]));
+        var p5 = Vector256.FusedMultiplyAdd(Vector256.Create(c[11]), x, Vector256.Create(c[10]));
+        var p6 = Vector256.FusedMultiplyAdd(Vector256.Create(c[13]), x, Vector256.Create(c[12]));
+        var p7 = Vector256.FusedMultiplyAdd(Vector256.Create(c[15]), x, Vector256.Create(c[14]));
+        var q0 = Vector256.FusedMultiplyAdd(p1, x2, p0);
+        var q1 = Vector256.FusedMultiplyAdd(p3, x2, p2);
+        var q2 = Vector256.FusedMultiplyAdd(p5, x2, p4);
+        var q3 = Vector256.FusedMultiplyAdd(p7, x2, p6);
+        var low = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(q3, x4, q2), x8, Vector256.FusedMultiplyAdd(q1, x4, q0));
+        if (c.Length == 16) return low;
+        var p8 = Vector256.FusedMultiplyAdd(Vector256.Create(c[17]), x, Vector256.Create(c[16]));
+        var p9 = Vector256.FusedMultiplyAdd(Vector256.Create(c[19]), x, Vector256.Create(c[18]));
+        return Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(p9, x2, p8), x8 * x8, low);
     }
 
     /// <summary>Numerically stable σ(x) on four lanes.</summary>
