@@ -53,52 +53,34 @@ internal static class SimdActivations
     }
 
     /// <summary>
-    /// Coefficients, in powers of t − 10/27 (the middle of the fitted t), of P in erfc z ≈ t·e^(−z² + P(t)) with
-    /// t = 1/(1 + z/2), the form of Numerical Recipes' erfcc: a least-squares Chebyshev fit of degree 12 to
-    /// log(erfc(z)·e^(z²)/t) on 1 ≤ z ≤ 25, within 1e-11 relative of erfc there; beyond, erfc is below 1e-270 and rounds
-    /// to zero in float.
+    /// Coefficients, in powers of t − ½, of P in erfc z ≈ t·e^(−z² + P(t)) with t = 1/(1 + z/2), the form of Numerical
+    /// Recipes' erfcc: a least-squares Chebyshev fit of degree 16 to log(erfc(z)·e^(z²)/t) on 0 ≤ z ≤ 25, within 5e-12
+    /// relative of erfc there (beyond, erfc is below 1e-270 and rounds to zero in float); padded with zeros for
+    /// <see cref="Estrin"/>.
     /// </summary>
     private static readonly double[] ErfcExponentCoefficients =
     [
-        -0.84223788632167895, 1.2790178423023884, 0.31388783164293937, -0.25345996284941313, -0.29207672608067142,
-        0.10571074126009858, 0.30551211215155916, -0.065945290280158567, -0.36078640762105696, 0.075644254777599063,
-        0.43966308590990189, -0.096044817803518104, -0.40839477021388565,
-        0, 0, 0, // padding for Estrin
+        -0.67179408406131669, 1.3452864479520639, 0.18937323058634967, -0.37516488077276555, -0.15796340065095646,
+        0.28239798791035475, 0.11258826980028012, -0.30026507302910416, -0.037809432163618553, 0.34501444483561444,
+        -0.091309942296963112, -0.35894580756919398, 0.25769957247958819, 0.28093831456698326, -0.34356434406559883,
+        -0.11623909754916746, 0.20630290730982212,
+        0, 0, 0,
     ];
 
     /// <summary>
-    /// (−1)ⁿ/(n!·(2n + 1)), n = 0..17: the Maclaurin series of erf(z)·√π/(2z) in z², within 3e-16 relative for z &lt; 1
-    /// (padded with two zeros for <see cref="Estrin"/>).
-    /// </summary>
-    private static readonly double[] ErfSeriesCoefficients =
-        Enumerable.Range(0, 20).Select(n => n >= 18 ? 0 : (n % 2 == 0 ? 1 : -1) / (Enumerable.Range(1, n).Aggregate(1.0, (f, k) => f * k) * (2 * n + 1))).ToArray();
-
-    /// <summary>
-    /// Φ(x) on four lanes to about 1e-11 relative in both tails and 1e-15 for |x| &lt; √2 (where GELU′ has its zero, so that
-    /// the cancellation there stays as small as the reference's): erf's Maclaurin series for z = |x|/√2 &lt; 1 and the
-    /// erfc fit above for z ≥ 1, 31 multiply-adds, one e^x and one division against the ~100 terms of <see cref="NormalCdf"/>.
-    /// Float results only: double keeps the reference expansions.
+    /// Φ(x) on four lanes for float results: ½·erfc(|x|/√2) from the fit above (Φ(−|x|), or 1 minus it), within 5e-12
+    /// relative in both tails; one e^x, one division and 17 multiply-adds against the ~100 terms of <see cref="NormalCdf"/>.
+    /// Near GELU′'s zero (x ≈ −0.75), where Φ(x) + x·φ(x) cancels, the error stays about 1e-12 absolute, so the float
+    /// gradient keeps its rounding (checked over 2·10⁶ random floats in [−3, 3]: within 4e-7 relative where |GELU′| ≥ 1e-6).
+    /// Double results keep the reference expansions.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<double> NormalCdfForFloat(Vector256<double> x)
     {
         var z = Vector256.Abs(x) * Vector256.Create(SmoothMath.OneOverSqrt2);
-        var small = Vector256.LessThan(z, Vector256<double>.One);
-        var tail = Vector256<double>.Zero; // Φ(−|x|)
-        if (small != Vector256<double>.Zero)
-        {
-            var sum = Estrin(ErfSeriesCoefficients, z * z);
-            var seriesTail = Vector256.Create(0.5) - Vector256.Create(0.5 * SmoothMath.TwoOverSqrtPi) * z * sum;
-            tail = Vector256.ConditionalSelect(small, seriesTail, tail);
-        }
-        if (small != Vector256<double>.AllBitsSet)
-        {
-            var t = Vector256<double>.One / (Vector256<double>.One + Vector256.Create(0.5) * z);
-            var s = t - Vector256.Create(10.0 / 27);
-            var p = Estrin(ErfcExponentCoefficients, s);
-            var fitTail = Vector256.Create(0.5) * t * Vector256.Exp(p - z * z);
-            tail = Vector256.ConditionalSelect(small, tail, fitTail);
-        }
+        var t = Vector256<double>.One / (Vector256<double>.One + Vector256.Create(0.5) * z);
+        var p = Estrin(ErfcExponentCoefficients, t - Vector256.Create(0.5));
+        var tail = Vector256.Create(0.5) * t * Vector256.Exp(p - z * z); // Φ(−|x|)
         var cdf = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<double>.Zero), tail, Vector256<double>.One - tail);
         return Vector256.ConditionalSelect(Vector256.IsNaN(x), x, cdf);
     }
