@@ -23,6 +23,7 @@ public static class BenchCommand
         bool json = args.Flag("json");
         int repeats = args.Int("repeats", 30, 1, 100_000);
         double minTime = args.Double("min-time", 1.0);
+        int profileCalls = args.Int("profile", 0, 0, 100_000);
         if (!(minTime >= 0)) throw new UsageException($"--min-time must be a number of seconds >= 0, got {minTime}");
         var fields = new List<(string Name, object Value)> { ("op", which), ("backend", backendName), ("threads", threads) };
         Func<Device, (Action Call, double Flop)> setup = which switch
@@ -72,7 +73,35 @@ public static class BenchCommand
         {
             console.Out.WriteLine(string.Join("  ", fields.Select(f => string.Create(CultureInfo.InvariantCulture, $"{f.Name}={f.Value}"))));
         }
+        if (profileCalls > 0) PrintProfile(call, cuda, profileCalls, console);
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--profile N</c>: N more calls under <see cref="GateProfiler"/>, then one line per gate (name and output shape) and
+    /// phase with its milliseconds per call, its share and its calls per call, largest first, and the profiled total.
+    /// </summary>
+    private static void PrintProfile(Action call, CudaBackend? cuda, int calls, CliConsole console)
+    {
+        int[] collections = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        var pause = GC.GetTotalPauseDuration();
+        long allocated = GC.GetTotalAllocatedBytes();
+        GateProfiler.Start();
+        for (int i = 0; i < calls; i++)
+        {
+            call();
+            cuda?.Synchronize();
+            GateProfiler.Mark("(between calls)");
+        }
+        var rows = GateProfiler.Stop();
+        double total = rows.Sum(r => r.Milliseconds) / calls;
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"profile calls={calls} ms_per_call={total:F2} gc_pause_ms_per_call={(GC.GetTotalPauseDuration() - pause).TotalMilliseconds / calls:F2} " +
+            $"allocated_mb_per_call={(GC.GetTotalAllocatedBytes() - allocated) / 1e6 / calls:F1} " +
+            $"collections_gen0_1_2={GC.CollectionCount(0) - collections[0]},{GC.CollectionCount(1) - collections[1]},{GC.CollectionCount(2) - collections[2]}"));
+        foreach (var r in rows)
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"profile {r.Milliseconds / calls,9:F3} ms {100 * r.Milliseconds / calls / total,5:F1}%  x{(double)r.Calls / calls,-4:G3} {r.Phase,-8} {r.Name}"));
     }
 
     /// <summary>
@@ -227,9 +256,15 @@ public static class BenchCommand
             return (() =>
             {
                 optimizer.ZeroGrad(setToNull: true);
-                using var scope = new TensorScope();
-                Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                GateProfiler.Mark("ZeroGrad");
+                using (var scope = new TensorScope())
+                {
+                    Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                    GateProfiler.Mark("(end of backward)");
+                }
+                GateProfiler.Mark("TensorScope.Dispose");
                 optimizer.Step();
+                GateProfiler.Mark("AdamW.Step");
             }, 0);
         };
     }
@@ -293,9 +328,15 @@ public static class BenchCommand
             return (() =>
             {
                 optimizer.ZeroGrad(setToNull: true);
-                using var scope = new TensorScope();
-                Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                GateProfiler.Mark("ZeroGrad");
+                using (var scope = new TensorScope())
+                {
+                    Ops.SoftmaxCrossEntropy(net.Forward(x), y).Backward();
+                    GateProfiler.Mark("(end of backward)");
+                }
+                GateProfiler.Mark("TensorScope.Dispose");
                 optimizer.Step();
+                GateProfiler.Mark("AdamW.Step");
             }, 0);
         };
     }

@@ -41,8 +41,9 @@ public static class CommandLine
           bench lstm|gru [--seq 50] [--batch 64] [--input 128] [--hidden 256] [--layers L] [--pass fwd|fwdbwd]
           bench attention [--batch 8] [--heads 4] [--seq 128] [--head-dim 32] [--causal true|false] [--pass fwd|fwdbwd]
           bench gpt-step [--batch 32] [--seq 128] [--width 128] [--layers 4] [--heads 4] [--vocab 76]
-                (every bench: [--backend naive|simd|cuda] [--threads T] [--repeats R] [--min-time S] [--json];
-                 5 warm-up calls, then at least R calls and S seconds; prints the median)
+                (every bench: [--backend naive|simd|cuda] [--threads T] [--repeats R] [--min-time S] [--json] [--profile N];
+                 5 warm-up calls, then at least R calls and S seconds; prints the median;
+                 --profile N: then N calls timed gate by gate, forward and backward)
         Errors print one line 'nativenet: ...' (set NATIVENET_DEBUG=1 for the stack trace).
         """;
 

@@ -36,6 +36,7 @@ public static class Tape
         {
             gate.Release();
         }
+        if (GateProfiler.IsEnabled) GateProfiler.Gate(gate, output, ProfilePhase.Forward);
         return output;
     }
 
@@ -69,6 +70,7 @@ public static class Tape
             return;
         }
         var order = TopologicalOrder(root);
+        GateProfiler.Mark("Tape.Backward (order)");
         var pending = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         pending[root] = gradient?.Detach() ?? Tensor.OnesLike(root);
         try
@@ -102,6 +104,7 @@ public static class Tape
                     node.Gate.Release();
                     node.Freed = true;
                 }
+                if (GateProfiler.IsEnabled) GateProfiler.Gate(node.Gate, tensor, ProfilePhase.Backward);
             }
         }
         finally

@@ -54,6 +54,12 @@ public sealed class EmbeddingGate : Gate
                 throw new ArgumentOutOfRangeException(nameof(indices), $"{Name}: index {ids[i]} at position {i} is outside [0, {rows}) for weight {ShapeUtil.Format(weight.Shape)}");
             }
         _indices = ids;
+        if (weight.Device.Kind == DeviceKind.Cpu && weight.IsContiguous)
+        {
+            if (weight.DType == DType.Float32) GatherHost<float>(weight, ids, y, dim);
+            else GatherHost<double>(weight, ids, y, dim);
+            return y;
+        }
         using var y2d = Raw.Reshape(y, [ids.Length, dim]);
         for (int i = 0; i < ids.Length; i++)
         {
@@ -62,6 +68,23 @@ public sealed class EmbeddingGate : Gate
             y.Backend.Copy(source, target);
         }
         return y;
+    }
+
+    /// <summary>Host rows copied straight between the arrays: a per-row backend copy costs more than the row for small widths.</summary>
+    private static void GatherHost<T>(Tensor weight, int[] ids, Tensor y, int dim) where T : unmanaged
+    {
+        var w = weight.HostData<T>().AsSpan(weight.Offset, weight.Numel);
+        var output = y.HostData<T>().AsSpan(y.Offset, y.Numel);
+        for (int i = 0; i < ids.Length; i++) w.Slice(ids[i] * dim, dim).CopyTo(output.Slice(i * dim, dim));
+    }
+
+    /// <summary>dw[ids[i]] += dy[i] row by row on host arrays (dw contiguous and zeroed, dy contiguous).</summary>
+    private static void ScatterAddHost<T>(Tensor dy, int[] ids, Tensor dw, int dim) where T : unmanaged, System.Numerics.INumberBase<T>
+    {
+        var g = dy.HostData<T>().AsSpan(dy.Offset, dy.Numel);
+        var d = dw.HostData<T>().AsSpan(dw.Offset, dw.Numel);
+        for (int i = 0; i < ids.Length; i++)
+            System.Numerics.Tensors.TensorPrimitives.Add(d.Slice(ids[i] * dim, dim), g.Slice(i * dim, dim), d.Slice(ids[i] * dim, dim));
     }
 
     /// <summary>The device path: a private contiguous copy of the indices on the weight's device (kept for backward), one gather kernel.</summary>
@@ -107,6 +130,13 @@ public sealed class EmbeddingGate : Gate
             using var dy2d = Raw.Reshape(dense, [ids.Numel, _weightShape[1]]);
             if (!dw.Backend.TryEmbeddingBackward(dy2d, flat, dw))
                 throw new InvalidOperationException($"{Name}.Backward: backend {dw.Backend} ran the forward pass on the device but has no backward kernel");
+            return [dw];
+        }
+        if (_device.Kind == DeviceKind.Cpu)
+        {
+            using var dense = Raw.Contiguous(dy);
+            if (_dtype == DType.Float32) ScatterAddHost<float>(dense, _indices, dw, _weightShape[1]);
+            else ScatterAddHost<double>(dense, _indices, dw, _weightShape[1]);
             return [dw];
         }
         using var rows2d = Raw.Reshape(dy, [_indices.Length, _weightShape[1]]);

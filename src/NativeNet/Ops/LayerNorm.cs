@@ -44,6 +44,9 @@ public abstract class RowNormGate(double eps, bool hasWeight, bool hasBias) : Ga
     /// <summary>Checks x and returns (the rows view [rows, cols], the broadcast shape of the parameters, the parameters' own shape).</summary>
     protected abstract (int[] RowShape, int[] AffineShape, int[] ParameterShape) Layout(Tensor x);
 
+    /// <summary>Whether the parameters cover exactly one row (LayerNorm), so the backend's fused <see cref="Backend.NormalizeRowsAffine"/> applies.</summary>
+    protected virtual bool ParametersSpanRow => false;
+
     /// <summary>Normalises x and applies the affine parameters.</summary>
     public Tensor Forward(Tensor x, Tensor? weight, Tensor? bias)
     {
@@ -54,6 +57,7 @@ public abstract class RowNormGate(double eps, bool hasWeight, bool hasBias) : Ga
         _sumAxes = Enumerable.Range(0, _affineShape.Length).Where(a => _affineShape[a] == 1).ToArray();
         CheckParameter("weight", x, weight);
         CheckParameter("bias", x, bias);
+        if (ParametersSpanRow) return ForwardFused(x, weight, bias);
 
         using var dense = Raw.Contiguous(x);
         using var rows = Raw.Reshape(dense, _rowShape);
@@ -79,6 +83,51 @@ public abstract class RowNormGate(double eps, bool hasWeight, bool hasBias) : Ga
         }
     }
 
+    private Tensor ForwardFused(Tensor x, Tensor? weight, Tensor? bias)
+    {
+        int cols = _rowShape[1];
+        using var dense = Raw.Contiguous(x);
+        using var rows = Raw.Reshape(dense, _rowShape);
+        var y = Tensor.Empty(_inputShape, x.DType, x.Device);
+        using var yRows = Raw.Reshape(y, _rowShape);
+        using var xHatRows = Tensor.Empty(_rowShape, x.DType, x.Device);
+        using var rstd = Tensor.Empty([_rowShape[0]], x.DType, x.Device);
+        using var w = weight is null ? null : ColumnVector(weight, cols);
+        using var b = bias is null ? null : ColumnVector(bias, cols);
+        x.Backend.NormalizeRowsAffine(rows, w, b, yRows, xHatRows, rstd, eps);
+        _xHat = Save(xHatRows);
+        _rstd = Save(rstd);
+        if (w is not null) _weight = Save(w);
+        return y;
+    }
+
+    private static Tensor ColumnVector(Tensor p, int cols)
+    {
+        using var dense = Raw.Contiguous(p);
+        return Raw.Reshape(dense, [cols]);
+    }
+
+    private Tensor?[] BackwardFused(Tensor dy)
+    {
+        int cols = _rowShape[1];
+        using var dense = Raw.Contiguous(dy);
+        using var dyRows = Raw.Reshape(dense, _rowShape);
+        var dx = NeedsGrad(0) ? Tensor.Empty(_inputShape, dy.DType, dy.Device) : null;
+        using var dxRows = dx is null ? null : Raw.Reshape(dx, _rowShape);
+        var dWeight = hasWeight && NeedsGrad(1) ? Tensor.Empty([cols], dy.DType, dy.Device) : null;
+        var dBias = hasBias && NeedsGrad(hasWeight ? 2 : 1) ? Tensor.Empty([cols], dy.DType, dy.Device) : null;
+        dy.Backend.NormalizeRowsAffineBackward(dyRows, _xHat!, _rstd!, _weight, dxRows, dWeight, dBias);
+        Tensor? AsParameter(Tensor? g)
+        {
+            if (g is null) return null;
+            using (g) return Raw.Reshape(g, _parameterShape);
+        }
+        var grads = new List<Tensor?> { dx };
+        if (hasWeight) grads.Add(AsParameter(dWeight));
+        if (hasBias) grads.Add(AsParameter(dBias));
+        return grads.ToArray();
+    }
+
     private void CheckParameter(string what, Tensor x, Tensor? p)
     {
         if (p is null) return;
@@ -90,6 +139,7 @@ public abstract class RowNormGate(double eps, bool hasWeight, bool hasBias) : Ga
     /// <inheritdoc/>
     protected override Tensor?[] BackwardCore(Tensor dy)
     {
+        if (ParametersSpanRow) return BackwardFused(dy);
         var grads = new List<Tensor?>(3);
         if (NeedsGrad(0))
         {
@@ -130,6 +180,9 @@ public sealed class LayerNormGate(int[] normalizedShape, double eps, bool hasWei
 {
     /// <inheritdoc/>
     public override string Name => "LayerNorm";
+
+    /// <inheritdoc/>
+    protected override bool ParametersSpanRow => true;
 
     /// <inheritdoc/>
     protected override (int[] RowShape, int[] AffineShape, int[] ParameterShape) Layout(Tensor x)

@@ -56,15 +56,38 @@ public abstract class Storage
 /// <summary>Host storage backed by a managed array.</summary>
 public sealed class CpuStorage<T> : Storage where T : unmanaged
 {
+    private bool _pooled;
+    private bool _finalizing;
+
     /// <summary>Wraps <paramref name="data"/> without copying.</summary>
     public CpuStorage(T[] data) : base(DTypeExtensions.Of<T>(), data.Length, Device.Cpu) => Data = data;
+
+    private CpuStorage(T[] data, bool pooled) : this(data) => _pooled = pooled;
+
+    /// <summary>A storage of <paramref name="length"/> elements on an array from <see cref="HostArrayPool"/>, which gets it back when the storage is freed.</summary>
+    internal static CpuStorage<T> Allocate(int length, bool zeroed) =>
+        new(HostArrayPool<T>.Rent(length, zeroed), HostArrayPool<T>.Pools(length));
 
     /// <summary>The elements.</summary>
     public T[] Data { get; }
 
+    /// <summary>The elements for a caller that keeps them after the storage is freed: the array is not pooled any more.</summary>
+    internal T[] TakeData()
+    {
+        _pooled = false;
+        return Data;
+    }
+
     /// <summary>Counts the bytes as freed when a tensor was never disposed.</summary>
-    ~CpuStorage() => FreeOnce();
+    ~CpuStorage()
+    {
+        _finalizing = true;
+        FreeOnce();
+    }
 
     /// <inheritdoc/>
-    protected override void FreeNative() { }
+    protected override void FreeNative()
+    {
+        if (_pooled && !_finalizing) HostArrayPool<T>.Return(Data);
+    }
 }

@@ -168,7 +168,7 @@ public sealed partial class Tensor
         var wanted = DTypeExtensions.Of<T>();
         using var host = Device.Kind == DeviceKind.Cpu ? Detach() : ToCpu();
         using var converted = Raw.CastTo(host, wanted, forceCopy: true, Backends.Naive.NaiveBackend.Instance);
-        return converted.HostData<T>();
+        return converted.TakeHostData<T>();
     }
 
     /// <summary>

@@ -165,4 +165,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>The host array when this tensor lives on the CPU; throws otherwise.</summary>
     internal T[] HostData<T>() where T : unmanaged =>
         Storage is CpuStorage<T> cpu ? cpu.Data : throw new InvalidOperationException($"tensor {Describe()} is not a host {typeof(T).Name} tensor");
+
+    /// <summary>The host array, handed over to the caller for good: it outlives the tensor, so it never goes back to <see cref="HostArrayPool"/>.</summary>
+    internal T[] TakeHostData<T>() where T : unmanaged =>
+        Storage is CpuStorage<T> cpu ? cpu.TakeData() : throw new InvalidOperationException($"tensor {Describe()} is not a host {typeof(T).Name} tensor");
 }

@@ -143,4 +143,30 @@ public class TapeTests
         for (int i = 0; i < 4; i++)
             Assert.That(net.Parameters[i].Grad!.ToArray<double>(), Is.EqualTo(handGrads[i].ToArray<double>()), $"parameter {i}");
     }
+
+    [Test]
+    public void GateProfilerChargesEachGateOnceForwardAndBackward()
+    {
+        var x = Leaf(0.5, -1, 2);
+        GateProfiler.Mark("ignored while off");
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        GateProfiler.Start();
+        using (var scope = new TensorScope())
+        {
+            Ops.Sum(Ops.Mul(Ops.Tanh(x), x)).Backward();
+        }
+        GateProfiler.Mark("after");
+        var rows = GateProfiler.Stop();
+        double wallMs = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        Assert.That(GateProfiler.IsEnabled, Is.False);
+        using (Ops.Tanh(x)) { } // not profiled any more
+        var byKey = rows.ToDictionary(r => (r.Name, r.Phase));
+        foreach (var gate in new[] { "Tanh [3]", "Mul [3]" })
+            foreach (var phase in new[] { ProfilePhase.Forward, ProfilePhase.Backward })
+                Assert.That(byKey[(gate, phase)].Calls, Is.EqualTo(1), $"{gate} {phase}");
+        Assert.That(byKey[("after", ProfilePhase.Section)].Calls, Is.EqualTo(1));
+        Assert.That(rows.Any(r => r.Name == "ignored while off"), Is.False);
+        Assert.That(rows.Sum(r => r.Milliseconds), Is.LessThanOrEqualTo(wallMs), "rows share out the wall time, never more");
+        Assert.That(rows.Select(r => r.Milliseconds), Is.Ordered.Descending);
+    }
 }

@@ -51,6 +51,50 @@ public class NormAgreementTests
     }
 
     [Test]
+    public void RandomAffineRowShapesAgree()
+    {
+        // The fused LayerNorm rows (x̂·γ + β forward; dx, dγ, dβ backward) against the Naive composition of its own ops,
+        // with and without each parameter and each wanted gradient; rows up to 200 cross the float block sums of dγ, dβ.
+        var gen =
+            from rows in Gen.Elements(0, 1, 5, 31, 32, 33, 200)
+            from cols in Gen.Elements(1, 3, 8, 17, 64, 128, 257)
+            from flags in Gen.Choose(0, 31)
+            from f64 in Gen.Elements(false, true)
+            select (rows, cols, flags, f64);
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(60), Prop.ForAll(Arb.From(gen), t =>
+        {
+            var (rows, cols, flags, f64) = t;
+            var dtype = f64 ? DType.Float64 : DType.Float32;
+            bool hasWeight = (flags & 1) != 0, hasBias = (flags & 2) != 0, wantDx = (flags & 4) != 0 || flags < 8;
+            bool wantDw = hasWeight && (flags & 8) != 0, wantDb = hasBias && (flags & 16) != 0;
+            var x = Random([rows, cols], dtype, rows * 1000 + cols, -3, 3);
+            var w = hasWeight ? Random([cols], dtype, cols + 5) : null;
+            var b = hasBias ? Random([cols], dtype, cols + 6) : null;
+            var g = Random([rows, cols], dtype, rows * 7 + cols + 1);
+            var outputs = new Dictionary<string, Tensor?[]>();
+            foreach (var backend in new Backend[] { Naive, SimdB })
+            {
+                var y = Tensor.Zeros([rows, cols], dtype);
+                var xHat = Tensor.Zeros([rows, cols], dtype);
+                var rstd = Tensor.Zeros([rows], dtype);
+                var dx = wantDx ? Tensor.Zeros([rows, cols], dtype) : null;
+                var dw = wantDw ? Tensor.Zeros([cols], dtype) : null;
+                var db = wantDb ? Tensor.Zeros([cols], dtype) : null;
+                backend.NormalizeRowsAffine(x, w, b, y, xHat, rstd, 1e-5);
+                backend.NormalizeRowsAffineBackward(g, xHat, rstd, w, dx, dw, db);
+                outputs[backend.Name] = [y, xHat, rstd, dx, dw, db];
+            }
+            var (want, got) = (outputs[Naive.Name], outputs[SimdB.Name]);
+            string[] names = ["y", "x̂", "rstd", "dx", "dγ", "dβ"];
+            // dγ and dβ sum up to 200 rows of |g·x̂| < 3·3: float block sums round at about 32·9·6e-8 absolute.
+            double abs = f64 ? 1e-11 : 1e-4, rel = f64 ? 1e-10 : 1e-4;
+            for (int i = 0; i < names.Length; i++)
+                if (want[i] is { } expected) AssertClose(got[i]!, expected, abs, rel, $"{names[i]} [{rows}, {cols}] flags {flags} {dtype}");
+            return true;
+        }));
+    }
+
+    [Test]
     public void LargeInputSplitOverThreadsAgrees([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
     {
         var x = Random([300, 513], dtype, 5);

@@ -69,6 +69,22 @@ public class SimdAgreementTests
     }
 
     [Test]
+    public void GeluAndItsGradientAcrossBothTails([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
+    {
+        // Float lanes use the fitted erfc (SimdActivations.NormalCdfForFloat): x from −15 (Φ ≈ 4e-51, GELU far below
+        // float's normal range) to 15, densest around 0 and where the fit's error peaks; 1e-6 relative throughout.
+        var v = Enumerable.Range(0, 3001).Select(i => -15 + i * 0.01).Concat([-40, -13.9, -9.3, -3.5355, 3.5355, 40]).ToArray();
+        var dy = Enumerable.Range(0, v.Length).Select(i => 0.5 + (i % 7) * 0.25).ToArray();
+        Tensor Make(double[] d) => dtype == DType.Float32 ? Tensor.FromArray(d.Select(e => (float)e).ToArray(), d.Length) : Tensor.FromArray(d, d.Length);
+        var x = Make(v);
+        var g = Make(dy);
+        var (abs, rel) = UnaryTol(UnaryOp.Gelu, dtype);
+        Agree([v.Length], dtype, (be, y) => be.Unary(UnaryOp.Gelu, x, y, 0, 0), abs, rel, $"Gelu {dtype}");
+        var (gradAbs, gradRel) = BinaryTol(BinaryOp.GeluGrad, dtype);
+        Agree([v.Length], dtype, (be, y) => be.Binary(BinaryOp.GeluGrad, g, x, y, 0), gradAbs, gradRel, $"GeluGrad {dtype}");
+    }
+
+    [Test]
     public void UnaryStridedAndBroadcastInputs([ValueSource(typeof(SimdTestUtil), nameof(FloatTypes))] DType dtype)
     {
         var inputs = new (string Name, Tensor X)[]

@@ -23,9 +23,9 @@ public partial class NaiveBackend : Backend
     /// <inheritdoc/>
     public override Storage Allocate(DType dtype, int length, bool zeroed) => dtype switch
     {
-        DType.Float32 => new CpuStorage<float>(zeroed ? new float[length] : GC.AllocateUninitializedArray<float>(length)),
-        DType.Float64 => new CpuStorage<double>(zeroed ? new double[length] : GC.AllocateUninitializedArray<double>(length)),
-        DType.Int32 => new CpuStorage<int>(zeroed ? new int[length] : GC.AllocateUninitializedArray<int>(length)),
+        DType.Float32 => CpuStorage<float>.Allocate(length, zeroed),
+        DType.Float64 => CpuStorage<double>.Allocate(length, zeroed),
+        DType.Int32 => CpuStorage<int>.Allocate(length, zeroed),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 

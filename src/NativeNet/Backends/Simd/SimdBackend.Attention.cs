@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace NativeNet.Backends.Simd;
@@ -46,6 +47,16 @@ public sealed partial class SimdBackend
             SimdGemm.Gemm(transA, transB, m, n, k, (double*)a, lda, (double*)b, ldb, accumulate ? 1.0 : 0.0, (double*)c, ldc, 1);
     }
 
+    /// <summary>
+    /// e^x in place: vectorised for float; element by element with Math.Exp for double, whose gradient checks difference
+    /// the forward at 1e-6 steps and would see the vector double exponential's last-bits noise.
+    /// </summary>
+    private static void ExpInPlace<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) TensorPrimitives.Exp<T>(values, values);
+        else for (int c = 0; c < values.Length; c++) values[c] = T.Exp(values[c]);
+    }
+
     /// <summary>Scales the raw tile q·kᵀ in place into scores: ·scale, + bias, −∞ above the causal diagonal.</summary>
     // SAFETY: tile holds rows × KeyBlock elements; bias (when not null) covers every (n, i, j) the shape addresses.
     private static unsafe void ScoreTile<T>(in AttentionShape s, T* tile, int rows, int cols, int n, int i0, int j0, T scale, T* bias, bool causal)
@@ -55,14 +66,15 @@ public sealed partial class SimdBackend
         {
             T* row = tile + r * AttentionKeyBlock;
             int i = i0 + r;
-            for (int c = 0; c < cols; c++) row[c] *= scale;
+            var span = new Span<T>(row, cols);
+            TensorPrimitives.Multiply(span, scale, span);
             if (bias != null)
             {
                 T* br = bias + s.BiasOffset(n, i, j0);
-                for (int c = 0; c < cols; c++) row[c] += br[c * s.BiasStrideKey];
+                if (s.BiasStrideKey == 1) TensorPrimitives.Add(span, new ReadOnlySpan<T>(br, cols), span);
+                else for (int c = 0; c < cols; c++) row[c] += br[c * s.BiasStrideKey];
             }
-            if (causal)
-                for (int c = Math.Max(0, i - j0 + 1); c < cols; c++) row[c] = T.NegativeInfinity;
+            if (causal && i - j0 + 1 < cols) span[Math.Max(0, i - j0 + 1)..].Fill(T.NegativeInfinity);
         }
     }
 
@@ -103,23 +115,23 @@ public sealed partial class SimdBackend
                         for (int r = 0; r < rows; r++)
                         {
                             T* row = tile + r * AttentionKeyBlock;
-                            T tileMax = T.NegativeInfinity;
-                            for (int c = 0; c < cols; c++) tileMax = T.Max(tileMax, row[c]);
-                            T mNew = T.Max(m[r], tileMax);
+                            var span = new Span<T>(row, cols);
+                            T mNew = T.Max(m[r], TensorPrimitives.Max<T>(span));
                             if (T.IsNegativeInfinity(mNew))
                             {
                                 // Nothing unmasked yet in this row: the tile adds nothing and there is nothing to rescale.
                                 new Span<T>(row, cols).Clear();
                                 continue;
                             }
-                            T alpha = T.Exp(m[r] - mNew), sum = T.Zero;
-                            for (int c = 0; c < cols; c++) { T e = T.Exp(row[c] - mNew); row[c] = e; sum += e; }
-                            l[r] = l[r] * alpha + sum;
+                            T alpha = T.Exp(m[r] - mNew);
+                            TensorPrimitives.Subtract(span, mNew, span);
+                            ExpInPlace(span);
+                            l[r] = l[r] * alpha + TensorPrimitives.Sum<T>(span);
                             m[r] = mNew;
                             if (alpha != T.One)
                             {
-                                T* orow = ob + r * s.ValueDim;
-                                for (int c = 0; c < s.ValueDim; c++) orow[c] *= alpha;
+                                var orow = new Span<T>(ob + r * s.ValueDim, s.ValueDim);
+                                TensorPrimitives.Multiply(orow, alpha, orow);
                             }
                         }
                         TileGemm(false, false, rows, s.ValueDim, cols, tile, AttentionKeyBlock, vn + (long)j0 * s.ValueDim, s.ValueDim, true, ob, s.ValueDim);
@@ -134,8 +146,8 @@ public sealed partial class SimdBackend
                             lb[r] = T.NaN;
                             continue;
                         }
-                        T inv = T.One / l[r];
-                        for (int c = 0; c < s.ValueDim; c++) orow[c] *= inv;
+                        var outRow = new Span<T>(orow, s.ValueDim);
+                        TensorPrimitives.Multiply(outRow, T.One / l[r], outRow);
                         lb[r] = m[r] + T.Log(l[r]);
                     }
                 }
@@ -175,11 +187,7 @@ public sealed partial class SimdBackend
                     new Span<T>(dkn, s.Keys * D).Clear();
                     new Span<T>(dvn, s.Keys * Dv).Clear();
                     for (int i = 0; i < s.Queries; i++)
-                    {
-                        T acc = T.Zero;
-                        for (int c = 0; c < Dv; c++) acc += don[i * Dv + c] * on[i * Dv + c];
-                        rowDot[i] = acc;
-                    }
+                        rowDot[i] = TensorPrimitives.Dot<T>(new ReadOnlySpan<T>(don + (long)i * Dv, Dv), new ReadOnlySpan<T>(on + (long)i * Dv, Dv));
                     for (int j0 = 0; j0 < s.Keys; j0 += AttentionKeyBlock)
                     {
                         int cols = Math.Min(AttentionKeyBlock, s.Keys - j0);
@@ -192,17 +200,20 @@ public sealed partial class SimdBackend
                             ScoreTile(s, p, rows, cols, n, i0, j0, sc, bp, causal);
                             for (int r = 0; r < rows; r++)
                             {
-                                T* row = p + r * AttentionKeyBlock;
-                                T lse = ln[i0 + r];
-                                for (int c = 0; c < cols; c++) row[c] = T.Exp(row[c] - lse);
+                                var row = new Span<T>(p + r * AttentionKeyBlock, cols);
+                                TensorPrimitives.Subtract(row, ln[i0 + r], row);
+                                ExpInPlace(row);
                             }
                             TileGemm(true, false, cols, Dv, rows, p, AttentionKeyBlock, doi, Dv, true, dvj, Dv);
                             TileGemm(false, true, rows, cols, Dv, doi, Dv, vj, Dv, false, dp, AttentionKeyBlock);
                             for (int r = 0; r < rows; r++)
                             {
-                                T* prow = p + r * AttentionKeyBlock, dsrow = dp + r * AttentionKeyBlock;
-                                T d = rowDot[i0 + r];
-                                for (int c = 0; c < cols; c++) dsrow[c] = prow[c] * (dsrow[c] - d) * sc;
+                                var prow = new ReadOnlySpan<T>(p + r * AttentionKeyBlock, cols);
+                                var dsrow = new Span<T>(dp + r * AttentionKeyBlock, cols);
+                                // ds = p·(dp − rowDot)·scale
+                                TensorPrimitives.Subtract(dsrow, rowDot[i0 + r], dsrow);
+                                TensorPrimitives.Multiply(dsrow, prow, dsrow);
+                                TensorPrimitives.Multiply(dsrow, sc, dsrow);
                             }
                             TileGemm(false, false, rows, D, cols, dp, AttentionKeyBlock, kj, D, true, dqi, D);
                             TileGemm(true, false, cols, D, rows, dp, AttentionKeyBlock, qi, D, true, dkj, D);
