@@ -20,6 +20,8 @@ public class FuzzTests
 {
     /// <summary>Chains per run: 5000 in CI (a few seconds); NATIVENET_FUZZ_CHAINS asks for a deeper local run.</summary>
     private static readonly int Chains = int.TryParse(Environment.GetEnvironmentVariable("NATIVENET_FUZZ_CHAINS"), out int n) && n > 0 ? n : 5000;
+    /// <summary>A chain stops once an op's result is larger than this (4× the largest generated input, an expanded [3, 33, 33, 8, 8]).</summary>
+    private const int MaxChainElements = 1 << 20;
     private static readonly double[] Specials = [double.NaN, double.PositiveInfinity, double.NegativeInfinity, 3e38, -3e38, -0.0, 1e-40, 1e30, 0];
 
     /// <summary>One generated case: dtype, base shape, a view of it, values, and the op indices of the chain.</summary>
@@ -79,6 +81,10 @@ public class FuzzTests
                 if (want.Error is not null) { rejected++; continue; } // both rejected it cleanly: go on from the same input
                 // the next op starts from the reference result, in the input's dtype (ArgMax and comparisons give other kinds)
                 x = Tensor.FromArray(want.Values, want.Shape).To(x.DType);
+                // A product op can square a chain's size ([3, 8712] → [8712, 8712]) and each Concat doubles it: a rare chain
+                // once grew past the machine's memory (the process was OOM-killed at 23 GB). Chains end at a size whose
+                // every next op still costs well under a second on the naive backend.
+                if (x.Numel > MaxChainElements) break;
             }
             return true;
         }));
