@@ -5,7 +5,9 @@ it first), the tuning trials in bench/results/chargpt/trials/ and, as history, t
 import glob, json, os, re, shutil, sys
 
 history_dir = "bench/results/chargpt"
-budget_dir = os.path.join(history_dir, "budget")
+# ROUNDS_DIR names the folder under bench/results/chargpt/ that receives the runs given as the argument (default budget/)
+budget_dir = os.path.join(history_dir, os.environ.get("ROUNDS_DIR", "budget"))
+quiet_dir = os.path.join(history_dir, "budget-quiet")
 if len(sys.argv) > 1:
     os.makedirs(budget_dir, exist_ok=True)
     for p in glob.glob(os.path.join(sys.argv[1], "round*-*", "metrics.json")):
@@ -95,7 +97,16 @@ alternate which goes first; "train s" is the training time the budget counts (ev
 after the epoch that crosses 120 s). The table is made by `python3 bench/scripts/chargpt_summary.py` from the runs' metrics.json
 in bench/results/chargpt/budget/. The machine is a shared 2-core one: the load averages show how much the other work took.
 
-{rounds_section(budget_dir)}
+## On a quiet machine, after the GPT step speed-up (bench/results/chargpt/budget-quiet/)
+
+`OUT=/tmp/cmpq ROUNDS=1 bench/scripts/chargpt_vs_charlstm.sh && ROUNDS_DIR=budget-quiet python3 bench/scripts/chargpt_summary.py /tmp/cmpq`
+(nothing else running; same defaults and budget as below).
+
+{rounds_section(quiet_dir)}
+
+## Loaded machine, before the GPT step speed-up (bench/results/chargpt/budget/)
+
+{rounds_section(os.path.join(history_dir, "budget"))}
 
 ## Trials that chose chargpt's defaults
 

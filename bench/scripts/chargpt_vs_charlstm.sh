@@ -5,9 +5,10 @@
 # records the load average at its start and end. Then: python3 bench/scripts/chargpt_summary.py $OUT
 set -euo pipefail
 N=$(realpath "${NATIVENET:-src/NativeNet.Cli/bin/Release/net10.0/NativeNet.Cli}")
-OUT=${OUT:-/tmp/cmp}; BUDGET=${BUDGET:-120}; ROUNDS=${ROUNDS:-2}; THREADS=${THREADS:-2}
+# FIRST: the first round's number (to add rounds to an earlier OUT; odd rounds start with chargpt)
+OUT=${OUT:-/tmp/cmp}; BUDGET=${BUDGET:-120}; ROUNDS=${ROUNDS:-2}; THREADS=${THREADS:-2}; FIRST=${FIRST:-1}
 mkdir -p "$OUT"
-for round in $(seq 1 "$ROUNDS"); do
+for round in $(seq "$FIRST" "$ROUNDS"); do
     if (( round % 2 == 1 )); then order="chargpt charlstm"; else order="charlstm chargpt"; fi
     for model in $order; do
         echo "round $round: $model ($(uptime))"
