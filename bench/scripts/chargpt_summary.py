@@ -99,7 +99,7 @@ in bench/results/chargpt/budget/. The machine is a shared 2-core one: the load a
 
 ## On a quiet machine, after the GPT step speed-up (bench/results/chargpt/budget-quiet/)
 
-`OUT=/tmp/cmpq ROUNDS=1 bench/scripts/chargpt_vs_charlstm.sh && ROUNDS_DIR=budget-quiet python3 bench/scripts/chargpt_summary.py /tmp/cmpq`
+`OUT=/tmp/cmpq ROUNDS=2 bench/scripts/chargpt_vs_charlstm.sh && ROUNDS_DIR=budget-quiet python3 bench/scripts/chargpt_summary.py /tmp/cmpq`
 (nothing else running; same defaults and budget as below).
 
 {rounds_section(quiet_dir)}
