@@ -15,12 +15,6 @@ public sealed partial class SimdBackend
     /// </summary>
     private const int SumBlock = 4096;
 
-    /// <summary>
-    /// Contiguous sums split over threads from this many elements: two parts of a float sum win from 8 K elements each
-    /// (1.21× at 16 K in all, 1.58× at 64 K; <c>NativeNet.Bench grain</c> on the quiet dev machine, bench/results/parallel.md).
-    /// </summary>
-    private const long SumThreshold = 1 << 14;
-
     /// <summary>Rows of a strided (inner &gt; 1) sum accumulated in T before being flushed into double.</summary>
     private const int StridedSumBlock = 64;
 
@@ -48,12 +42,12 @@ public sealed partial class SimdBackend
                 {
                     // one block per row: the row's vector sum is the result (one double rounding, as below)
                     var rows = new RowSums<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim };
-                    SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim, SumThreshold), ref rows);
+                    SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim), ref rows);
                     return;
                 }
                 var partial = new double[(long)outer * blocks];
                 var sums = new BlockSums<T> { X = xs, Xo = xo, Dim = dim, Blocks = blocks, Partial = partial };
-                SimdParallel.ForRanges((long)outer * blocks, SimdParallel.PartsFor((long)outer * dim, SumThreshold), ref sums);
+                SimdParallel.ForRanges((long)outer * blocks, SimdParallel.PartsFor((long)outer * dim), ref sums);
                 for (int o = 0; o < outer; o++)
                 {
                     double acc = 0;

@@ -34,9 +34,7 @@ internal static class SimdGemm
     private static readonly int L3Bytes = CacheSizes.DataBytes(3, 32 * 1024 * 1024);
 
     /// <summary>Below this many multiply-adds a second thread costs more than it saves.</summary>
-    /// <remarks>Measured by <c>NativeNet.Bench grain</c> on the quiet 2-core dev machine (bench/results/parallel.md): two
-    /// parts of a rows-split n³ product win from n = 48 (1.47×), not at 32 (0.93×).</remarks>
-    internal const double ParallelThreshold = 48.0 * 48 * 48;
+    internal const double ParallelThreshold = 96.0 * 96 * 96;
 
     /// <summary>
     /// C[m×n] = op(A)·op(B) + beta·C; op(A) is m×k, op(B) is k×n. A is read as A[i*lda + p] (or A[p*lda + i] when
