@@ -67,25 +67,7 @@ internal static class SimdConvPack
             {
                 int mc = Math.Min(mcB, m - ic);
                 SimdGemmPack.PackA(false, w, k, ic, mc, pc, kc, mr, pa);
-                for (int jr = 0; jr < panels; jr++)
-                {
-                    int ncols = Math.Min(nr, n - jr * nr);
-                    T* bp = pb + (long)jr * nr * kc;
-                    for (int ir = 0; ir < mc; ir += mr)
-                    {
-                        int nrows = Math.Min(mr, mc - ir);
-                        T* ap = pa + (long)ir * kc;
-                        T* cp = y + (long)(ic + ir) * ldy + (long)jr * nr;
-                        if (nrows == mr && ncols == nr) TK.Run(kc, ap, bp, cp, ldy, mode, T.Zero);
-                        else
-                        {
-                            TK.Run(kc, ap, bp, tile, nr, 0, T.Zero);
-                            for (int i = 0; i < nrows; i++)
-                            for (int j = 0; j < ncols; j++)
-                                cp[(long)i * ldy + j] = mode == 0 ? tile[i * nr + j] : cp[(long)i * ldy + j] + tile[i * nr + j];
-                        }
-                    }
-                }
+                SimdGemm.MacroKernel<T, TK>(mc, n, kc, pa, pb, y + (long)ic * ldy, ldy, mode, T.Zero, tile);
             }
         }
         GC.KeepAlive(scratch);

@@ -225,26 +225,42 @@ internal static class SimdGemm
                 {
                     int mc = Math.Min(mcB, m - ic);
                     SimdGemmPack.PackA(transA, a, lda, ic, mc, pc, kc, mr, pa);
-                    for (int jr = 0; jr < nc; jr += nr)
-                    {
-                        int ncols = Math.Min(nr, nc - jr);
-                        T* bp = pb + (long)jr * kc;
-                        for (int ir = 0; ir < mc; ir += mr)
-                        {
-                            int nrows = Math.Min(mr, mc - ir);
-                            T* ap = pa + (long)ir * kc;
-                            T* cp = c + (long)(ic + ir) * ldc + jc + jr;
-                            if (nrows == mr && ncols == nr)
-                            {
-                                TK.Run(kc, ap, bp, cp, ldc, mode, beta);
-                            }
-                            else
-                            {
-                                TK.Run(kc, ap, bp, tile, nr, 0, T.Zero);
-                                MergeTile(tile, nr, nrows, ncols, cp, ldc, mode, beta);
-                            }
-                        }
-                    }
+                    MacroKernel<T, TK>(mc, nc, kc, pa, pb, c + (long)ic * ldc + jc, ldc, mode, beta, tile);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The macro-kernel of every packed product (plain, pre-packed B, convolution): C[mc × nc] at <paramref name="c"/> gets
+    /// the packed op(A) block (mc × kc in MR-row panels) times the packed op(B) block (kc × nc in NR-column panels), stored
+    /// (mode 0), added (1) or added to beta·C (2). Full tiles go straight into C, edge tiles through the MR × NR
+    /// <paramref name="tile"/>.
+    /// </summary>
+    // SAFETY: reads mc × kc of pa and kc × (nc rounded up to NR) of pb; writes only rows [0, mc) × columns [0, nc) of C.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void MacroKernel<T, TK>(int mc, int nc, int kc, T* pa, T* pb, T* c, int ldc, int mode, T beta, T* tile)
+        where T : unmanaged, INumber<T>
+        where TK : struct, IGemmKernel<T>
+    {
+        int mr = TK.MR, nr = TK.NR;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int ncols = Math.Min(nr, nc - jr);
+            T* bp = pb + (long)jr * kc;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int nrows = Math.Min(mr, mc - ir);
+                T* ap = pa + (long)ir * kc;
+                T* cp = c + (long)ir * ldc + jr;
+                if (nrows == mr && ncols == nr)
+                {
+                    TK.Run(kc, ap, bp, cp, ldc, mode, beta);
+                }
+                else
+                {
+                    TK.Run(kc, ap, bp, tile, nr, 0, T.Zero);
+                    MergeTile(tile, nr, nrows, ncols, cp, ldc, mode, beta);
                 }
             }
         }

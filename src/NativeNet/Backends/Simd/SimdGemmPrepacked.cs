@@ -179,24 +179,7 @@ internal static unsafe class SimdGemmPrepacked
             {
                 int mc = Math.Min(mcB, m - ic);
                 SimdGemmPack.PackA(transA, a, lda, ic, mc, pc, kc, mr, pa);
-                for (int jr = 0; jr < n; jr += nr)
-                {
-                    int ncols = Math.Min(nr, n - jr);
-                    T* bp = pbBlock + (long)jr * kc;
-                    for (int ir = 0; ir < mc; ir += mr)
-                    {
-                        int nrows = Math.Min(mr, mc - ir);
-                        T* ap = pa + (long)ir * kc;
-                        T* cp = c + (long)(ic + ir) * ldc + j0 + jr;
-                        if (nrows == mr && ncols == nr)
-                            TK.Run(kc, ap, bp, cp, ldc, mode, beta);
-                        else
-                        {
-                            TK.Run(kc, ap, bp, tile, nr, 0, T.Zero);
-                            SimdGemm.MergeTile(tile, nr, nrows, ncols, cp, ldc, mode, beta);
-                        }
-                    }
-                }
+                SimdGemm.MacroKernel<T, TK>(mc, n, kc, pa, pbBlock, c + (long)ic * ldc + j0, ldc, mode, beta, tile);
             }
         }
     }
