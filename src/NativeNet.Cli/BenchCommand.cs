@@ -264,7 +264,7 @@ public static class BenchCommand
                 }
                 GateProfiler.Mark("TensorScope.Dispose");
                 optimizer.Step();
-                GateProfiler.Mark("AdamW.Step");
+                GateProfiler.Mark("Adam.Step");
             }, 0);
         };
     }
