@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using NativeNet.Backends;
 
 namespace NativeNet.Optim;
@@ -417,17 +418,23 @@ public abstract class Optimizer : IDisposable
     {
         int n = p.Length, w = Vector<T>.Count, i = 0;
         bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty;
+        if (g.Length != n || (has0 && s0.Length != n) || (has1 && s1.Length != n))
+            throw new ArgumentException($"fused update: spans of {n} (parameter), {g.Length} (gradient), {s0.Length} and {s1.Length} (state) elements");
         Vector<T> a = default, b = default;
+        // unchecked loads: the lengths are checked above (the sliced Vector constructors cost a third of the update)
+        ref T pr = ref MemoryMarshal.GetReference(p), gr = ref MemoryMarshal.GetReference(g);
+        ref T ar = ref MemoryMarshal.GetReference(s0), br = ref MemoryMarshal.GetReference(s1);
         for (; i <= n - w; i += w)
         {
-            var pv = new Vector<T>(p.Slice(i, w));
-            var gv = new Vector<T>(g.Slice(i, w));
-            if (has0) a = new Vector<T>(s0.Slice(i, w));
-            if (has1) b = new Vector<T>(s1.Slice(i, w));
+            nuint at = (nuint)i;
+            var pv = Vector.LoadUnsafe(ref pr, at);
+            var gv = Vector.LoadUnsafe(ref gr, at);
+            if (has0) a = Vector.LoadUnsafe(ref ar, at);
+            if (has1) b = Vector.LoadUnsafe(ref br, at);
             kernel.Apply(ref pv, gv, ref a, ref b);
-            pv.CopyTo(p.Slice(i, w));
-            if (has0) a.CopyTo(s0.Slice(i, w));
-            if (has1) b.CopyTo(s1.Slice(i, w));
+            pv.StoreUnsafe(ref pr, at);
+            if (has0) a.StoreUnsafe(ref ar, at);
+            if (has1) b.StoreUnsafe(ref br, at);
         }
         int rest = n - i;
         if (rest == 0) return;
