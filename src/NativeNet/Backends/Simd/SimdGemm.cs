@@ -80,7 +80,7 @@ internal static class SimdGemm
     }
 
     // SAFETY: only touches C[i*ldc + j] for i < m, j < n, inside the caller's view of C.
-    private static unsafe void ScaleC<T>(int m, int n, T beta, T* c, int ldc)
+    internal static unsafe void ScaleC<T>(int m, int n, T beta, T* c, int ldc)
         where T : unmanaged, INumber<T>
     {
         if (beta == T.One)
@@ -155,6 +155,21 @@ internal static class SimdGemm
         }
     }
 
+    /// <summary>
+    /// The block of C that grid cell <paramref name="part"/> (row-major in the <see cref="Grid"/> of gridRows × gridCols)
+    /// computes: rows [i0, i1) and columns [j0, j1), whole tiles clamped to the matrix; false when the cell is empty.
+    /// </summary>
+    internal static bool GridCell(int part, int gridRows, int gridCols, int mTiles, int nTiles, int mr, int nr, int m, int n,
+        out int i0, out int i1, out int j0, out int j1)
+    {
+        int gi = part / gridCols, gj = part % gridCols;
+        i0 = (int)((long)mTiles * gi / gridRows) * mr;
+        i1 = Math.Min((int)((long)mTiles * (gi + 1) / gridRows) * mr, m);
+        j0 = (int)((long)nTiles * gj / gridCols) * nr;
+        j1 = Math.Min((int)((long)nTiles * (gj + 1) / gridCols) * nr, n);
+        return i1 > i0 && j1 > j0;
+    }
+
     private unsafe struct Job<T, TK> : IParallelBody
         where T : unmanaged, INumber<T>
         where TK : struct, IGemmKernel<T>
@@ -168,10 +183,7 @@ internal static class SimdGemm
         // order of each operand (op(A) row i0 is a + i0*lda, or a + i0 when transposed; likewise op(B) column j0).
         public readonly void Run(int part)
         {
-            int gi = part / GridCols, gj = part % GridCols;
-            int i0 = (int)((long)MTiles * gi / GridRows) * TK.MR, i1 = Math.Min((int)((long)MTiles * (gi + 1) / GridRows) * TK.MR, M);
-            int j0 = (int)((long)NTiles * gj / GridCols) * TK.NR, j1 = Math.Min((int)((long)NTiles * (gj + 1) / GridCols) * TK.NR, N);
-            if (i1 <= i0 || j1 <= j0)
+            if (!GridCell(part, GridRows, GridCols, MTiles, NTiles, TK.MR, TK.NR, M, N, out int i0, out int i1, out int j0, out int j1))
                 return;
             T* ai = TransA ? A + i0 : A + (long)i0 * Lda;
             T* bj = TransB ? B + (long)j0 * Ldb : B + j0;

@@ -89,26 +89,13 @@ internal static unsafe class SimdGemmPrepacked
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
         {
-            ScaleC(m, n, beta, c, ldc);
+            SimdGemm.ScaleC(m, n, beta, c, ldc);
             return;
         }
         threads = (double)m * n * k < SimdGemm.ParallelThreshold ? 1 : Math.Max(1, threads);
         if (Kernel512<T>.IsSupported) Partition<T, Kernel512<T>>(transA, m, a, lda, b, beta, c, ldc, threads);
         else if (Kernel256<T>.IsSupported) Partition<T, Kernel256<T>>(transA, m, a, lda, b, beta, c, ldc, threads);
         else Partition<T, Kernel128<T>>(transA, m, a, lda, b, beta, c, ldc, threads);
-    }
-
-    // SAFETY: only touches C[i·ldc + j] for i < m, j < n.
-    private static void ScaleC<T>(int m, int n, T beta, T* c, int ldc) where T : unmanaged, INumber<T>
-    {
-        if (beta == T.One) return;
-        for (int i = 0; i < m; i++)
-        {
-            Span<T> row = new(c + (long)i * ldc, n);
-            if (T.IsZero(beta)) row.Clear();
-            else
-                for (int j = 0; j < row.Length; j++) row[j] = beta * row[j];
-        }
     }
 
     // SAFETY: the blocks of the grid are disjoint tile-aligned sub-views of C (rows [i0, i1), columns [j0, j1)), with
@@ -129,7 +116,7 @@ internal static unsafe class SimdGemmPrepacked
         SimdGemm.Grid(m, b.N, mTiles, nTiles, TK.MR, TK.NR, threads, out int gridRows, out int gridCols);
         var job = new Job<T, TK>
         {
-            TransA = transA, M = m, A = a, Lda = lda, B = b.Data, Packed = b, Beta = beta, C = c, Ldc = ldc,
+            TransA = transA, M = m, A = a, Lda = lda, Packed = b, Beta = beta, C = c, Ldc = ldc,
             MTiles = mTiles, NTiles = nTiles, GridRows = gridRows, GridCols = gridCols,
         };
         WorkerPool.Run(gridRows * gridCols, ref job);
@@ -142,17 +129,15 @@ internal static unsafe class SimdGemmPrepacked
     {
         public bool TransA;
         public int M, Lda, Ldc, MTiles, NTiles, GridRows, GridCols;
-        public T* A, B, C;
+        public T* A, C;
         public PackedB<T> Packed;
         public T Beta;
 
         // SAFETY: the block is clamped to C; op(A) row i0 starts at A + i0·lda (A + i0 when transposed).
         public readonly void Run(int part)
         {
-            int gi = part / GridCols, gj = part % GridCols;
-            int i0 = (int)((long)MTiles * gi / GridRows) * TK.MR, i1 = Math.Min((int)((long)MTiles * (gi + 1) / GridRows) * TK.MR, M);
-            int j0 = (int)((long)NTiles * gj / GridCols) * TK.NR, j1 = Math.Min((int)((long)NTiles * (gj + 1) / GridCols) * TK.NR, Packed.N);
-            if (i1 <= i0 || j1 <= j0) return;
+            if (!SimdGemm.GridCell(part, GridRows, GridCols, MTiles, NTiles, TK.MR, TK.NR, M, Packed.N, out int i0, out int i1, out int j0, out int j1))
+                return;
             T* ai = TransA ? A + i0 : A + (long)i0 * Lda;
             Block<T, TK>(TransA, i1 - i0, j0, j1, ai, Lda, Packed, Beta, C + (long)i0 * Ldc, Ldc);
         }
