@@ -24,12 +24,7 @@ public sealed partial class SimdBackend
             for (int r = first; r < end; r++)
             {
                 var row = xd.AsSpan(x.Offset + r * cols, cols);
-                var output = yd.AsSpan(xHat.Offset + r * cols, cols);
-                T mean = TensorPrimitives.Sum<T>(row) / n;
-                TensorPrimitives.Subtract(row, mean, output);
-                T inv = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(output) / n + eps);
-                TensorPrimitives.Multiply(output, inv, output);
-                rd[rstd.Offset + r] = inv;
+                rd[rstd.Offset + r] = NormalizeRow(row, yd.AsSpan(xHat.Offset + r * cols, cols), n, eps);
             }
         });
     }
@@ -52,12 +47,7 @@ public sealed partial class SimdBackend
             {
                 var g = gd.AsSpan(dxHat.Offset + r * cols, cols);
                 var h = hd.AsSpan(xHat.Offset + r * cols, cols);
-                var output = dd.AsSpan(dx.Offset + r * cols, cols);
-                T meanG = TensorPrimitives.Sum<T>(g) / n, meanGh = TensorPrimitives.Dot<T>(g, h) / n, inv = rd[rstd.Offset + r];
-                // dx = (g − x̂·mean(g·x̂) − mean(g))·rstd
-                TensorPrimitives.MultiplyAdd(h, -meanGh, g, output);
-                TensorPrimitives.Subtract(output, meanG, output);
-                TensorPrimitives.Multiply(output, inv, output);
+                NormalizeRowBackward(g, h, rd[rstd.Offset + r], n, dd.AsSpan(dx.Offset + r * cols, cols));
             }
         });
     }
@@ -91,11 +81,7 @@ public sealed partial class SimdBackend
                 var row = xd.AsSpan(x.Offset + r * cols, cols);
                 var h = hd.AsSpan(xHat.Offset + r * cols, cols);
                 var output = yd.AsSpan(y.Offset + r * cols, cols);
-                T mean = TensorPrimitives.Sum<T>(row) / n;
-                TensorPrimitives.Subtract(row, mean, h);
-                T inv = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(h) / n + eps);
-                TensorPrimitives.Multiply(h, inv, h);
-                rd[rstd.Offset + r] = inv;
+                rd[rstd.Offset + r] = NormalizeRow(row, h, n, eps);
                 if (weight is not null && bias is not null) TensorPrimitives.FusedMultiplyAdd(h, ws, bs, output);
                 else if (weight is not null) TensorPrimitives.Multiply(h, ws, output);
                 else if (bias is not null) TensorPrimitives.Add(h, bs, output);
@@ -154,12 +140,7 @@ public sealed partial class SimdBackend
                         TensorPrimitives.Multiply(g, ws, scratch);
                         gHat = scratch;
                     }
-                    var output = dd.AsSpan(dx!.Offset + r * cols, cols);
-                    T meanG = TensorPrimitives.Sum<T>(gHat) / n, meanGh = TensorPrimitives.Dot<T>(gHat, h) / n, inv = rd[rstd.Offset + r];
-                    // dx = (ĝ − x̂·mean(ĝ·x̂) − mean(ĝ))·rstd
-                    TensorPrimitives.MultiplyAdd(h, -meanGh, gHat, output);
-                    TensorPrimitives.Subtract(output, meanG, output);
-                    TensorPrimitives.Multiply(output, inv, output);
+                    NormalizeRowBackward(gHat, h, rd[rstd.Offset + r], n, dd.AsSpan(dx!.Offset + r * cols, cols));
                 }
                 if (dWeight is not null) TensorPrimitives.FusedMultiplyAdd(g, h, blockW, blockW);
                 if (dBias is not null) TensorPrimitives.Add(g, blockB, blockB);
@@ -189,6 +170,25 @@ public sealed partial class SimdBackend
         }
         Write(dWeight, 0);
         Write(dBias, cols);
+    }
+
+    /// <summary>x̂ = (row − mean)·rstd into <paramref name="xHat"/>; returns rstd = 1/√(var + eps) (two passes, as Naive).</summary>
+    private static T NormalizeRow<T>(ReadOnlySpan<T> row, Span<T> xHat, T n, T eps) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T mean = TensorPrimitives.Sum(row) / n;
+        TensorPrimitives.Subtract(row, mean, xHat);
+        T inv = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(xHat) / n + eps);
+        TensorPrimitives.Multiply(xHat, inv, xHat);
+        return inv;
+    }
+
+    /// <summary>dx = (g − x̂·mean(g·x̂) − mean(g))·rstd for one row, g the gradient of x̂.</summary>
+    private static void NormalizeRowBackward<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> xHat, T rstd, T n, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T meanG = TensorPrimitives.Sum(g) / n, meanGh = TensorPrimitives.Dot(g, xHat) / n;
+        TensorPrimitives.MultiplyAdd(xHat, -meanGh, g, dx);
+        TensorPrimitives.Subtract(dx, meanG, dx);
+        TensorPrimitives.Multiply(dx, rstd, dx);
     }
 
     /// <summary>Runs rows(first, end) over contiguous row ranges, split over threads when rows × cols is large enough.</summary>
