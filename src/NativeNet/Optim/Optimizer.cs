@@ -293,35 +293,30 @@ public abstract class Optimizer : IDisposable
         var slots = _state[i];
         var body = new FusedUpdateBody<T>
         {
-            Optimizer = this, Context = c, Numel = p.Numel,
+            Optimizer = this, Context = c,
             P = p.HostData<T>(), POffset = p.Offset, G = g.HostData<T>(), GOffset = g.Offset,
             S0 = slots.Length > 0 ? slots[0].HostData<T>() : null, S1 = slots.Length > 1 ? slots[1].HostData<T>() : null,
-            Parts = Backends.Simd.SimdParallel.PartsFor(p.Numel),
         };
-        if (body.Parts <= 1) body.Run(0);
-        else Backends.Simd.WorkerPool.Run(body.Parts, ref body);
+        Backends.Simd.SimdParallel.ForRanges(p.Numel, Backends.Simd.SimdParallel.PartsFor(p.Numel), ref body);
     }
 
     /// <summary>
-    /// One contiguous piece of a fused update, for the Simd worker pool: the rules are elementwise, so the result does not
-    /// depend on how the parameter is split (pieces start on whole vectors).
+    /// One contiguous range of a fused update, for the Simd worker pool: the rules are elementwise and lane-wise (a range's
+    /// tail goes through the same vector math), so the result does not depend on how the parameter is split.
     /// </summary>
-    private struct FusedUpdateBody<T> : Backends.Simd.IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    private struct FusedUpdateBody<T> : Backends.Simd.IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public Optimizer Optimizer;
         public StepContext Context;
         public T[] P, G;
         public T[]? S0, S1;
-        public int POffset, GOffset, Numel, Parts;
+        public int POffset, GOffset;
 
-        public readonly void Run(int part)
+        public readonly void Run(long start, long end)
         {
-            int w = Vector<T>.Count;
-            int start = (int)((long)Numel * part / Parts / w * w);
-            int end = part == Parts - 1 ? Numel : (int)((long)Numel * (part + 1) / Parts / w * w);
-            int n = end - start;
-            Optimizer.UpdateHost(P.AsSpan(POffset + start, n), G.AsSpan(GOffset + start, n),
-                S0 is null ? Span<T>.Empty : S0.AsSpan(start, n), S1 is null ? Span<T>.Empty : S1.AsSpan(start, n), Context);
+            int from = (int)start, n = (int)(end - start);
+            Optimizer.UpdateHost(P.AsSpan(POffset + from, n), G.AsSpan(GOffset + from, n),
+                S0 is null ? Span<T>.Empty : S0.AsSpan(from, n), S1 is null ? Span<T>.Empty : S1.AsSpan(from, n), Context);
         }
     }
 
