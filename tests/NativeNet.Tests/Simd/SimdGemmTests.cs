@@ -50,6 +50,8 @@ public class SimdGemmTests
     [TestCase(300, 70, 90)]
     [TestCase(300, 10, 520)]
     [TestCase(129, 16, 300)]
+    [TestCase(17, 700, 400)]   // one MC block: several L2-sized NC blocks, each with its own A packing, and two KC steps
+    [TestCase(20, 90, 1200)]   // several KC steps accumulating into C
     public void LargerShapes(int m, int n, int k)
     {
         var rng = new Random(m * 31 + n * 7 + k);

@@ -43,7 +43,22 @@ internal static class SimdGemmPack
     public static unsafe void PackB<T>(bool transB, T* b, int ldb, int p0, int kc, int j0, int nc, int nr, T* dst)
         where T : unmanaged, INumber<T>
     {
-        for (int jr = 0; jr < nc; jr += nr)
+        int jr = 0;
+        if (!transB && nr % Vector256<T>.Count == 0 && Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            // Row by row across every full panel: each row of op(B) is read as one contiguous run, which the hardware
+            // prefetcher follows; panel by panel would jump a whole row of B every NR values.
+            int full = nc / nr;
+            T* s = b + (long)p0 * ldb + j0;
+            for (int p = 0; p < kc; p++, s += ldb)
+            {
+                T* d = dst + (long)p * nr;
+                for (int panel = 0; panel < full; panel++)
+                    CopyPanelRow(s + (long)panel * nr, d + (long)panel * nr * kc, nr);
+            }
+            jr = full * nr;
+        }
+        for (; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
             T* d = dst + (long)jr * kc;
@@ -59,6 +74,22 @@ internal static class SimdGemmPack
                 CopyRuns(s, ldb, cols, kc, nr, d);
             }
         }
+    }
+
+    /// <summary>d[0..width) = s[0..width), width a multiple of the 256-bit vector.</summary>
+    // SAFETY: the caller checked that width values are readable at s and writable at d.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyPanelRow<T>(T* s, T* d, int width)
+        where T : unmanaged, INumber<T>
+    {
+        if (Vector512.IsHardwareAccelerated && width % Vector512<T>.Count == 0)
+        {
+            for (int r = 0; r < width; r += Vector512<T>.Count)
+                Vector512.Store(Vector512.Load(s + r), d + r);
+            return;
+        }
+        for (int r = 0; r < width; r += Vector256<T>.Count)
+            Vector256.Store(Vector256.Load(s + r), d + r);
     }
 
     /// <summary>d[p*width + r] = s[p*ld + r] for r &lt; len, zero for len &lt;= r &lt; width.</summary>
