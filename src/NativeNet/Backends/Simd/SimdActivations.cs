@@ -113,7 +113,7 @@ internal static class FloatGelu
         p = TL.MultiplyAdd(p, r, TL.Create(5.0000001201e-1f));
         var one = TL.Create(1f);
         var gauss = TL.ScaleByPowerOfTwo(TL.Add(TL.MultiplyAdd(p, TL.Multiply(r, r), r), one), n); // e^(−x²/2)
-        var t = TL.Divide(one, TL.MultiplyAdd(a, TL.Create(TScale), one));
+        var t = TL.Reciprocal(TL.MultiplyAdd(a, TL.Create(TScale), one));
         var q = TL.MultiplyAdd(TL.Create(Q9), t, TL.Create(Q8));
         q = TL.MultiplyAdd(q, t, TL.Create(Q7));
         q = TL.MultiplyAdd(q, t, TL.Create(Q6));
