@@ -8,8 +8,12 @@ namespace NativeNet.Backends.Simd;
 /// The float operations of one vector width, as static members, so that a float kernel (e.g. <see cref="FloatGelu"/>)
 /// is written once over <typeparamref name="TV"/> and compiled per width (.NET's own ISimdVector is not public).
 /// </summary>
-internal interface IFloatLanes<TV> where TV : struct
+internal unsafe interface IFloatLanes<TV> where TV : struct
 {
+    /// <summary>Lanes of one vector.</summary>
+    static abstract int Count { get; }
+    static abstract TV Load(float* source);
+    static abstract void Store(TV value, float* destination);
     static abstract TV Create(float value);
     static abstract TV Add(TV a, TV b);
     static abstract TV Subtract(TV a, TV b);
@@ -23,6 +27,12 @@ internal interface IFloatLanes<TV> where TV : struct
     static abstract TV Abs(TV x);
     /// <summary>The hardware minimum: for a NaN operand either operand may come back, so callers propagate NaN otherwise.</summary>
     static abstract TV MinNative(TV a, TV b);
+    /// <summary>The IEEE maximum: NaN propagates.</summary>
+    static abstract TV Max(TV a, TV b);
+    /// <summary>The largest lane (NaN when a lane is NaN).</summary>
+    static abstract float MaxAcross(TV x);
+    /// <summary>The sum of the lanes.</summary>
+    static abstract float SumAcross(TV x);
     /// <summary>Rounds to the nearest integer, ties to even.</summary>
     static abstract TV Round(TV x);
     /// <summary>All bits set in the lanes where a &lt; b.</summary>
@@ -33,8 +43,11 @@ internal interface IFloatLanes<TV> where TV : struct
     static abstract TV ScaleByPowerOfTwo(TV y, TV n);
 }
 
-internal readonly struct FloatLanes512 : IFloatLanes<Vector512<float>>
+internal readonly unsafe struct FloatLanes512 : IFloatLanes<Vector512<float>>
 {
+    public static int Count => Vector512<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Create(float value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
@@ -53,6 +66,9 @@ internal readonly struct FloatLanes512 : IFloatLanes<Vector512<float>>
     public static Vector512<float> MultiplySubtract(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, -c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> x) => Vector512.Abs(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MinNative(Vector512<float> a, Vector512<float> b) => Vector512.MinNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> x) => FloatLanes256.MaxAcross(Vector256.Max(x.GetLower(), x.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(Vector512<float> x) => Vector512.Sum(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> x) => Vector512.Round(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -69,8 +85,11 @@ internal readonly struct FloatLanes512 : IFloatLanes<Vector512<float>>
     }
 }
 
-internal readonly struct FloatLanes256 : IFloatLanes<Vector256<float>>
+internal readonly unsafe struct FloatLanes256 : IFloatLanes<Vector256<float>>
 {
+    public static int Count => Vector256<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Create(float value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
@@ -88,6 +107,9 @@ internal readonly struct FloatLanes256 : IFloatLanes<Vector256<float>>
     public static Vector256<float> MultiplySubtract(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, -c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> x) => Vector256.Abs(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MinNative(Vector256<float> a, Vector256<float> b) => Vector256.MinNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector256<float> x) => FloatLanes128.MaxAcross(Vector128.Max(x.GetLower(), x.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(Vector256<float> x) => Vector256.Sum(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> x) => Vector256.Round(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -104,8 +126,11 @@ internal readonly struct FloatLanes256 : IFloatLanes<Vector256<float>>
     }
 }
 
-internal readonly struct FloatLanes128 : IFloatLanes<Vector128<float>>
+internal readonly unsafe struct FloatLanes128 : IFloatLanes<Vector128<float>>
 {
+    public static int Count => Vector128<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* source) => Vector128.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> value, float* destination) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Create(float value) => Vector128.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
@@ -123,6 +148,10 @@ internal readonly struct FloatLanes128 : IFloatLanes<Vector128<float>>
     public static Vector128<float> MultiplySubtract(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, -c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Abs(Vector128<float> x) => Vector128.Abs(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MinNative(Vector128<float> a, Vector128<float> b) => Vector128.MinNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector128<float> x) => float.Max(float.Max(x.GetElement(0), x.GetElement(1)), float.Max(x.GetElement(2), x.GetElement(3)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(Vector128<float> x) => Vector128.Sum(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Round(Vector128<float> x) => Vector128.Round(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -136,5 +165,29 @@ internal readonly struct FloatLanes128 : IFloatLanes<Vector128<float>>
         var low = ((Vector128.ConvertToInt32(half) + Vector128.Create(127)) << 23).AsSingle();
         var high = ((Vector128.ConvertToInt32(n - half) + Vector128.Create(127)) << 23).AsSingle();
         return y * low * high;
+    }
+}
+
+/// <summary>Float functions on lanes, written once over <see cref="IFloatLanes{TV}"/>.</summary>
+internal static class FloatLaneMath
+{
+    /// <summary>
+    /// e^(x + xLow) for x ≤ 88 and |xLow| ≤ 2⁻¹⁰ (an exact split of the argument, e.g. by FMA, or zero); x below about
+    /// −103.3 gives 0 and −∞ must be clamped by the caller (e.g. to −150). x = n·ln 2 + r with ln 2 = 0.693359375 −
+    /// 2.12194440e-4, the first part short enough that n·0.693359375 and x − n·0.693359375 are exact (Cody–Waite), then
+    /// Cephes' expf polynomial for e^r (|r| ≤ ln 2 / 2, about 1 ulp) and 2ⁿ with gradual underflow. NaN propagates.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Exp<TL, TV>(TV x, TV xLow) where TL : IFloatLanes<TV> where TV : struct
+    {
+        var n = TL.Round(TL.Multiply(x, TL.Create(1.44269504088896341f)));
+        var r = TL.MultiplyAdd(n, TL.Create(-0.693359375f), x);
+        r = TL.Add(TL.MultiplyAdd(n, TL.Create(2.12194440e-4f), r), xLow);
+        var p = TL.MultiplyAdd(TL.Create(1.9875691500e-4f), r, TL.Create(1.3981999507e-3f));
+        p = TL.MultiplyAdd(p, r, TL.Create(8.3334519073e-3f));
+        p = TL.MultiplyAdd(p, r, TL.Create(4.1665795894e-2f));
+        p = TL.MultiplyAdd(p, r, TL.Create(1.6666665459e-1f));
+        p = TL.MultiplyAdd(p, r, TL.Create(5.0000001201e-1f));
+        return TL.ScaleByPowerOfTwo(TL.Add(TL.MultiplyAdd(p, TL.Multiply(r, r), r), TL.Create(1f)), n);
     }
 }
