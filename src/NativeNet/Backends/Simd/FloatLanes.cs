@@ -15,6 +15,8 @@ internal unsafe interface IFloatLanes<TV> where TV : struct
     static abstract TV Load(float* source);
     static abstract void Store(TV value, float* destination);
     static abstract TV Create(float value);
+    /// <summary>0, 1, 2, … in the lanes.</summary>
+    static abstract TV Indices { get; }
     static abstract TV Add(TV a, TV b);
     static abstract TV Subtract(TV a, TV b);
     static abstract TV Multiply(TV a, TV b);
@@ -46,6 +48,7 @@ internal unsafe interface IFloatLanes<TV> where TV : struct
 internal readonly unsafe struct FloatLanes512 : IFloatLanes<Vector512<float>>
 {
     public static int Count => Vector512<float>.Count;
+    public static Vector512<float> Indices => Vector512<float>.Indices;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Create(float value) => Vector512.Create(value);
@@ -88,6 +91,7 @@ internal readonly unsafe struct FloatLanes512 : IFloatLanes<Vector512<float>>
 internal readonly unsafe struct FloatLanes256 : IFloatLanes<Vector256<float>>
 {
     public static int Count => Vector256<float>.Count;
+    public static Vector256<float> Indices => Vector256<float>.Indices;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Create(float value) => Vector256.Create(value);
@@ -129,6 +133,7 @@ internal readonly unsafe struct FloatLanes256 : IFloatLanes<Vector256<float>>
 internal readonly unsafe struct FloatLanes128 : IFloatLanes<Vector128<float>>
 {
     public static int Count => Vector128<float>.Count;
+    public static Vector128<float> Indices => Vector128<float>.Indices;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* source) => Vector128.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> value, float* destination) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Create(float value) => Vector128.Create(value);

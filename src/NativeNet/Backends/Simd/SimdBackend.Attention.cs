@@ -261,13 +261,14 @@ public sealed partial class SimdBackend
 
 /// <summary>
 /// The softmax rows of the fused float attention without a bias, on the widest accelerated lanes (<see cref="IFloatLanes{TV}"/>):
-/// the score scale, the causal mask (columns from <c>valid</c> on) and e^x fused into one pass each, where the general
-/// path makes a library call per step. e^x is <see cref="FloatLaneMath.Exp"/> (about 1 ulp; the tail past the last
-/// whole vector uses MathF.Exp).
+/// the score scale, the causal mask (columns from <c>valid</c> on) and e^x (<see cref="FloatLaneMath.Exp"/>, about 1 ulp)
+/// fused into one pass each, where the general path makes a library call per step. Rows are tile rows with room for
+/// <see cref="SimdBackend.AttentionKeyBlock"/> (a multiple of every lane count) elements: the last vector of a row runs
+/// whole, its lanes past <c>valid</c> masked, and what it writes past <c>cols</c> is never read.
 /// </summary>
 internal static unsafe class AttentionRows
 {
-    /// <summary>max over c &lt; valid of raw[c]·scale (valid ≥ 1; NaN propagates).</summary>
+    /// <summary>max over c &lt; valid of raw[c]·scale (1 ≤ valid ≤ AttentionKeyBlock; NaN propagates).</summary>
     public static float ScaledMax(float* raw, int valid, float scale)
     {
         if (Vector512.IsHardwareAccelerated) return ScaledMax<FloatLanes512, Vector512<float>>(raw, valid, scale);
@@ -291,52 +292,47 @@ internal static unsafe class AttentionRows
         else SoftmaxGradient<FloatLanes128, Vector128<float>>(dp, p, cols, rowDot, scale);
     }
 
+    /// <summary>All bits set in the lanes c + 0, c + 1, … that are below <paramref name="valid"/> (small integers, exact in float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Below<TL, TV>(int c, int valid) where TL : IFloatLanes<TV> where TV : struct =>
+        TL.LessThan(TL.Add(TL.Indices, TL.Create(c)), TL.Create(valid));
+
     private static float ScaledMax<TL, TV>(float* raw, int valid, float scale) where TL : IFloatLanes<TV> where TV : struct
     {
+        TV scaleV = TL.Create(scale), minusInfinity = TL.Create(float.NegativeInfinity), maxV = minusInfinity;
         int c = 0;
-        float max = float.NegativeInfinity;
-        if (valid >= TL.Count)
-        {
-            var scaleV = TL.Create(scale);
-            var maxV = TL.Create(float.NegativeInfinity);
-            for (; c <= valid - TL.Count; c += TL.Count) maxV = TL.Max(maxV, TL.Multiply(TL.Load(raw + c), scaleV));
-            max = TL.MaxAcross(maxV);
-        }
-        for (; c < valid; c++) max = float.Max(max, raw[c] * scale);
-        return max;
+        for (; c <= valid - TL.Count; c += TL.Count) maxV = TL.Max(maxV, TL.Multiply(TL.Load(raw + c), scaleV));
+        if (c < valid) maxV = TL.Max(maxV, TL.Select(Below<TL, TV>(c, valid), TL.Multiply(TL.Load(raw + c), scaleV), minusInfinity));
+        return TL.MaxAcross(maxV);
     }
 
     private static float ExpShifted<TL, TV>(float* row, int valid, int cols, float scale, float shift) where TL : IFloatLanes<TV> where TV : struct
     {
+        TV scaleV = TL.Create(scale), shiftV = TL.Create(shift), floor = TL.Create(-150f), zero = TL.Create(0f), sumV = zero;
         int c = 0;
-        float sum = 0;
-        if (valid >= TL.Count)
+        for (; c <= valid - TL.Count; c += TL.Count)
         {
-            TV scaleV = TL.Create(scale), shiftV = TL.Create(shift), floor = TL.Create(-150f), zero = TL.Create(0f), sumV = zero;
-            for (; c <= valid - TL.Count; c += TL.Count)
-            {
-                // clamped so that −∞ (a masked or −∞ score) gives 0 through the range reduction
-                var e = FloatLaneMath.Exp<TL, TV>(TL.Max(TL.MultiplySubtract(TL.Load(row + c), scaleV, shiftV), floor), zero);
-                TL.Store(e, row + c);
-                sumV = TL.Add(sumV, e);
-            }
-            sum = TL.SumAcross(sumV);
+            // clamped so that −∞ (a −∞ score) gives 0 through the range reduction
+            var e = FloatLaneMath.Exp<TL, TV>(TL.Max(TL.MultiplySubtract(TL.Load(row + c), scaleV, shiftV), floor), zero);
+            TL.Store(e, row + c);
+            sumV = TL.Add(sumV, e);
         }
-        for (; c < valid; c++)
+        if (c < valid)
         {
-            row[c] = MathF.Exp(MathF.FusedMultiplyAdd(row[c], scale, -shift));
-            sum += row[c];
+            var e = FloatLaneMath.Exp<TL, TV>(TL.Max(TL.MultiplySubtract(TL.Load(row + c), scaleV, shiftV), floor), zero);
+            e = TL.Select(Below<TL, TV>(c, valid), e, zero);
+            TL.Store(e, row + c);
+            sumV = TL.Add(sumV, e);
+            c += TL.Count;
         }
-        for (; c < cols; c++) row[c] = 0;
-        return sum;
+        for (; c < cols; c += TL.Count) TL.Store(zero, row + c);
+        return TL.SumAcross(sumV);
     }
 
     private static void SoftmaxGradient<TL, TV>(float* dp, float* p, int cols, float rowDot, float scale) where TL : IFloatLanes<TV> where TV : struct
     {
-        int c = 0;
         TV rowDotV = TL.Create(rowDot), scaleV = TL.Create(scale);
-        for (; c <= cols - TL.Count; c += TL.Count)
+        for (int c = 0; c < cols; c += TL.Count)
             TL.Store(TL.Multiply(TL.Subtract(TL.Load(dp + c), rowDotV), TL.Multiply(TL.Load(p + c), scaleV)), dp + c);
-        for (; c < cols; c++) dp[c] = (dp[c] - rowDot) * (p[c] * scale);
     }
 }
