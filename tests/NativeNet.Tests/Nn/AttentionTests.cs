@@ -191,7 +191,7 @@ public class AttentionBackendTests(string backendName) : BackendTest(backendName
     [TestCase(true, true, DType.Float32)]
     public void FusedAgreesWithNaiveOverSeveralTiles(bool causal, bool padding, DType dtype)
     {
-        // T = 300 spans five 64-wide tiles on Simd with a ragged last one; Tk ≠ Tq exercises the non-square causal case. The
+        // T = 300 spans three 128-wide key tiles (and ten 32-row query blocks) on Simd with ragged last ones; Tk ≠ Tq exercises the non-square causal case. The
         // Cuda kernels have no tiles and the emulated device runs every lane as a fiber, so there the sequences are shorter.
         bool emulated = Dev.Kind != DeviceKind.Cpu;
         int tq = emulated ? 90 : 300, tk = emulated ? 80 : 290, skipped = emulated ? 40 : 130;

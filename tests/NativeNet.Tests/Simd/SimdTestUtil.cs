@@ -85,4 +85,36 @@ internal static class SimdTestUtil
         run(Naive, want);
         AssertClose(got, want, abs, rel, context);
     }
+
+    /// <summary>
+    /// GELU′ (<see cref="BinaryOp.GeluGrad"/>, dy and x of the output's shape) on both backends. Double: 1e-10 relative.
+    /// Float: within 1e-37 + 1e-6·|dy|·(Φ(x) + |x|·φ(x)), i.e. relative to the two terms of dy·(Φ(x) + x·φ(x)) rather
+    /// than to their sum. A float evaluation computes each term to a few ulps (the Simd kernel: within 4.2e-7 of the terms
+    /// over 10⁶ points, 1e-6 being 17 ulps of 2⁻²⁴), and the rounding of a sum is bounded by its terms' magnitude: near
+    /// GELU′'s zero at x ≈ −0.7518, where Φ(x) ≈ −x·φ(x) ≈ 0.226, no float kernel is within 1e-6 of the vanishing sum.
+    /// </summary>
+    public static void AgreeGeluGrad(Tensor dy, Tensor x, DType dtype, string context)
+    {
+        if (dtype == DType.Float64)
+        {
+            Agree(x.ShapeArray, dtype, (be, y) => be.Binary(BinaryOp.GeluGrad, dy, x, y, 0), 1e-300, 1e-10, context);
+            return;
+        }
+        var got = Tensor.Zeros(x.ShapeArray, dtype);
+        var want = Tensor.Zeros(x.ShapeArray, dtype);
+        SimdB.Binary(BinaryOp.GeluGrad, dy, x, got, 0);
+        Naive.Binary(BinaryOp.GeluGrad, dy, x, want, 0);
+        var g = Values(got);
+        var w = Values(want);
+        var d = Values(dy);
+        var v = Values(x);
+        for (int i = 0; i < g.Length; i++)
+        {
+            double terms = Math.Abs(d[i]) * (SmoothMath.NormalCdf(v[i]) + Math.Abs(v[i]) * SmoothMath.OneOverSqrt2Pi * Math.Exp(-0.5 * v[i] * v[i]));
+            bool ok = double.IsNaN(w[i]) ? double.IsNaN(g[i])
+                : double.IsInfinity(w[i]) || double.IsInfinity(g[i]) ? g[i] == w[i]
+                : Math.Abs(g[i] - w[i]) <= 1e-37 + 1e-6 * terms;
+            if (!ok) Assert.Fail($"{context}: element {i} of {g.Length} (dy {d[i]:R}, x {v[i]:R}): simd {g[i]:R} vs naive {w[i]:R}");
+        }
+    }
 }

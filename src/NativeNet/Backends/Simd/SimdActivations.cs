@@ -52,107 +52,6 @@ internal static class SimdActivations
         return Vector256.ConditionalSelect(Vector256.IsNaN(x), x, cdf);
     }
 
-    /// <summary>
-    /// Coefficients, in powers of t − ½, of P in erfc z ≈ t·e^(−z² + P(t)) with t = 1/(1 + z/2), the form of Numerical
-    /// Recipes' erfcc: a least-squares Chebyshev fit of degree 16 to log(erfc(z)·e^(z²)/t) on 0 ≤ z ≤ 25, within 5e-12
-    /// relative of erfc there (beyond, erfc is below 1e-270 and rounds to zero in float); padded with zeros for
-    /// <see cref="Estrin(double[], Vector256{double})"/>.
-    /// </summary>
-    private static readonly double[] ErfcExponentCoefficients =
-    [
-        -0.67179408406131669, 1.3452864479520639, 0.18937323058634967, -0.37516488077276555, -0.15796340065095646,
-        0.28239798791035475, 0.11258826980028012, -0.30026507302910416, -0.037809432163618553, 0.34501444483561444,
-        -0.091309942296963112, -0.35894580756919398, 0.25769957247958819, 0.28093831456698326, -0.34356434406559883,
-        -0.11623909754916746, 0.20630290730982212,
-        0, 0, 0,
-    ];
-
-    /// <summary>
-    /// Φ(x) on four lanes for float results: ½·erfc(|x|/√2) from the fit above (Φ(−|x|), or 1 minus it), within 5e-12
-    /// relative in both tails; one e^x, one division and 17 multiply-adds against the ~100 terms of <see cref="NormalCdf"/>.
-    /// Near GELU′'s zero (x ≈ −0.75), where Φ(x) + x·φ(x) cancels, the error stays about 1e-12 absolute, so the float
-    /// gradient keeps its rounding (checked over 2·10⁶ random floats in [−3, 3]: within 4e-7 relative where |GELU′| ≥ 1e-6).
-    /// Double results keep the reference expansions.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<double> NormalCdfForFloat(Vector256<double> x)
-    {
-        var z = Vector256.Abs(x) * Vector256.Create(SmoothMath.OneOverSqrt2);
-        var t = Vector256<double>.One / (Vector256<double>.One + Vector256.Create(0.5) * z);
-        var p = Estrin(ErfcExponentCoefficients, t - Vector256.Create(0.5));
-        var tail = Vector256.Create(0.5) * t * Vector256.Exp(p - z * z); // Φ(−|x|)
-        var cdf = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<double>.Zero), tail, Vector256<double>.One - tail);
-        return Vector256.ConditionalSelect(Vector256.IsNaN(x), x, cdf);
-    }
-
-    /// <summary>
-    /// Σ c[k]·xᵏ for 16 or 20 coefficients (padded with zeros) by Estrin's scheme (pairs c[2i] + c[2i+1]·x, then pairs of
-    /// those with x², x⁴, x⁸, x¹⁶): a dependency chain of five multiply-adds instead of Horner's degree, so that one vector's
-    /// polynomial does not wait on each step. Written out so the terms stay in registers.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> Estrin(double[] c, Vector256<double> x)
-    {
-        var x2 = x * x;
-        var x4 = x2 * x2;
-        var x8 = x4 * x4;
-        var p0 = Vector256.FusedMultiplyAdd(Vector256.Create(c[1]), x, Vector256.Create(c[0]));
-        var p1 = Vector256.FusedMultiplyAdd(Vector256.Create(c[3]), x, Vector256.Create(c[2]));
-        var p2 = Vector256.FusedMultiplyAdd(Vector256.Create(c[5]), x, Vector256.Create(c[4]));
-        var p3 = Vector256.FusedMultiplyAdd(Vector256.Create(c[7]), x, Vector256.Create(c[6]));
-        var p4 = Vector256.FusedMultiplyAdd(Vector256.Create(c[9]), x, Vector256.Create(c[8]));
-        var p5 = Vector256.FusedMultiplyAdd(Vector256.Create(c[11]), x, Vector256.Create(c[10]));
-        var p6 = Vector256.FusedMultiplyAdd(Vector256.Create(c[13]), x, Vector256.Create(c[12]));
-        var p7 = Vector256.FusedMultiplyAdd(Vector256.Create(c[15]), x, Vector256.Create(c[14]));
-        var q0 = Vector256.FusedMultiplyAdd(p1, x2, p0);
-        var q1 = Vector256.FusedMultiplyAdd(p3, x2, p2);
-        var q2 = Vector256.FusedMultiplyAdd(p5, x2, p4);
-        var q3 = Vector256.FusedMultiplyAdd(p7, x2, p6);
-        var low = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(q3, x4, q2), x8, Vector256.FusedMultiplyAdd(q1, x4, q0));
-        if (c.Length == 16) return low;
-        var p8 = Vector256.FusedMultiplyAdd(Vector256.Create(c[17]), x, Vector256.Create(c[16]));
-        var p9 = Vector256.FusedMultiplyAdd(Vector256.Create(c[19]), x, Vector256.Create(c[18]));
-        return Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(p9, x2, p8), x8 * x8, low);
-    }
-
-    /// <summary><see cref="NormalCdfForFloat(Vector256{double})"/> on eight lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<double> NormalCdfForFloat(Vector512<double> x)
-    {
-        var z = Vector512.Abs(x) * Vector512.Create(SmoothMath.OneOverSqrt2);
-        var t = Vector512<double>.One / (Vector512<double>.One + Vector512.Create(0.5) * z);
-        var p = Estrin(ErfcExponentCoefficients, t - Vector512.Create(0.5));
-        var tail = Vector512.Create(0.5) * t * Vector512.Exp(p - z * z); // Φ(−|x|)
-        var cdf = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<double>.Zero), tail, Vector512<double>.One - tail);
-        return Vector512.ConditionalSelect(Vector512.IsNaN(x), x, cdf);
-    }
-
-    /// <summary><see cref="Estrin(double[], Vector256{double})"/> on eight lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<double> Estrin(double[] c, Vector512<double> x)
-    {
-        var x2 = x * x;
-        var x4 = x2 * x2;
-        var x8 = x4 * x4;
-        var p0 = Vector512.FusedMultiplyAdd(Vector512.Create(c[1]), x, Vector512.Create(c[0]));
-        var p1 = Vector512.FusedMultiplyAdd(Vector512.Create(c[3]), x, Vector512.Create(c[2]));
-        var p2 = Vector512.FusedMultiplyAdd(Vector512.Create(c[5]), x, Vector512.Create(c[4]));
-        var p3 = Vector512.FusedMultiplyAdd(Vector512.Create(c[7]), x, Vector512.Create(c[6]));
-        var p4 = Vector512.FusedMultiplyAdd(Vector512.Create(c[9]), x, Vector512.Create(c[8]));
-        var p5 = Vector512.FusedMultiplyAdd(Vector512.Create(c[11]), x, Vector512.Create(c[10]));
-        var p6 = Vector512.FusedMultiplyAdd(Vector512.Create(c[13]), x, Vector512.Create(c[12]));
-        var p7 = Vector512.FusedMultiplyAdd(Vector512.Create(c[15]), x, Vector512.Create(c[14]));
-        var q0 = Vector512.FusedMultiplyAdd(p1, x2, p0);
-        var q1 = Vector512.FusedMultiplyAdd(p3, x2, p2);
-        var q2 = Vector512.FusedMultiplyAdd(p5, x2, p4);
-        var q3 = Vector512.FusedMultiplyAdd(p7, x2, p6);
-        var low = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(q3, x4, q2), x8, Vector512.FusedMultiplyAdd(q1, x4, q0));
-        if (c.Length == 16) return low;
-        var p8 = Vector512.FusedMultiplyAdd(Vector512.Create(c[17]), x, Vector512.Create(c[16]));
-        var p9 = Vector512.FusedMultiplyAdd(Vector512.Create(c[19]), x, Vector512.Create(c[18]));
-        return Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(p9, x2, p8), x8 * x8, low);
-    }
-
     /// <summary>Numerically stable σ(x) on four lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<double> Sigmoid(Vector256<double> x)
@@ -172,17 +71,88 @@ internal static class SimdActivations
     }
 }
 
+/// <summary>
+/// Exact GELU on float lanes: Φ(x) and φ(x) from one e^(−x²/2), written once over <see cref="IFloatLanes{TV}"/>.
+/// Φ(−|x|) = ½·erfc(z), z = |x|/√2, with erfc z = t·Q(t)·e^(−z²), t = 1/(1 + 0.35·z), Q a degree-9 polynomial
+/// (a minimax-weighted fit of erfc(z)·e^(z²)/t on 0 ≤ z ≤ 10.5, within 7.7e-9 relative; below z = 10.5 lie all the x
+/// whose GELU or GELU′ is a normal float). e^(−z²) keeps float accuracy although z² reaches 128: x² is split exactly
+/// into p + e by one FMA, and the range reduction of e^(−p/2 − e/2) in <see cref="FloatLaneMath.Exp"/> is exact in
+/// −p/2 − n·ln 2 (Cody–Waite), so the only errors are the polynomials' and the roundings'. Measured against the double reference over 10⁶ floats in [−15, 15]:
+/// GELU within 4.4e-7 relative, GELU′ within 4.2e-7 of |Φ(x)| + |x·φ(x)| (its two terms cancel near its zero at
+/// x ≈ −0.7518, so that, not GELU′, is the scale of a float evaluation's error there; 7.6e-7 relative for |x + 0.75| > 0.25).
+/// </summary>
+internal static class FloatGelu
+{
+    // Q(t) = Σ c[k]·tᵏ
+    private const float Q0 = 0.197480321f, Q1 = 0.197201833f, Q2 = 0.187402308f, Q3 = 0.15340808f, Q4 = 0.139897496f;
+    private const float Q5 = 0.0980064422f, Q6 = -0.0404326059f, Q7 = 0.190686092f, Q8 = -0.162731975f, Q9 = 0.0390820131f;
+    /// <summary>0.35/√2: t = 1/(1 + 0.35·|x|/√2).</summary>
+    private const float TScale = 0.247487366f;
+    /// <summary>Φ(±16) is 1 or 6e-58 and e^(−128) underflows: larger |x| change nothing, and x² stays finite.</summary>
+    private const float AbsLimit = 16f;
+
+    /// <summary>Φ(x), and φ(x) in <paramref name="pdf"/>. NaN x gives unspecified values: callers multiply by x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV NormalCdf<TL, TV>(TV x, out TV pdf) where TL : IFloatLanes<TV> where TV : struct
+    {
+        var a = TL.MinNative(TL.Abs(x), TL.Create(AbsLimit));
+        var square = TL.Multiply(a, a);
+        var squareError = TL.MultiplySubtract(a, a, square); // a² − square, exactly
+        var half = TL.Create(0.5f);
+        // e^(−x²/2) = e^(−w − wLow) with x²/2 = w + wLow exactly: the range reduction of FloatLaneMath.Exp keeps it exact
+        var gauss = FloatLaneMath.Exp<TL, TV>(TL.Multiply(TL.Create(-0.5f), square), TL.Multiply(TL.Create(-0.5f), squareError));
+        var one = TL.Create(1f);
+        var t = TL.Reciprocal(TL.MultiplyAdd(a, TL.Create(TScale), one));
+        var q = TL.MultiplyAdd(TL.Create(Q9), t, TL.Create(Q8));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q7));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q6));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q5));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q4));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q3));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q2));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q1));
+        q = TL.MultiplyAdd(q, t, TL.Create(Q0));
+        var tail = TL.Multiply(TL.Multiply(TL.Multiply(half, t), q), gauss); // Φ(−|x|)
+        pdf = TL.Multiply(gauss, TL.Create((float)SmoothMath.OneOverSqrt2Pi));
+        return TL.Select(TL.LessThan(x, TL.Create(0f)), tail, TL.Subtract(one, tail));
+    }
+
+    /// <summary>x·Φ(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gelu<TL, TV>(TV x) where TL : IFloatLanes<TV> where TV : struct =>
+        TL.Multiply(x, NormalCdf<TL, TV>(x, out _));
+
+    /// <summary>dy·(Φ(x) + x·φ(x)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV GeluGrad<TL, TV>(TV dy, TV x) where TL : IFloatLanes<TV> where TV : struct
+    {
+        var cdf = NormalCdf<TL, TV>(x, out var pdf);
+        return TL.Multiply(dy, TL.MultiplyAdd(x, pdf, cdf));
+    }
+}
+
+/// <summary>Exact GELU of float tensors: the double reference for single elements, <see cref="FloatGelu"/> on lanes.</summary>
+internal struct GeluFloatOp : IUnaryOperator<float>
+{
+    public float Invoke(float x) => (float)SmoothMath.Gelu(x);
+    public Vector128<float> Invoke(Vector128<float> x) => FloatGelu.Gelu<FloatLanes128, Vector128<float>>(x);
+    public Vector256<float> Invoke(Vector256<float> x) => FloatGelu.Gelu<FloatLanes256, Vector256<float>>(x);
+    public Vector512<float> Invoke(Vector512<float> x) => FloatGelu.Gelu<FloatLanes512, Vector512<float>>(x);
+}
+
+/// <summary>Exact GELU's backward (a = dy, b = x) of float tensors, as <see cref="GeluFloatOp"/>.</summary>
+internal struct GeluGradFloatOp : IBinaryOperator<float>
+{
+    public float Invoke(float dy, float x) => (float)SmoothMath.GeluGrad(dy, x);
+    public Vector128<float> Invoke(Vector128<float> dy, Vector128<float> x) => FloatGelu.GeluGrad<FloatLanes128, Vector128<float>>(dy, x);
+    public Vector256<float> Invoke(Vector256<float> dy, Vector256<float> x) => FloatGelu.GeluGrad<FloatLanes256, Vector256<float>>(dy, x);
+    public Vector512<float> Invoke(Vector512<float> dy, Vector512<float> x) => FloatGelu.GeluGrad<FloatLanes512, Vector512<float>>(dy, x);
+}
+
 internal struct GeluActivation : IDoubleActivation
 {
     public static double Invoke(double x, double a, double b) => SmoothMath.Gelu(x);
     public static Vector256<double> Invoke(Vector256<double> x, double a, double b) => x * SimdActivations.NormalCdf(x);
-}
-
-/// <summary>Exact GELU for float tensors: the scalar reference, and <see cref="SimdActivations.NormalCdfForFloat(Vector256{double})"/> on lanes.</summary>
-internal struct GeluForFloatActivation : IDoubleActivation
-{
-    public static double Invoke(double x, double a, double b) => SmoothMath.Gelu(x);
-    public static Vector256<double> Invoke(Vector256<double> x, double a, double b) => x * SimdActivations.NormalCdfForFloat(x);
 }
 
 internal struct GeluTanhActivation : IDoubleActivation
@@ -219,18 +189,6 @@ internal struct GeluActivationGrad : IDoubleActivationGrad
     public static double Invoke(double dy, double x) => SmoothMath.GeluGrad(dy, x);
     public static Vector256<double> Invoke(Vector256<double> dy, Vector256<double> x) =>
         dy * (SimdActivations.NormalCdf(x) + x * Vector256.Create(SmoothMath.OneOverSqrt2Pi) * Vector256.Exp(Vector256.Create(-0.5) * x * x));
-}
-
-/// <summary>Exact GELU's backward for float tensors, with <see cref="SimdActivations.NormalCdfForFloat(Vector256{double})"/> on lanes.</summary>
-internal struct GeluForFloatActivationGrad : IDoubleActivationGrad
-{
-    public static double Invoke(double dy, double x) => SmoothMath.GeluGrad(dy, x);
-    public static Vector256<double> Invoke(Vector256<double> dy, Vector256<double> x) =>
-        dy * (SimdActivations.NormalCdfForFloat(x) + x * Vector256.Create(SmoothMath.OneOverSqrt2Pi) * Vector256.Exp(Vector256.Create(-0.5) * x * x));
-
-    /// <summary>The same on eight lanes.</summary>
-    public static Vector512<double> Invoke(Vector512<double> dy, Vector512<double> x) =>
-        dy * (SimdActivations.NormalCdfForFloat(x) + x * Vector512.Create(SmoothMath.OneOverSqrt2Pi) * Vector512.Exp(Vector512.Create(-0.5) * x * x));
 }
 
 internal struct GeluTanhActivationGrad : IDoubleActivationGrad
@@ -278,12 +236,6 @@ internal readonly struct ActivationOp<TAct, T>(double a, double b) : IUnaryOpera
 
     public Vector512<T> Invoke(Vector512<T> x)
     {
-        if (typeof(TAct) == typeof(GeluForFloatActivation) && typeof(T) == typeof(float))
-        {
-            // eight double lanes at a time: the activation's instruction count, not its latency, bounds it
-            var (lo, hi) = Vector512.Widen(x.As<T, float>());
-            return Vector512.Narrow(lo * SimdActivations.NormalCdfForFloat(lo), hi * SimdActivations.NormalCdfForFloat(hi)).As<float, T>();
-        }
         return Vector512.Create(Invoke(x.GetLower()), Invoke(x.GetUpper()));
     }
 }
@@ -313,12 +265,6 @@ internal readonly struct ActivationGradOp<TGrad, T> : IBinaryOperator<T>
 
     public Vector512<T> Invoke(Vector512<T> dy, Vector512<T> x)
     {
-        if (typeof(TGrad) == typeof(GeluForFloatActivationGrad) && typeof(T) == typeof(float))
-        {
-            var (dyLo, dyHi) = Vector512.Widen(dy.As<T, float>());
-            var (xLo, xHi) = Vector512.Widen(x.As<T, float>());
-            return Vector512.Narrow(GeluForFloatActivationGrad.Invoke(dyLo, xLo), GeluForFloatActivationGrad.Invoke(dyHi, xHi)).As<float, T>();
-        }
         return Vector512.Create(Invoke(dy.GetLower(), x.GetLower()), Invoke(dy.GetUpper(), x.GetUpper()));
     }
 }

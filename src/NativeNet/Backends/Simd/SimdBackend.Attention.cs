@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace NativeNet.Backends.Simd;
 
@@ -13,11 +14,11 @@ namespace NativeNet.Backends.Simd;
 // backward over problems, since every query block of a problem adds into the same dk and dv.
 public sealed partial class SimdBackend
 {
-    /// <summary>Query rows per tile.</summary>
-    internal const int AttentionQueryBlock = 64;
+    /// <summary>Query rows per tile: at a causal context of 128, blocks of 32 compute 10 240 scores for the 8 256 needed (64: 12 288).</summary>
+    internal const int AttentionQueryBlock = 32;
 
-    /// <summary>Key columns per tile.</summary>
-    internal const int AttentionKeyBlock = 64;
+    /// <summary>Key columns per tile: a [64, 128] float tile is 32 KiB, and a context of 128 takes one tile per query block.</summary>
+    internal const int AttentionKeyBlock = 128;
 
     /// <inheritdoc/>
     public override void AttentionForward(Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp)
@@ -87,6 +88,9 @@ public sealed partial class SimdBackend
         long work = (long)s.Batch * s.Queries * s.Keys * (s.HeadDim + s.ValueDim);
         int parts = Threads > 1 && work >= 1 << 18 ? Math.Min(Threads, items) : 1;
         T sc = T.CreateTruncating(scale);
+        float fsc = (float)scale;
+        // float rows without a bias run scale, causal mask, e^x and the sums fused on lanes (AttentionRows)
+        bool onLanes = typeof(T) == typeof(float) && bias is null;
         var biasData = bias?.HostData<T>();
         int biasOffset = bias?.Offset ?? 0;
         SimdParallel.For(parts, part =>
@@ -111,12 +115,15 @@ public sealed partial class SimdBackend
                     {
                         int cols = Math.Min(AttentionKeyBlock, keyEnd - j0);
                         TileGemm(false, true, rows, cols, s.HeadDim, qb, s.HeadDim, kn + (long)j0 * s.HeadDim, s.HeadDim, false, tile, AttentionKeyBlock);
-                        ScoreTile(s, tile, rows, cols, n, i0, j0, sc, bp, causal);
+                        if (!onLanes) ScoreTile(s, tile, rows, cols, n, i0, j0, sc, bp, causal);
                         for (int r = 0; r < rows; r++)
                         {
                             T* row = tile + r * AttentionKeyBlock;
                             var span = new Span<T>(row, cols);
-                            T mNew = T.Max(m[r], TensorPrimitives.Max<T>(span));
+                            int valid = causal ? Math.Clamp(i0 + r - j0 + 1, 0, cols) : cols;
+                            T tileMax = !onLanes ? TensorPrimitives.Max<T>(span)
+                                : valid == 0 ? T.NegativeInfinity : T.CreateTruncating(AttentionRows.ScaledMax((float*)row, valid, fsc));
+                            T mNew = T.Max(m[r], tileMax);
                             if (T.IsNegativeInfinity(mNew))
                             {
                                 // Nothing unmasked yet in this row: the tile adds nothing and there is nothing to rescale.
@@ -124,9 +131,15 @@ public sealed partial class SimdBackend
                                 continue;
                             }
                             T alpha = T.Exp(m[r] - mNew);
-                            TensorPrimitives.Subtract(span, mNew, span);
-                            ExpInPlace(span);
-                            l[r] = l[r] * alpha + TensorPrimitives.Sum<T>(span);
+                            T tileSum;
+                            if (onLanes) tileSum = T.CreateTruncating(AttentionRows.ExpShifted((float*)row, valid, cols, fsc, float.CreateTruncating(mNew)));
+                            else
+                            {
+                                TensorPrimitives.Subtract(span, mNew, span);
+                                ExpInPlace(span);
+                                tileSum = TensorPrimitives.Sum<T>(span);
+                            }
+                            l[r] = l[r] * alpha + tileSum;
                             m[r] = mNew;
                             if (alpha != T.One)
                             {
@@ -163,6 +176,8 @@ public sealed partial class SimdBackend
         long work = (long)s.Batch * s.Queries * s.Keys * (s.HeadDim + s.ValueDim);
         int parts = Threads > 1 && work >= 1 << 17 ? Math.Min(Threads, s.Batch) : 1;
         T sc = T.CreateTruncating(scale);
+        float fsc = (float)scale;
+        bool onLanes = typeof(T) == typeof(float) && bias is null;
         var biasData = bias?.HostData<T>();
         int biasOffset = bias?.Offset ?? 0;
         int D = s.HeadDim, Dv = s.ValueDim;
@@ -190,27 +205,46 @@ public sealed partial class SimdBackend
                         rowDot[i] = TensorPrimitives.Dot<T>(new ReadOnlySpan<T>(don + (long)i * Dv, Dv), new ReadOnlySpan<T>(on + (long)i * Dv, Dv));
                     for (int j0 = 0; j0 < s.Keys; j0 += AttentionKeyBlock)
                     {
-                        int cols = Math.Min(AttentionKeyBlock, s.Keys - j0);
+                        int tileCols = Math.Min(AttentionKeyBlock, s.Keys - j0);
                         T* kj = kn + (long)j0 * D, vj = vn + (long)j0 * Dv, dkj = dkn + (long)j0 * D, dvj = dvn + (long)j0 * Dv;
                         for (int i0 = causal ? j0 / AttentionQueryBlock * AttentionQueryBlock : 0; i0 < s.Queries; i0 += AttentionQueryBlock)
                         {
                             int rows = Math.Min(AttentionQueryBlock, s.Queries - i0);
+                            // causal: keys from i0 + rows on are masked for every row of this block (cols stays ≥ rows here)
+                            int cols = causal ? Math.Min(tileCols, i0 + rows - j0) : tileCols;
                             T* qi = qn + (long)i0 * D, doi = don + (long)i0 * Dv, dqi = dqn + (long)i0 * D;
                             TileGemm(false, true, rows, cols, D, qi, D, kj, D, false, p, AttentionKeyBlock);
-                            ScoreTile(s, p, rows, cols, n, i0, j0, sc, bp, causal);
-                            for (int r = 0; r < rows; r++)
+                            if (onLanes)
                             {
-                                var row = new Span<T>(p + r * AttentionKeyBlock, cols);
-                                TensorPrimitives.Subtract(row, ln[i0 + r], row);
-                                ExpInPlace(row);
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    int valid = causal ? Math.Clamp(i0 + r - j0 + 1, 0, cols) : cols;
+                                    AttentionRows.ExpShifted((float*)(p + r * AttentionKeyBlock), valid, cols, fsc, float.CreateTruncating(ln[i0 + r]));
+                                }
+                            }
+                            else
+                            {
+                                ScoreTile(s, p, rows, cols, n, i0, j0, sc, bp, causal);
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    var row = new Span<T>(p + r * AttentionKeyBlock, cols);
+                                    TensorPrimitives.Subtract(row, ln[i0 + r], row);
+                                    ExpInPlace(row);
+                                }
                             }
                             TileGemm(true, false, cols, Dv, rows, p, AttentionKeyBlock, doi, Dv, true, dvj, Dv);
                             TileGemm(false, true, rows, cols, Dv, doi, Dv, vj, Dv, false, dp, AttentionKeyBlock);
                             for (int r = 0; r < rows; r++)
                             {
+                                // ds = p·(dp − rowDot)·scale
+                                if (onLanes)
+                                {
+                                    AttentionRows.SoftmaxGradient((float*)(dp + r * AttentionKeyBlock), (float*)(p + r * AttentionKeyBlock), cols,
+                                        float.CreateTruncating(rowDot[i0 + r]), fsc);
+                                    continue;
+                                }
                                 var prow = new ReadOnlySpan<T>(p + r * AttentionKeyBlock, cols);
                                 var dsrow = new Span<T>(dp + r * AttentionKeyBlock, cols);
-                                // ds = p·(dp − rowDot)·scale
                                 TensorPrimitives.Subtract(dsrow, rowDot[i0 + r], dsrow);
                                 TensorPrimitives.Multiply(dsrow, prow, dsrow);
                                 TensorPrimitives.Multiply(dsrow, sc, dsrow);
@@ -222,5 +256,83 @@ public sealed partial class SimdBackend
                 }
             }
         });
+    }
+}
+
+/// <summary>
+/// The softmax rows of the fused float attention without a bias, on the widest accelerated lanes (<see cref="IFloatLanes{TV}"/>):
+/// the score scale, the causal mask (columns from <c>valid</c> on) and e^x (<see cref="FloatLaneMath.Exp"/>, about 1 ulp)
+/// fused into one pass each, where the general path makes a library call per step. Rows are tile rows with room for
+/// <see cref="SimdBackend.AttentionKeyBlock"/> (a multiple of every lane count) elements: the last vector of a row runs
+/// whole, its lanes past <c>valid</c> masked, and what it writes past <c>cols</c> is never read.
+/// </summary>
+internal static unsafe class AttentionRows
+{
+    /// <summary>max over c &lt; valid of raw[c]·scale (1 ≤ valid ≤ AttentionKeyBlock; NaN propagates).</summary>
+    public static float ScaledMax(float* raw, int valid, float scale)
+    {
+        if (Vector512.IsHardwareAccelerated) return ScaledMax<FloatLanes512, Vector512<float>>(raw, valid, scale);
+        if (Vector256.IsHardwareAccelerated) return ScaledMax<FloatLanes256, Vector256<float>>(raw, valid, scale);
+        return ScaledMax<FloatLanes128, Vector128<float>>(raw, valid, scale);
+    }
+
+    /// <summary>row[c] = e^(row[c]·scale − shift) for c &lt; valid and 0 for valid ≤ c &lt; cols; returns the sum of the row.</summary>
+    public static float ExpShifted(float* row, int valid, int cols, float scale, float shift)
+    {
+        if (Vector512.IsHardwareAccelerated) return ExpShifted<FloatLanes512, Vector512<float>>(row, valid, cols, scale, shift);
+        if (Vector256.IsHardwareAccelerated) return ExpShifted<FloatLanes256, Vector256<float>>(row, valid, cols, scale, shift);
+        return ExpShifted<FloatLanes128, Vector128<float>>(row, valid, cols, scale, shift);
+    }
+
+    /// <summary>dp[c] = (dp[c] − rowDot)·p[c]·scale for c &lt; cols: the softmax backward of one row into ds.</summary>
+    public static void SoftmaxGradient(float* dp, float* p, int cols, float rowDot, float scale)
+    {
+        if (Vector512.IsHardwareAccelerated) SoftmaxGradient<FloatLanes512, Vector512<float>>(dp, p, cols, rowDot, scale);
+        else if (Vector256.IsHardwareAccelerated) SoftmaxGradient<FloatLanes256, Vector256<float>>(dp, p, cols, rowDot, scale);
+        else SoftmaxGradient<FloatLanes128, Vector128<float>>(dp, p, cols, rowDot, scale);
+    }
+
+    /// <summary>All bits set in the lanes c + 0, c + 1, … that are below <paramref name="valid"/> (small integers, exact in float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Below<TL, TV>(int c, int valid) where TL : IFloatLanes<TV> where TV : struct =>
+        TL.LessThan(TL.Add(TL.Indices, TL.Create(c)), TL.Create(valid));
+
+    private static float ScaledMax<TL, TV>(float* raw, int valid, float scale) where TL : IFloatLanes<TV> where TV : struct
+    {
+        TV scaleV = TL.Create(scale), minusInfinity = TL.Create(float.NegativeInfinity), maxV = minusInfinity;
+        int c = 0;
+        for (; c <= valid - TL.Count; c += TL.Count) maxV = TL.Max(maxV, TL.Multiply(TL.Load(raw + c), scaleV));
+        if (c < valid) maxV = TL.Max(maxV, TL.Select(Below<TL, TV>(c, valid), TL.Multiply(TL.Load(raw + c), scaleV), minusInfinity));
+        return TL.MaxAcross(maxV);
+    }
+
+    private static float ExpShifted<TL, TV>(float* row, int valid, int cols, float scale, float shift) where TL : IFloatLanes<TV> where TV : struct
+    {
+        TV scaleV = TL.Create(scale), shiftV = TL.Create(shift), floor = TL.Create(-150f), zero = TL.Create(0f), sumV = zero;
+        int c = 0;
+        for (; c <= valid - TL.Count; c += TL.Count)
+        {
+            // clamped so that −∞ (a −∞ score) gives 0 through the range reduction
+            var e = FloatLaneMath.Exp<TL, TV>(TL.Max(TL.MultiplySubtract(TL.Load(row + c), scaleV, shiftV), floor), zero);
+            TL.Store(e, row + c);
+            sumV = TL.Add(sumV, e);
+        }
+        if (c < valid)
+        {
+            var e = FloatLaneMath.Exp<TL, TV>(TL.Max(TL.MultiplySubtract(TL.Load(row + c), scaleV, shiftV), floor), zero);
+            e = TL.Select(Below<TL, TV>(c, valid), e, zero);
+            TL.Store(e, row + c);
+            sumV = TL.Add(sumV, e);
+            c += TL.Count;
+        }
+        for (; c < cols; c += TL.Count) TL.Store(zero, row + c);
+        return TL.SumAcross(sumV);
+    }
+
+    private static void SoftmaxGradient<TL, TV>(float* dp, float* p, int cols, float rowDot, float scale) where TL : IFloatLanes<TV> where TV : struct
+    {
+        TV rowDotV = TL.Create(rowDot), scaleV = TL.Create(scale);
+        for (int c = 0; c < cols; c += TL.Count)
+            TL.Store(TL.Multiply(TL.Subtract(TL.Load(dp + c), rowDotV), TL.Multiply(TL.Load(p + c), scaleV)), dp + c);
     }
 }

@@ -1,10 +1,10 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace NativeNet.Backends.Simd;
 
-// Row normalisation with TensorPrimitives per row (sum, centre, sum of squares, scale), rows split over threads when the
-// work is large enough; the same two-pass formulas as the Naive reference.
+// Row normalisation in Vector<T> registers per row (sum, centre, sum of squares, scale and the affine map fused), rows
+// split over threads when the work is large enough; the same two-pass formulas as the Naive reference.
 public sealed partial class SimdBackend
 {
     /// <inheritdoc/>
@@ -24,7 +24,7 @@ public sealed partial class SimdBackend
             for (int r = first; r < end; r++)
             {
                 var row = xd.AsSpan(x.Offset + r * cols, cols);
-                rd[rstd.Offset + r] = NormalizeRow(row, yd.AsSpan(xHat.Offset + r * cols, cols), n, eps);
+                rd[rstd.Offset + r] = NormalizeRow(row, yd.AsSpan(xHat.Offset + r * cols, cols), default, default, default, n, eps);
             }
         });
     }
@@ -47,7 +47,7 @@ public sealed partial class SimdBackend
             {
                 var g = gd.AsSpan(dxHat.Offset + r * cols, cols);
                 var h = hd.AsSpan(xHat.Offset + r * cols, cols);
-                NormalizeRowBackward(g, h, rd[rstd.Offset + r], n, dd.AsSpan(dx.Offset + r * cols, cols));
+                NormalizeRowBackward(g, default, h, rd[rstd.Offset + r], n, dd.AsSpan(dx.Offset + r * cols, cols));
             }
         });
     }
@@ -81,11 +81,7 @@ public sealed partial class SimdBackend
                 var row = xd.AsSpan(x.Offset + r * cols, cols);
                 var h = hd.AsSpan(xHat.Offset + r * cols, cols);
                 var output = yd.AsSpan(y.Offset + r * cols, cols);
-                rd[rstd.Offset + r] = NormalizeRow(row, h, n, eps);
-                if (weight is not null && bias is not null) TensorPrimitives.FusedMultiplyAdd(h, ws, bs, output);
-                else if (weight is not null) TensorPrimitives.Multiply(h, ws, output);
-                else if (bias is not null) TensorPrimitives.Add(h, bs, output);
-                else h.CopyTo(output);
+                rd[rstd.Offset + r] = NormalizeRow(row, h, output, ws, bs, n, eps);
             }
         });
     }
@@ -124,7 +120,6 @@ public sealed partial class SimdBackend
         {
             int first = (int)((long)p * rows / parts), end = (int)((long)(p + 1) * rows / parts);
             var ws = w.Span;
-            var scratch = dx is not null && weight is not null ? new T[cols] : [];
             var totals = sums ? new double[2 * cols] : [];
             var blockW = dWeight is not null ? new T[cols] : [];
             var blockB = dBias is not null ? new T[cols] : [];
@@ -132,18 +127,8 @@ public sealed partial class SimdBackend
             {
                 var g = gd.AsSpan(dy.Offset + r * cols, cols);
                 var h = hd.AsSpan(xHat.Offset + r * cols, cols);
-                if (dd is not null)
-                {
-                    ReadOnlySpan<T> gHat = g;
-                    if (weight is not null)
-                    {
-                        TensorPrimitives.Multiply(g, ws, scratch);
-                        gHat = scratch;
-                    }
-                    NormalizeRowBackward(gHat, h, rd[rstd.Offset + r], n, dd.AsSpan(dx!.Offset + r * cols, cols));
-                }
-                if (dWeight is not null) TensorPrimitives.FusedMultiplyAdd(g, h, blockW, blockW);
-                if (dBias is not null) TensorPrimitives.Add(g, blockB, blockB);
+                if (dd is not null) NormalizeRowBackward(g, ws, h, rd[rstd.Offset + r], n, dd.AsSpan(dx!.Offset + r * cols, cols));
+                AccumulateAffineGradients(g, h, blockW, blockB);
                 if (sums && ((r - first + 1) % AffineGradientBlockRows == 0 || r == end - 1))
                 {
                     for (int c = 0; c < blockW.Length; c++) totals[c] += double.CreateTruncating(blockW[c]);
@@ -172,23 +157,114 @@ public sealed partial class SimdBackend
         Write(dBias, cols);
     }
 
-    /// <summary>x̂ = (row − mean)·rstd into <paramref name="xHat"/>; returns rstd = 1/√(var + eps) (two passes, as Naive).</summary>
-    private static T NormalizeRow<T>(ReadOnlySpan<T> row, Span<T> xHat, T n, T eps) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// x̂ = (row − mean)·rstd into <paramref name="xHat"/> and, unless <paramref name="y"/> is empty, y = x̂·γ + β (γ, β
+    /// left out when empty); returns rstd = 1/√(var + eps). Two passes for the moments as Naive, then one that writes; in
+    /// <see cref="Vector{T}"/> registers, since a row of a Transformer (128 wide) is too short for a library call per step.
+    /// </summary>
+    private static T NormalizeRow<T>(ReadOnlySpan<T> row, Span<T> xHat, Span<T> y, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, T n, T eps)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T mean = TensorPrimitives.Sum(row) / n;
-        TensorPrimitives.Subtract(row, mean, xHat);
-        T inv = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(xHat) / n + eps);
-        TensorPrimitives.Multiply(xHat, inv, xHat);
+        int cols = row.Length, width = Vector<T>.Count, c = 0;
+        ref T x = ref MemoryMarshal.GetReference(row);
+        var sum = Vector<T>.Zero;
+        for (; c <= cols - width; c += width) sum += Vector.LoadUnsafe(ref x, (nuint)c);
+        T total = Vector.Sum(sum);
+        for (; c < cols; c++) total += row[c];
+        T mean = total / n;
+        var meanV = new Vector<T>(mean);
+        var squares = Vector<T>.Zero;
+        for (c = 0; c <= cols - width; c += width)
+        {
+            var d = Vector.LoadUnsafe(ref x, (nuint)c) - meanV;
+            squares += d * d;
+        }
+        T squareTotal = Vector.Sum(squares);
+        for (; c < cols; c++) squareTotal += (row[c] - mean) * (row[c] - mean);
+        T inv = T.One / T.Sqrt(squareTotal / n + eps);
+        var invV = new Vector<T>(inv);
+        ref T h = ref MemoryMarshal.GetReference(xHat);
+        ref T o = ref MemoryMarshal.GetReference(y);
+        ref T w = ref MemoryMarshal.GetReference(weight);
+        ref T b = ref MemoryMarshal.GetReference(bias);
+        bool affine = !y.IsEmpty, scaled = !weight.IsEmpty, shifted = !bias.IsEmpty;
+        for (c = 0; c <= cols - width; c += width)
+        {
+            var hv = (Vector.LoadUnsafe(ref x, (nuint)c) - meanV) * invV;
+            hv.StoreUnsafe(ref h, (nuint)c);
+            if (!affine) continue;
+            var ov = scaled ? hv * Vector.LoadUnsafe(ref w, (nuint)c) : hv;
+            if (shifted) ov += Vector.LoadUnsafe(ref b, (nuint)c);
+            ov.StoreUnsafe(ref o, (nuint)c);
+        }
+        for (; c < cols; c++)
+        {
+            xHat[c] = (row[c] - mean) * inv;
+            if (affine) y[c] = (scaled ? xHat[c] * weight[c] : xHat[c]) + (shifted ? bias[c] : T.Zero);
+        }
         return inv;
     }
 
-    /// <summary>dx = (g − x̂·mean(g·x̂) − mean(g))·rstd for one row, g the gradient of x̂.</summary>
-    private static void NormalizeRowBackward<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> xHat, T rstd, T n, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// dx = (ĝ − x̂·mean(ĝ·x̂) − mean(ĝ))·rstd for one row, ĝ = g·γ the gradient of x̂ (g itself when γ is empty);
+    /// ĝ is formed in registers in both passes instead of being stored.
+    /// </summary>
+    private static void NormalizeRowBackward<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> weight, ReadOnlySpan<T> xHat, T rstd, T n, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T meanG = TensorPrimitives.Sum(g) / n, meanGh = TensorPrimitives.Dot(g, xHat) / n;
-        TensorPrimitives.MultiplyAdd(xHat, -meanGh, g, dx);
-        TensorPrimitives.Subtract(dx, meanG, dx);
-        TensorPrimitives.Multiply(dx, rstd, dx);
+        int cols = g.Length, width = Vector<T>.Count, c = 0;
+        ref T gr = ref MemoryMarshal.GetReference(g);
+        ref T w = ref MemoryMarshal.GetReference(weight);
+        ref T h = ref MemoryMarshal.GetReference(xHat);
+        bool scaled = !weight.IsEmpty;
+        Vector<T> sumG = Vector<T>.Zero, sumGh = Vector<T>.Zero;
+        for (; c <= cols - width; c += width)
+        {
+            var gv = Vector.LoadUnsafe(ref gr, (nuint)c);
+            if (scaled) gv *= Vector.LoadUnsafe(ref w, (nuint)c);
+            sumG += gv;
+            sumGh += gv * Vector.LoadUnsafe(ref h, (nuint)c);
+        }
+        T totalG = Vector.Sum(sumG), totalGh = Vector.Sum(sumGh);
+        for (; c < cols; c++)
+        {
+            T gc = scaled ? g[c] * weight[c] : g[c];
+            totalG += gc;
+            totalGh += gc * xHat[c];
+        }
+        T meanG = totalG / n, meanGh = totalGh / n;
+        Vector<T> meanGV = new(meanG), meanGhV = new(meanGh), rstdV = new(rstd);
+        ref T d = ref MemoryMarshal.GetReference(dx);
+        for (c = 0; c <= cols - width; c += width)
+        {
+            var gv = Vector.LoadUnsafe(ref gr, (nuint)c);
+            if (scaled) gv *= Vector.LoadUnsafe(ref w, (nuint)c);
+            ((gv - Vector.LoadUnsafe(ref h, (nuint)c) * meanGhV - meanGV) * rstdV).StoreUnsafe(ref d, (nuint)c);
+        }
+        for (; c < cols; c++) dx[c] = ((scaled ? g[c] * weight[c] : g[c]) - xHat[c] * meanGh - meanG) * rstd;
+    }
+
+    /// <summary>dγ block += g·x̂ and dβ block += g for one row (either block empty when not wanted).</summary>
+    private static void AccumulateAffineGradients<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> xHat, Span<T> blockW, Span<T> blockB)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cols = g.Length, width = Vector<T>.Count, c = 0;
+        ref T gr = ref MemoryMarshal.GetReference(g);
+        ref T h = ref MemoryMarshal.GetReference(xHat);
+        ref T bw = ref MemoryMarshal.GetReference(blockW);
+        ref T bb = ref MemoryMarshal.GetReference(blockB);
+        bool weights = !blockW.IsEmpty, biases = !blockB.IsEmpty;
+        for (; c <= cols - width; c += width)
+        {
+            var gv = Vector.LoadUnsafe(ref gr, (nuint)c);
+            if (weights) (Vector.LoadUnsafe(ref bw, (nuint)c) + gv * Vector.LoadUnsafe(ref h, (nuint)c)).StoreUnsafe(ref bw, (nuint)c);
+            if (biases) (Vector.LoadUnsafe(ref bb, (nuint)c) + gv).StoreUnsafe(ref bb, (nuint)c);
+        }
+        for (; c < cols; c++)
+        {
+            if (weights) blockW[c] += g[c] * xHat[c];
+            if (biases) blockB[c] += g[c];
+        }
     }
 
     /// <summary>Runs rows(first, end) over contiguous row ranges, split over threads when rows × cols is large enough.</summary>

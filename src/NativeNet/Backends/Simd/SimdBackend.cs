@@ -171,7 +171,7 @@ public sealed partial class SimdBackend : NaiveBackend
             case UnaryOp.AddScalar: RunUnary<AddScalarOp<T>, T>(new AddScalarOp<T>(a), x, y, aliased); break;
             case UnaryOp.MulScalar: RunUnary<MulScalarOp<T>, T>(new MulScalarOp<T>(a), x, y, aliased); break;
             case UnaryOp.Clip: RunUnary<ClipOp<T>, T>(new ClipOp<T>(a, b), x, y, aliased); break;
-            case UnaryOp.Gelu when typeof(T) == typeof(float): RunUnary<ActivationOp<GeluForFloatActivation, T>, T>(new(0, 0), x, y, aliased); break;
+            case UnaryOp.Gelu when typeof(T) == typeof(float): RunUnary<GeluFloatOp, float>(new GeluFloatOp(), x, y, aliased); break;
             case UnaryOp.Gelu: RunUnary<ActivationOp<GeluActivation, T>, T>(new(0, 0), x, y, aliased); break;
             case UnaryOp.GeluTanh: RunUnary<ActivationOp<GeluTanhActivation, T>, T>(new(0, 0), x, y, aliased); break;
             case UnaryOp.Silu: RunUnary<ActivationOp<SiluActivation, T>, T>(new(0, 0), x, y, aliased); break;
@@ -306,7 +306,7 @@ public sealed partial class SimdBackend : NaiveBackend
             case BinaryOp.EluGrad: RunBinary<EluGradOp<T>, T>(new EluGradOp<T>(s), a, b, y, aliased); break;
             case BinaryOp.SigmoidGrad: RunBinary<SigmoidGradOp<T>, T>(new SigmoidGradOp<T>(), a, b, y, aliased); break;
             case BinaryOp.TanhGrad: RunBinary<TanhGradOp<T>, T>(new TanhGradOp<T>(), a, b, y, aliased); break;
-            case BinaryOp.GeluGrad when typeof(T) == typeof(float): RunBinary<ActivationGradOp<GeluForFloatActivationGrad, T>, T>(new(), a, b, y, aliased); break;
+            case BinaryOp.GeluGrad when typeof(T) == typeof(float): RunBinary<GeluGradFloatOp, float>(new GeluGradFloatOp(), a, b, y, aliased); break;
             case BinaryOp.GeluGrad: RunBinary<ActivationGradOp<GeluActivationGrad, T>, T>(new(), a, b, y, aliased); break;
             case BinaryOp.GeluTanhGrad: RunBinary<ActivationGradOp<GeluTanhActivationGrad, T>, T>(new(), a, b, y, aliased); break;
             case BinaryOp.SiluGrad: RunBinary<ActivationGradOp<SiluActivationGrad, T>, T>(new(), a, b, y, aliased); break;
