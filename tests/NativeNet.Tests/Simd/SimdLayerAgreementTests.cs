@@ -147,6 +147,11 @@ public class SimdLayerAgreementTests
         (37, 8, 14, 14, 16, 3, 3, 1, 1),
         (7, 1, 12, 12, 16, 3, 3, 1, 1),
         (11, 6, 10, 10, 4, 1, 1, 1, 0),
+        // Winograd F(2,3) in float (3×3, stride 1, ≥ 16 channels): several chunks with a shorter last one, odd and even
+        // output sizes, tile rows wider than one vector, and the paddings 0, 1, 2 (backward data pads 2, 1, 0)
+        (9, 32, 14, 14, 64, 3, 3, 1, 1),
+        (2, 16, 9, 21, 20, 3, 3, 1, 2),
+        (3, 20, 8, 19, 16, 3, 3, 1, 0),
     ];
 
     [Test]

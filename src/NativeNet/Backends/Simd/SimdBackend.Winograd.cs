@@ -1,0 +1,283 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeNet.Backends.Simd;
+
+public sealed partial class SimdBackend
+{
+    // ---- Winograd F(2×2, 3×3): 3×3 stride-1 float convolutions with many channels ----
+    //
+    // Each 2×2 output tile is A^T [ (G g G^T) ⊙ (B^T d B) ] A summed over input channels, with d the 4×4 input patch. The
+    // sum over channels of the 16 element-wise products is 16 GEMMs [out, in]·[in, tiles], so the multiplications
+    // drop from 36 to 16 per tile and channel pair (2.25×), for the price of the two tile transforms.
+    // The backward-data pass is the same convolution of dy with the filters transposed and turned by 180° and the
+    // padding 2 − p, so one kernel serves both.
+
+    /// <summary>Fewest input and output channels for which the transforms cost less than the multiplications they save
+    /// (with C = 1 a first layer's few products are cheaper done directly).</summary>
+    private const int WinogradMinChannels = 16;
+
+    /// <summary>Most tiles of one chunk: the 16 transformed inputs and the 16 products of 32→64 channels then stay in L2.</summary>
+    private const int WinogradChunkTiles = 200;
+
+    /// <summary>Lanes of one vector of the tile transforms.</summary>
+    private const int WinogradLanes = 8;
+
+    /// <summary>Whether a dense convolution takes the Winograd path (float, 3×3, stride 1, padding at most 2, enough channels).</summary>
+    private static bool WinogradApplies<T>(Conv2dGeometry g) =>
+        typeof(T) == typeof(float) && g.IsDenseUndilated && g.Groups == 1 && g.R == 3 && g.S == 3 && g.StrideH == 1 && g.StrideW == 1
+        && g.PadH <= 2 && g.PadW <= 2 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels && g.OH > 0 && g.OW > 0 && g.N > 0;
+
+    /// <summary>The forward pass by Winograd F(2,3).</summary>
+    private static unsafe void WinogradForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dGeometry g)
+    {
+        float[] xs = x.HostData<float>(), ws = w.HostData<float>(), ys = y.HostData<float>();
+        float[]? bs = bias?.HostData<float>();
+        // SAFETY: the arrays are pinned for the call; the shapes were checked by the caller (contiguous NCHW / KCRS).
+        fixed (float* px = xs) fixed (float* pw = ws) fixed (float* py = ys) fixed (float* pb = bs)
+        {
+            float* u = (float*)Pin(ThreadScratch<float>.Second(16 * g.K * g.C));
+            TransformFilters(pw + w.Offset, g.K, g.C, false, u);
+            var shape = new WinogradShape(g.N, g.C, g.H, g.W, g.K, g.OH, g.OW, g.PadH, g.PadW);
+            WinogradRun(shape, px + x.Offset, u, pb is null ? null : pb + bias!.Offset, py + y.Offset, g.ForwardFlops);
+        }
+    }
+
+    /// <summary>The data gradient by Winograd F(2,3): dx = dy ⋆ rot180(W)ᵀ with padding 2 − p.</summary>
+    private static unsafe void WinogradBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g)
+    {
+        float[] gs = dy.HostData<float>(), ws = w.HostData<float>(), xs = dx.HostData<float>();
+        // SAFETY: as WinogradForward.
+        fixed (float* pg = gs) fixed (float* pw = ws) fixed (float* px = xs)
+        {
+            float* u = (float*)Pin(ThreadScratch<float>.Second(16 * g.K * g.C));
+            TransformFilters(pw + w.Offset, g.K, g.C, true, u);
+            var shape = new WinogradShape(g.N, g.K, g.OH, g.OW, g.C, g.H, g.W, 2 - g.PadH, 2 - g.PadW);
+            WinogradRun(shape, pg + dy.Offset, u, null, px + dx.Offset, g.ForwardFlops);
+        }
+    }
+
+    /// <summary>One stride-1 3×3 convolution of N images: In channels of InH×InW into Out channels of OutH×OutW.</summary>
+    private readonly record struct WinogradShape(int N, int In, int InH, int InW, int Out, int OutH, int OutW, int PadH, int PadW)
+    {
+        public int TilesH => (OutH + 1) / 2;
+        public int TilesW => (OutW + 1) / 2;
+        public int TilesPerImage => TilesH * TilesW;
+    }
+
+    /// <summary>
+    /// u[p, o, i] = (G g G^T)[p] for the filter g that maps input channel i to output channel o, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+    /// Forward: g = w[o, i]. Backward data (<paramref name="transposed"/>): input channels are the K filters, and
+    /// g[r, s] = w[i, o, 2 − r, 2 − s].
+    /// </summary>
+    // SAFETY: w points to K·C·9 elements, u to 16·K·C writable ones.
+    private static unsafe void TransformFilters(float* w, int k, int c, bool transposed, float* u)
+    {
+        int outs = transposed ? c : k, ins = transposed ? k : c, plane = outs * ins;
+        double* t = stackalloc double[12];
+        for (int o = 0; o < outs; o++)
+        for (int i = 0; i < ins; i++)
+        {
+            float* f = transposed ? w + ((long)i * c + o) * 9 : w + ((long)o * c + i) * 9;
+            double F(int r, int s) => transposed ? f[(2 - r) * 3 + 2 - s] : f[r * 3 + s];
+            // t = G g (4×3), then u = t G^T (4×4)
+            for (int s = 0; s < 3; s++)
+            {
+                double g0 = F(0, s), g1 = F(1, s), g2 = F(2, s);
+                t[s] = g0;
+                t[3 + s] = 0.5 * (g0 + g1 + g2);
+                t[6 + s] = 0.5 * (g0 - g1 + g2);
+                t[9 + s] = g2;
+            }
+            for (int a = 0; a < 4; a++)
+            {
+                double t0 = t[a * 3], t1 = t[a * 3 + 1], t2 = t[a * 3 + 2];
+                long at = (long)o * ins + i;
+                u[(a * 4 + 0) * (long)plane + at] = (float)t0;
+                u[(a * 4 + 1) * (long)plane + at] = (float)(0.5 * (t0 + t1 + t2));
+                u[(a * 4 + 2) * (long)plane + at] = (float)(0.5 * (t0 - t1 + t2));
+                u[(a * 4 + 3) * (long)plane + at] = (float)t2;
+            }
+        }
+    }
+
+    // SAFETY: input/output point to N contiguous images of the shape; u to the 16 transformed filter planes; bias to Out elements or null.
+    private static unsafe void WinogradRun(WinogradShape s, float* input, float* u, float* bias, float* output, double flops)
+    {
+        int tpi = s.TilesPerImage;
+        int most = Math.Clamp(WinogradChunkTiles / tpi, 1, s.N);
+        int chunks = (s.N + most - 1) / most, images = (s.N + chunks - 1) / chunks;
+        chunks = (s.N + images - 1) / images;
+        var (workers, gemmThreads) = ChunkThreads(chunks, flops);
+        var body = new WinogradChunk { S = s, Images = images, Input = input, U = u, Bias = bias, Output = output, GemmThreads = gemmThreads };
+        ForEachChunk(chunks, workers, ref body);
+    }
+
+    private unsafe struct WinogradChunk : IParallelBody
+    {
+        public WinogradShape S;
+        public int Images, GemmThreads;
+        public float* Input, U, Bias, Output;
+
+        // SAFETY: chunk ci covers images [ci·Images, ci·Images + count) of the contiguous input and output; chunks write
+        // disjoint output images; the scratch (this thread's first buffer) holds V, M and the deinterleaved rows.
+        public readonly void Run(int ci)
+        {
+            var s = S;
+            int n0 = ci * Images, count = Math.Min(Images, s.N - n0), tiles = count * s.TilesPerImage;
+            int ld = tiles + WinogradLanes;
+            int rowLen = (s.TilesW + WinogradLanes) / WinogradLanes * WinogradLanes + WinogradLanes;
+            long vLen = 16L * s.In * ld, mLen = 16L * s.Out * ld;
+            float* v = (float*)Pin(ThreadScratch<float>.First((int)(vLen + mLen + 8 * rowLen)));
+            float* m = v + vLen, rows = m + mLen;
+            long inImage = (long)s.In * s.InH * s.InW, outImage = (long)s.Out * s.OutH * s.OutW;
+            for (int i = 0; i < count; i++)
+                TransformInput(s, Input + (n0 + i) * inImage, v, ld, i * s.TilesPerImage, rows, rowLen);
+            for (int p = 0; p < 16; p++)
+                SimdGemm.Gemm(false, false, s.Out, tiles, s.In, U + (long)p * s.Out * s.In, s.In, v + p * (long)s.In * ld, ld,
+                    0f, m + p * (long)s.Out * ld, ld, GemmThreads);
+            for (int i = 0; i < count; i++)
+                TransformOutput(s, m, ld, i * s.TilesPerImage, Bias, Output + (n0 + i) * outImage);
+        }
+    }
+
+    /// <summary>
+    /// v[p, c, first + ty·TW + tx] = (B^T d B)[p] for every channel c and tile (ty, tx) of one image, B^T = [1 0 −1 0; 0 1 1 0;
+    /// 0 −1 1 0; 0 1 0 −1]. Each input row is split into its even and odd columns, so that the patches of a tile row are
+    /// plain vector loads at tile offsets j and j + 1.
+    /// </summary>
+    // SAFETY: x points to one In×InH×InW image, v to 16 planes of In rows of ld ≥ first + TilesPerImage + 8 elements,
+    // rows to 8·rowLen scratch elements. The vector tail past TW writes lanes of the next tile row (written after it)
+    // or of the row's slack (ld − tiles ≥ 8), never another channel's row.
+    private static unsafe void TransformInput(WinogradShape s, float* x, float* v, int ld, int first, float* rows, int rowLen)
+    {
+        int tw = s.TilesW, plane = s.InH * s.InW;
+        long pstride = (long)s.In * ld;
+        new Span<float>(rows, 8 * rowLen).Clear();
+        for (int c = 0; c < s.In; c++)
+        {
+            float* xc = x + (long)c * plane;
+            for (int ty = 0; ty < s.TilesH; ty++)
+            {
+                for (int q = 0; q < 4; q++)
+                    Deinterleave(xc, s, 2 * ty - s.PadH + q, tw + 1, rows + 2 * q * rowLen, rows + (2 * q + 1) * rowLen);
+                float* dst = v + (long)c * ld + first + ty * tw;
+                for (int j = 0; j < tw; j += WinogradLanes)
+                {
+                    for (int half = 0; half < 2; half++)
+                    {
+                        // vertical B^T on the even (half 0) and odd (half 1) columns: rows r0..r3 of the patch
+                        float* e0 = rows + half * rowLen + j;
+                        Vector256<float> d0 = Vector256.Load(e0), d1 = Vector256.Load(e0 + 2 * rowLen),
+                            d2 = Vector256.Load(e0 + 4 * rowLen), d3 = Vector256.Load(e0 + 6 * rowLen);
+                        Vector256<float> n0 = Vector256.Load(e0 + 1), n1 = Vector256.Load(e0 + 2 * rowLen + 1),
+                            n2 = Vector256.Load(e0 + 4 * rowLen + 1), n3 = Vector256.Load(e0 + 6 * rowLen + 1);
+                        // column j of the half at tile j, column j + 1 for the even half gives patch column 2
+                        Store4(dst + j, pstride, half, d0 - d2, n0 - n2);
+                        Store4(dst + j + 4 * pstride, pstride, half, d1 + d2, n1 + n2);
+                        Store4(dst + j + 8 * pstride, pstride, half, d2 - d1, n2 - n1);
+                        Store4(dst + j + 12 * pstride, pstride, half, d1 - d3, n1 - n3);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The horizontal B^T on one transformed row a of the patches: with the even columns e (patch columns 0, 2) and the odd
+    /// columns o (1, 3), v[a,0] = e_j − e_{j+1}, v[a,1] = o_j + e_{j+1}, v[a,2] = e_{j+1} − o_j, v[a,3] = o_j − o_{j+1}.
+    /// Called once per half: the even half stores points 0 (partial) and the odd half completes them, so the two halves
+    /// are written through scratch-free read-modify-write of the same four points.
+    /// </summary>
+    // SAFETY: dst points to point (a, 0) of a vector of tiles; the four points are pstride apart.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store4(float* dst, long pstride, int half, Vector256<float> cur, Vector256<float> next)
+    {
+        if (half == 0)
+        {
+            // even columns: e_j = cur, e_{j+1} = next
+            (cur - next).Store(dst);
+            next.Store(dst + pstride);
+            next.Store(dst + 2 * pstride);
+        }
+        else
+        {
+            // odd columns: o_j = cur, o_{j+1} = next
+            (Vector256.Load(dst + pstride) + cur).Store(dst + pstride);
+            (Vector256.Load(dst + 2 * pstride) - cur).Store(dst + 2 * pstride);
+            (cur - next).Store(dst + 3 * pstride);
+        }
+    }
+
+    /// <summary>even[j] = x[h, 2j − pw], odd[j] = x[h, 2j + 1 − pw] for j &lt; count (0 outside the image).</summary>
+    // SAFETY: xc points to one InH×InW channel; even and odd to count writable elements each.
+    private static unsafe void Deinterleave(float* xc, WinogradShape s, int h, int count, float* even, float* odd)
+    {
+        if (h < 0 || h >= s.InH)
+        {
+            new Span<float>(even, count).Clear();
+            new Span<float>(odd, count).Clear();
+            return;
+        }
+        float* row = xc + (long)h * s.InW;
+        int w = s.InW, pw = s.PadW;
+        for (int j = 0; j < count; j++)
+        {
+            int col = 2 * j - pw;
+            even[j] = (uint)col < (uint)w ? row[col] : 0f;
+            odd[j] = (uint)(col + 1) < (uint)w ? row[col + 1] : 0f;
+        }
+    }
+
+    /// <summary>
+    /// y[o, 2ty + a, 2tx + b] = (A^T m A)[a, b] + bias[o] for every output channel o and tile of one image, A^T = [1 1 1 0; 0 1 −1 −1];
+    /// the odd last row and column of an odd-sized output are dropped.
+    /// </summary>
+    // SAFETY: m points to the 16 product planes (Out rows of ld elements each), y to one Out×OutH×OutW image; vector loads
+    // past the tile row read the next row's or the slack's elements, whose results are not stored.
+    private static unsafe void TransformOutput(WinogradShape s, float* m, int ld, int first, float* bias, float* y)
+    {
+        int tw = s.TilesW, oh = s.OutH, ow = s.OutW;
+        long pstride = (long)s.Out * ld;
+        float* out4 = stackalloc float[4 * WinogradLanes];
+        for (int o = 0; o < s.Out; o++)
+        {
+            var b = Vector256.Create(bias is null ? 0f : bias[o]);
+            float* yo = y + (long)o * oh * ow;
+            for (int ty = 0; ty < s.TilesH; ty++)
+            {
+                float* src = m + (long)o * ld + first + ty * tw;
+                float* y0 = yo + (long)2 * ty * ow;
+                bool secondRow = 2 * ty + 1 < oh;
+                for (int j = 0; j < tw; j += WinogradLanes)
+                {
+                    float* q = src + j;
+                    // rows of A^T applied over a (points a·4 + b), then over b
+                    Vector256<float> r00 = Vector256.Load(q), r01 = Vector256.Load(q + pstride), r02 = Vector256.Load(q + 2 * pstride), r03 = Vector256.Load(q + 3 * pstride);
+                    Vector256<float> r10 = Vector256.Load(q + 4 * pstride), r11 = Vector256.Load(q + 5 * pstride), r12 = Vector256.Load(q + 6 * pstride), r13 = Vector256.Load(q + 7 * pstride);
+                    Vector256<float> r20 = Vector256.Load(q + 8 * pstride), r21 = Vector256.Load(q + 9 * pstride), r22 = Vector256.Load(q + 10 * pstride), r23 = Vector256.Load(q + 11 * pstride);
+                    Vector256<float> r30 = Vector256.Load(q + 12 * pstride), r31 = Vector256.Load(q + 13 * pstride), r32 = Vector256.Load(q + 14 * pstride), r33 = Vector256.Load(q + 15 * pstride);
+                    Vector256<float> s00 = r00 + r10 + r20, s01 = r01 + r11 + r21, s02 = r02 + r12 + r22, s03 = r03 + r13 + r23;
+                    Vector256<float> s10 = r10 - r20 - r30, s11 = r11 - r21 - r31, s12 = r12 - r22 - r32, s13 = r13 - r23 - r33;
+                    (s00 + s01 + s02 + b).Store(out4);
+                    (s01 - s02 - s03 + b).Store(out4 + WinogradLanes);
+                    (s10 + s11 + s12 + b).Store(out4 + 2 * WinogradLanes);
+                    (s11 - s12 - s13 + b).Store(out4 + 3 * WinogradLanes);
+                    int lanes = Math.Min(WinogradLanes, tw - j);
+                    float* y1 = y0 + ow;
+                    for (int l = 0; l < lanes; l++)
+                    {
+                        int col = 2 * (j + l);
+                        y0[col] = out4[l];
+                        if (secondRow) y1[col] = out4[2 * WinogradLanes + l];
+                        if (col + 1 < ow)
+                        {
+                            y0[col + 1] = out4[WinogradLanes + l];
+                            if (secondRow) y1[col + 1] = out4[3 * WinogradLanes + l];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
