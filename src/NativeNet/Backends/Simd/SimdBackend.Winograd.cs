@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeNet.Backends.Simd;
 
@@ -104,75 +105,100 @@ public sealed partial class SimdBackend
     // SAFETY: input/output point to N contiguous images of the shape; u to the 16 transformed filter planes; bias to Out elements or null.
     private static unsafe void WinogradRun(WinogradShape s, float* input, float* u, float* bias, float* output, double flops)
     {
-        int tpi = s.TilesPerImage;
-        int most = Math.Clamp(WinogradChunkTiles / tpi, 1, s.N);
-        int chunks = (s.N + most - 1) / most, images = (s.N + chunks - 1) / chunks;
-        chunks = (s.N + images - 1) / images;
-        var (workers, gemmThreads) = ChunkThreads(chunks, flops);
-        var body = new WinogradChunk { S = s, Images = images, Input = input, U = u, Bias = bias, Output = output, GemmThreads = gemmThreads };
-        ForEachChunk(chunks, workers, ref body);
+        long total = (long)s.N * s.TilesPerImage;
+        int target = Environment.GetEnvironmentVariable("WT") is string e ? int.Parse(e) : WinogradChunkTiles;
+        long chunks = (total + target - 1) / target;
+        // the GEMM's micro-panels are 32 columns wide: a chunk of a whole number of panels wastes none of them
+        int tiles = (int)Math.Min(total, ((total + chunks - 1) / chunks + 31) / 32 * 32);
+        chunks = (total + tiles - 1) / tiles;
+        var (workers, gemmThreads) = ChunkThreads((int)chunks, flops);
+        var body = new WinogradChunk { S = s, Tiles = tiles, Total = total, Input = input, U = u, Bias = bias, Output = output, GemmThreads = gemmThreads };
+        ForEachChunk((int)chunks, workers, ref body);
     }
 
+    internal static long ProfIn, ProfGemm, ProfOut;
     private unsafe struct WinogradChunk : IParallelBody
     {
         public WinogradShape S;
-        public int Images, GemmThreads;
+        public int Tiles, GemmThreads;
+        public long Total;
         public float* Input, U, Bias, Output;
 
-        // SAFETY: chunk ci covers images [ci·Images, ci·Images + count) of the contiguous input and output; chunks write
-        // disjoint output images; the scratch (this thread's first buffer) holds V, M and the deinterleaved rows.
+        // SAFETY: chunk ci covers the tiles [ci·Tiles, ci·Tiles + tiles) of all images (image-major, then tile rows), so
+        // chunks write disjoint output pixels; the scratch (this thread's first buffer) holds V, M and the deinterleaved rows.
         public readonly void Run(int ci)
         {
             var s = S;
-            int n0 = ci * Images, count = Math.Min(Images, s.N - n0), tiles = count * s.TilesPerImage;
+            int tpi = s.TilesPerImage;
+            long first = (long)ci * Tiles;
+            int tiles = (int)Math.Min(Tiles, Total - first);
             int ld = tiles + WinogradLanes;
             int rowLen = (s.TilesW + WinogradLanes) / WinogradLanes * WinogradLanes + WinogradLanes;
             long vLen = 16L * s.In * ld, mLen = 16L * s.Out * ld;
-            float* v = (float*)Pin(ThreadScratch<float>.First((int)(vLen + mLen + 8 * rowLen)));
+            float* v = (float*)Pin(ThreadScratch<float>.First((int)(vLen + mLen + WinogradPlaneLength(s, rowLen))));
             float* m = v + vLen, rows = m + mLen;
             long inImage = (long)s.In * s.InH * s.InW, outImage = (long)s.Out * s.OutH * s.OutW;
-            for (int i = 0; i < count; i++)
-                TransformInput(s, Input + (n0 + i) * inImage, v, ld, i * s.TilesPerImage, rows, rowLen);
+            int img0 = (int)(first / tpi), img1 = (int)((first + tiles - 1) / tpi);
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            for (int i = img0; i <= img1; i++)
+            {
+                long at = (long)i * tpi - first;
+                TransformInput(s, Input + i * inImage, v, ld, (int)at, (int)Math.Max(0, -at), (int)Math.Min(tpi, tiles - at), rows, rowLen);
+            }
+            long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
             for (int p = 0; p < 16; p++)
                 SimdGemm.Gemm(false, false, s.Out, tiles, s.In, U + (long)p * s.Out * s.In, s.In, v + p * (long)s.In * ld, ld,
                     0f, m + p * (long)s.Out * ld, ld, GemmThreads);
-            for (int i = 0; i < count; i++)
-                TransformOutput(s, m, ld, i * s.TilesPerImage, Bias, Output + (n0 + i) * outImage);
+            long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
+            for (int i = img0; i <= img1; i++)
+            {
+                long at = (long)i * tpi - first;
+                TransformOutput(s, m, ld, (int)at, (int)Math.Max(0, -at), (int)Math.Min(tpi, tiles - at), Bias, Output + i * outImage, rows);
+            }
+            long t3 = System.Diagnostics.Stopwatch.GetTimestamp();
+            ProfIn += t1 - t0; ProfGemm += t2 - t1; ProfOut += t3 - t2;
         }
     }
 
     /// <summary>
     /// v[p, c, first + ty·TW + tx] = (B^T d B)[p] for every channel c and tile (ty, tx) of one image, B^T = [1 0 −1 0; 0 1 1 0;
-    /// 0 −1 1 0; 0 1 0 −1]. Each input row is split into its even and odd columns, so that the patches of a tile row are
-    /// plain vector loads at tile offsets j and j + 1.
+    /// 0 −1 1 0; 0 1 0 −1]. Each padded input row is split once into its even and odd columns, so that the patches of a
+    /// tile row are plain vector loads at tile offsets j and j + 1.
     /// </summary>
     // SAFETY: x points to one In×InH×InW image, v to 16 planes of In rows of ld ≥ first + TilesPerImage + 8 elements,
-    // rows to 8·rowLen scratch elements. The vector tail past TW writes lanes of the next tile row (written after it)
-    // or of the row's slack (ld − tiles ≥ 8), never another channel's row.
-    private static unsafe void TransformInput(WinogradShape s, float* x, float* v, int ld, int first, float* rows, int rowLen)
+    // planes to WinogradPlaneLength scratch elements. The vector tail past TW writes lanes of the next tile row (written
+    // after it) or of the row's slack (ld − tiles ≥ 8), never another channel's row.
+    private static unsafe void TransformInput(WinogradShape s, float* x, float* v, int ld, int at, int from, int to, float* planes, int rowLen)
     {
-        int tw = s.TilesW, plane = s.InH * s.InW;
+        int tw = s.TilesW, plane = s.InH * s.InW, paddedRows = 2 * s.TilesH + 2;
+        int ty0 = from / tw, ty1 = (to - 1) / tw;
         long pstride = (long)s.In * ld;
-        new Span<float>(rows, 8 * rowLen).Clear();
+        // line: one padded input row; its margins stay zero, only [PadW, PadW + InW) is ever written
+        float* line = planes, even = line + 2 * rowLen, odd = even + (long)paddedRows * rowLen;
+        new Span<float>(planes, WinogradPlaneLength(s, rowLen)).Clear();
         for (int c = 0; c < s.In; c++)
         {
             float* xc = x + (long)c * plane;
-            for (int ty = 0; ty < s.TilesH; ty++)
+            for (int rr = 2 * ty0; rr < 2 * ty1 + 4; rr++)
             {
-                for (int q = 0; q < 4; q++)
-                    Deinterleave(xc, s, 2 * ty - s.PadH + q, tw + 1, rows + 2 * q * rowLen, rows + (2 * q + 1) * rowLen);
-                float* dst = v + (long)c * ld + first + ty * tw;
-                for (int j = 0; j < tw; j += WinogradLanes)
+                int h = rr - s.PadH;
+                if (h < 0 || h >= s.InH) continue; // stays zero from the clear (padding rows are the same for every channel)
+                new ReadOnlySpan<float>(xc + (long)h * s.InW, s.InW).CopyTo(new Span<float>(line + s.PadW, s.InW));
+                Deinterleave(line, tw + 1, even + (long)rr * rowLen, odd + (long)rr * rowLen);
+            }
+            for (int ty = ty0; ty <= ty1; ty++)
+            {
+                float* dst = v + (long)c * ld + at + ty * tw;
+                for (int j = Math.Max(0, from - ty * tw), jEnd = Math.Min(tw, to - ty * tw); j < jEnd; j += WinogradLanes)
                 {
                     for (int half = 0; half < 2; half++)
                     {
-                        // vertical B^T on the even (half 0) and odd (half 1) columns: rows r0..r3 of the patch
-                        float* e0 = rows + half * rowLen + j;
-                        Vector256<float> d0 = Vector256.Load(e0), d1 = Vector256.Load(e0 + 2 * rowLen),
-                            d2 = Vector256.Load(e0 + 4 * rowLen), d3 = Vector256.Load(e0 + 6 * rowLen);
-                        Vector256<float> n0 = Vector256.Load(e0 + 1), n1 = Vector256.Load(e0 + 2 * rowLen + 1),
-                            n2 = Vector256.Load(e0 + 4 * rowLen + 1), n3 = Vector256.Load(e0 + 6 * rowLen + 1);
-                        // column j of the half at tile j, column j + 1 for the even half gives patch column 2
+                        // vertical B^T on the even (half 0) and odd (half 1) columns of patch rows 2ty .. 2ty + 3
+                        float* e0 = (half == 0 ? even : odd) + (long)2 * ty * rowLen + j;
+                        Vector256<float> d0 = Vector256.Load(e0), d1 = Vector256.Load(e0 + rowLen),
+                            d2 = Vector256.Load(e0 + 2 * rowLen), d3 = Vector256.Load(e0 + 3 * rowLen);
+                        Vector256<float> n0 = Vector256.Load(e0 + 1), n1 = Vector256.Load(e0 + rowLen + 1),
+                            n2 = Vector256.Load(e0 + 2 * rowLen + 1), n3 = Vector256.Load(e0 + 3 * rowLen + 1);
                         Store4(dst + j, pstride, half, d0 - d2, n0 - n2);
                         Store4(dst + j + 4 * pstride, pstride, half, d1 + d2, n1 + n2);
                         Store4(dst + j + 8 * pstride, pstride, half, d2 - d1, n2 - n1);
@@ -180,6 +206,34 @@ public sealed partial class SimdBackend
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Scratch of <see cref="TransformInput"/>: one padded line, then the even and the odd planes.</summary>
+    private static int WinogradPlaneLength(WinogradShape s, int rowLen) => (2 + 2 * (2 * s.TilesH + 2)) * rowLen;
+
+    /// <summary>even[j] = line[2j], odd[j] = line[2j + 1] for j &lt; count.</summary>
+    // SAFETY: line holds 2·count readable elements (rounded up to 16 when AVX2 is used), even and odd count writable
+    // ones (rounded up to 8).
+    private static unsafe void Deinterleave(float* line, int count, float* even, float* odd)
+    {
+        int j = 0;
+        if (Avx2.IsSupported)
+        {
+            for (; j < count; j += 8)
+            {
+                Vector256<float> a = Avx.LoadVector256(line + 2 * j), b = Avx.LoadVector256(line + 2 * j + 8);
+                // within each 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs reordered to a0 a2 a4 a6 b0 b2 b4 b6
+                Vector256<float> e = Avx.Shuffle(a, b, 0b10_00_10_00), o = Avx.Shuffle(a, b, 0b11_01_11_01);
+                Avx.Store(even + j, Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle());
+                Avx.Store(odd + j, Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
+            }
+            return;
+        }
+        for (; j < count; j++)
+        {
+            even[j] = line[2 * j];
+            odd[j] = line[2 * j + 1];
         }
     }
 
@@ -209,47 +263,26 @@ public sealed partial class SimdBackend
         }
     }
 
-    /// <summary>even[j] = x[h, 2j − pw], odd[j] = x[h, 2j + 1 − pw] for j &lt; count (0 outside the image).</summary>
-    // SAFETY: xc points to one InH×InW channel; even and odd to count writable elements each.
-    private static unsafe void Deinterleave(float* xc, WinogradShape s, int h, int count, float* even, float* odd)
-    {
-        if (h < 0 || h >= s.InH)
-        {
-            new Span<float>(even, count).Clear();
-            new Span<float>(odd, count).Clear();
-            return;
-        }
-        float* row = xc + (long)h * s.InW;
-        int w = s.InW, pw = s.PadW;
-        for (int j = 0; j < count; j++)
-        {
-            int col = 2 * j - pw;
-            even[j] = (uint)col < (uint)w ? row[col] : 0f;
-            odd[j] = (uint)(col + 1) < (uint)w ? row[col + 1] : 0f;
-        }
-    }
-
     /// <summary>
     /// y[o, 2ty + a, 2tx + b] = (A^T m A)[a, b] + bias[o] for every output channel o and tile of one image, A^T = [1 1 1 0; 0 1 −1 −1];
     /// the odd last row and column of an odd-sized output are dropped.
     /// </summary>
     // SAFETY: m points to the 16 product planes (Out rows of ld elements each), y to one Out×OutH×OutW image; vector loads
     // past the tile row read the next row's or the slack's elements, whose results are not stored.
-    private static unsafe void TransformOutput(WinogradShape s, float* m, int ld, int first, float* bias, float* y)
+    private static unsafe void TransformOutput(WinogradShape s, float* m, int ld, int at, int from, int to, float* bias, float* y, float* lines)
     {
         int tw = s.TilesW, oh = s.OutH, ow = s.OutW;
         long pstride = (long)s.Out * ld;
-        float* out4 = stackalloc float[4 * WinogradLanes];
+        float* line0 = lines, line1 = lines + 2 * ((tw + WinogradLanes - 1) / WinogradLanes * WinogradLanes);
         for (int o = 0; o < s.Out; o++)
         {
             var b = Vector256.Create(bias is null ? 0f : bias[o]);
             float* yo = y + (long)o * oh * ow;
-            for (int ty = 0; ty < s.TilesH; ty++)
+            for (int ty = from / tw, ty1 = (to - 1) / tw; ty <= ty1; ty++)
             {
-                float* src = m + (long)o * ld + first + ty * tw;
-                float* y0 = yo + (long)2 * ty * ow;
-                bool secondRow = 2 * ty + 1 < oh;
-                for (int j = 0; j < tw; j += WinogradLanes)
+                float* src = m + (long)o * ld + at + ty * tw;
+                int j0 = Math.Max(0, from - ty * tw), jEnd = Math.Min(tw, to - ty * tw);
+                for (int j = j0; j < jEnd; j += WinogradLanes)
                 {
                     float* q = src + j;
                     // rows of A^T applied over a (points a·4 + b), then over b
@@ -259,25 +292,35 @@ public sealed partial class SimdBackend
                     Vector256<float> r30 = Vector256.Load(q + 12 * pstride), r31 = Vector256.Load(q + 13 * pstride), r32 = Vector256.Load(q + 14 * pstride), r33 = Vector256.Load(q + 15 * pstride);
                     Vector256<float> s00 = r00 + r10 + r20, s01 = r01 + r11 + r21, s02 = r02 + r12 + r22, s03 = r03 + r13 + r23;
                     Vector256<float> s10 = r10 - r20 - r30, s11 = r11 - r21 - r31, s12 = r12 - r22 - r32, s13 = r13 - r23 - r33;
-                    (s00 + s01 + s02 + b).Store(out4);
-                    (s01 - s02 - s03 + b).Store(out4 + WinogradLanes);
-                    (s10 + s11 + s12 + b).Store(out4 + 2 * WinogradLanes);
-                    (s11 - s12 - s13 + b).Store(out4 + 3 * WinogradLanes);
-                    int lanes = Math.Min(WinogradLanes, tw - j);
-                    float* y1 = y0 + ow;
-                    for (int l = 0; l < lanes; l++)
-                    {
-                        int col = 2 * (j + l);
-                        y0[col] = out4[l];
-                        if (secondRow) y1[col] = out4[2 * WinogradLanes + l];
-                        if (col + 1 < ow)
-                        {
-                            y0[col + 1] = out4[WinogradLanes + l];
-                            if (secondRow) y1[col + 1] = out4[3 * WinogradLanes + l];
-                        }
-                    }
+                    Interleave(s00 + s01 + s02 + b, s01 - s02 - s03 + b, line0 + 2 * (j - j0));
+                    Interleave(s10 + s11 + s12 + b, s11 - s12 - s13 + b, line1 + 2 * (j - j0));
                 }
+                // the output columns of tiles [j0, jEnd); an odd-width output drops the last tile's second column
+                int col0 = 2 * j0, cols = Math.Min(ow, 2 * jEnd) - col0;
+                float* y0 = yo + (long)2 * ty * ow + col0;
+                new ReadOnlySpan<float>(line0, cols).CopyTo(new Span<float>(y0, cols));
+                if (2 * ty + 1 < oh) new ReadOnlySpan<float>(line1, cols).CopyTo(new Span<float>(y0 + ow, cols));
             }
+        }
+    }
+
+    /// <summary>dst[2l] = a[l], dst[2l + 1] = b[l]: the two columns of a row of output tiles, side by side.</summary>
+    // SAFETY: dst holds 16 writable elements.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Interleave(Vector256<float> a, Vector256<float> b, float* dst)
+    {
+        if (Avx.IsSupported)
+        {
+            // within each 128-bit lane a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7, then the lanes put in order
+            Vector256<float> lo = Avx.UnpackLow(a, b), hi = Avx.UnpackHigh(a, b);
+            Avx.Store(dst, Avx.Permute2x128(lo, hi, 0x20));
+            Avx.Store(dst + 8, Avx.Permute2x128(lo, hi, 0x31));
+            return;
+        }
+        for (int l = 0; l < WinogradLanes; l++)
+        {
+            dst[2 * l] = a.GetElement(l);
+            dst[2 * l + 1] = b.GetElement(l);
         }
     }
 }
