@@ -471,6 +471,11 @@ public sealed partial class SimdBackend
             dwSpan.Clear();
             return;
         }
+        if (WinogradApplies<T>(g))
+        {
+            WinogradBackwardFilter(x, dy, dw, g);
+            return;
+        }
         int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
         var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
         // Chunk 0 writes dw; every later chunk writes its own partial, added to dw in chunk order once the chunks of a

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -105,15 +106,178 @@ public sealed partial class SimdBackend
     // SAFETY: input/output point to N contiguous images of the shape; u to the 16 transformed filter planes; bias to Out elements or null.
     private static unsafe void WinogradRun(WinogradShape s, float* input, float* u, float* bias, float* output, double flops)
     {
+        var (tiles, chunks, total) = WinogradChunks(s);
+        var (workers, gemmThreads) = ChunkThreads(chunks, flops);
+        var body = new WinogradChunk { S = s, Tiles = tiles, Total = total, Input = input, U = u, Bias = bias, Output = output, GemmThreads = gemmThreads };
+        ForEachChunk(chunks, workers, ref body);
+    }
+
+    /// <summary>
+    /// Tiles per chunk, as even as <see cref="WinogradChunkTiles"/> allows and rounded up to the GEMM's 32-column
+    /// micro-panels (a chunk of whole panels wastes none of them). It depends on the shape only, never on the thread
+    /// count, so the filter gradient, summed chunk by chunk, is the same for every thread count.
+    /// </summary>
+    private static (int Tiles, int Chunks, long Total) WinogradChunks(WinogradShape s)
+    {
         long total = (long)s.N * s.TilesPerImage;
         int target = Environment.GetEnvironmentVariable("WT") is string e ? int.Parse(e) : WinogradChunkTiles;
         long chunks = (total + target - 1) / target;
-        // the GEMM's micro-panels are 32 columns wide: a chunk of a whole number of panels wastes none of them
         int tiles = (int)Math.Min(total, ((total + chunks - 1) / chunks + 31) / 32 * 32);
-        chunks = (total + tiles - 1) / tiles;
-        var (workers, gemmThreads) = ChunkThreads((int)chunks, flops);
-        var body = new WinogradChunk { S = s, Tiles = tiles, Total = total, Input = input, U = u, Bias = bias, Output = output, GemmThreads = gemmThreads };
-        ForEachChunk((int)chunks, workers, ref body);
+        return (tiles, (int)((total + tiles - 1) / tiles), total);
+    }
+
+    /// <summary>
+    /// The filter gradient by Winograd F(2,3): per chunk, dU[p] = dM[p] · V[p]ᵀ with dM = A dY A^T of every 2×2 gradient
+    /// tile and V = B^T d B of its input patch (the adjoint of the forward's product); the chunks' dU are summed in chunk
+    /// order and dW = G^T dU G.
+    /// </summary>
+    private static unsafe void WinogradBackwardFilter(Tensor x, Tensor dy, Tensor dw, Conv2dGeometry g)
+    {
+        float[] xs = x.HostData<float>(), gs = dy.HostData<float>(), ws = dw.HostData<float>();
+        var s = new WinogradShape(g.N, g.C, g.H, g.W, g.K, g.OH, g.OW, g.PadH, g.PadW);
+        var (tiles, chunks, total) = WinogradChunks(s);
+        var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
+        int ukc = 16 * g.K * g.C;
+        int wave = Math.Min(chunks, Math.Max(workers, PartialElements / ukc));
+        // the sum (first ukc elements) and one partial per chunk of a wave; the workers use only their first scratch
+        float[] partials = ThreadScratch<float>.Second((wave + 1) * ukc);
+        // SAFETY: arrays pinned for the call; each chunk of a wave writes only its own partial.
+        fixed (float* px = xs) fixed (float* pg = gs) fixed (float* pw = ws) fixed (float* pp = partials)
+        {
+            var body = new WinogradFilterChunk { S = s, Tiles = tiles, Total = total, X = px + x.Offset, Dy = pg + dy.Offset, Partials = pp + ukc, GemmThreads = gemmThreads };
+            var sum = new Span<float>(pp, ukc);
+            for (int start = 0; start < chunks; start += wave)
+            {
+                int inWave = Math.Min(wave, chunks - start);
+                body.WaveStart = start;
+                ForEachChunk(inWave, workers, ref body);
+                for (int j = 0; j < inWave; j++)
+                {
+                    var part = new ReadOnlySpan<float>(pp + (long)(j + 1) * ukc, ukc);
+                    if (start + j == 0) part.CopyTo(sum);
+                    else TensorPrimitives.Add(sum, part, sum);
+                }
+            }
+            FilterGradientFromTransform(pp, g.K, g.C, pw + dw.Offset);
+        }
+    }
+
+    /// <summary>dw[k, c] = G^T dU[k, c] G, G^T = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1].</summary>
+    // SAFETY: du points to 16 planes of K·C elements, dw to K·C·9 writable ones.
+    private static unsafe void FilterGradientFromTransform(float* du, int k, int c, float* dw)
+    {
+        long plane = (long)k * c;
+        double* t = stackalloc double[12];
+        for (long at = 0; at < plane; at++)
+        {
+            // t = G^T dU (3×4), then dw = t G (3×3)
+            for (int b = 0; b < 4; b++)
+            {
+                double u0 = du[(0 + b) * plane + at], u1 = du[(4 + b) * plane + at], u2 = du[(8 + b) * plane + at], u3 = du[(12 + b) * plane + at];
+                t[b] = u0 + 0.5 * (u1 + u2);
+                t[4 + b] = 0.5 * (u1 - u2);
+                t[8 + b] = 0.5 * (u1 + u2) + u3;
+            }
+            float* f = dw + at * 9;
+            for (int r = 0; r < 3; r++)
+            {
+                double t0 = t[r * 4], t1 = t[r * 4 + 1], t2 = t[r * 4 + 2], t3 = t[r * 4 + 3];
+                f[r * 3] = (float)(t0 + 0.5 * (t1 + t2));
+                f[r * 3 + 1] = (float)(0.5 * (t1 - t2));
+                f[r * 3 + 2] = (float)(0.5 * (t1 + t2) + t3);
+            }
+        }
+    }
+
+    private unsafe struct WinogradFilterChunk : IParallelBody
+    {
+        public WinogradShape S;
+        public int Tiles, GemmThreads, WaveStart;
+        public long Total;
+        public float* X, Dy, Partials;
+
+        // SAFETY: chunk WaveStart + j covers the tiles [ci·Tiles, ci·Tiles + tiles) of x and dy and writes only partial j;
+        // the scratch (this thread's first buffer) holds V, dM and the deinterleaved rows.
+        public readonly void Run(int j)
+        {
+            var s = S;
+            int ci = WaveStart + j, tpi = s.TilesPerImage;
+            long first = (long)ci * Tiles;
+            int tiles = (int)Math.Min(Tiles, Total - first);
+            int ld = tiles + WinogradLanes;
+            int rowLen = (s.TilesW + WinogradLanes) / WinogradLanes * WinogradLanes + WinogradLanes;
+            long vLen = 16L * s.In * ld, mLen = 16L * s.Out * ld;
+            float* v = (float*)Pin(ThreadScratch<float>.First((int)(vLen + mLen + WinogradPlaneLength(s, rowLen))));
+            float* m = v + vLen, rows = m + mLen;
+            long inImage = (long)s.In * s.InH * s.InW, outImage = (long)s.Out * s.OutH * s.OutW;
+            int img0 = (int)(first / tpi), img1 = (int)((first + tiles - 1) / tpi);
+            for (int i = img0; i <= img1; i++)
+            {
+                long at = (long)i * tpi - first;
+                int from = (int)Math.Max(0, -at), to = (int)Math.Min(tpi, tiles - at);
+                TransformInput(s, X + i * inImage, v, ld, (int)at, from, to, rows, rowLen);
+                TransformGradient(s, Dy + i * outImage, m, ld, (int)at, from, to, rows, rowLen);
+            }
+            float* target = Partials + (long)j * 16 * s.Out * s.In;
+            for (int p = 0; p < 16; p++)
+                SimdGemm.Gemm(false, true, s.Out, s.In, tiles, m + p * (long)s.Out * ld, ld, v + p * (long)s.In * ld, ld,
+                    0f, target + (long)p * s.Out * s.In, s.In, GemmThreads);
+        }
+    }
+
+    /// <summary>
+    /// dm[p, k, at + ty·TW + tx] = (A dY A^T)[p] for the 2×2 gradient tile dY at (ty, tx) of every filter k of one image,
+    /// A = [1 0; 1 1; 1 −1; 0 −1]; positions past an odd-sized output are zero.
+    /// </summary>
+    // SAFETY: dy points to one Out×OutH×OutW image, dm to 16 planes of Out rows of ld elements, rows to the scratch of
+    // TransformInput (the lines are not shared with it: it has finished). Vector tails as in TransformInput.
+    private static unsafe void TransformGradient(WinogradShape s, float* dy, float* dm, int ld, int at, int from, int to, float* rows, int rowLen)
+    {
+        int tw = s.TilesW, oh = s.OutH, ow = s.OutW;
+        long pstride = (long)s.Out * ld;
+        float* line = rows, e0 = line + 2 * rowLen, o0 = e0 + rowLen, e1 = o0 + rowLen, o1 = e1 + rowLen;
+        new Span<float>(rows, 6 * rowLen).Clear();
+        int ty0 = from / tw, ty1 = (to - 1) / tw;
+        for (int k = 0; k < s.Out; k++)
+        {
+            float* yk = dy + (long)k * oh * ow;
+            for (int ty = ty0; ty <= ty1; ty++)
+            {
+                new ReadOnlySpan<float>(yk + (long)2 * ty * ow, ow).CopyTo(new Span<float>(line, ow));
+                Deinterleave(line, tw, e0, o0);
+                if (2 * ty + 1 < oh)
+                {
+                    new ReadOnlySpan<float>(yk + (long)(2 * ty + 1) * ow, ow).CopyTo(new Span<float>(line, ow));
+                    Deinterleave(line, tw, e1, o1);
+                }
+                else
+                {
+                    new Span<float>(e1, rowLen).Clear();
+                    new Span<float>(o1, rowLen).Clear();
+                }
+                float* dst = dm + (long)k * ld + at + ty * tw;
+                for (int jx = Math.Max(0, from - ty * tw), jEnd = Math.Min(tw, to - ty * tw); jx < jEnd; jx += WinogradLanes)
+                {
+                    Vector256<float> a = Vector256.Load(e0 + jx), b = Vector256.Load(o0 + jx), c = Vector256.Load(e1 + jx), d = Vector256.Load(o1 + jx);
+                    // rows of A dY: (a, b), (a + c, b + d), (a − c, b − d), (−c, −d); each row (x, z) → (x, x + z, x − z, −z)
+                    float* q = dst + jx;
+                    StoreRow(q, pstride, a, b);
+                    StoreRow(q + 4 * pstride, pstride, a + c, b + d);
+                    StoreRow(q + 8 * pstride, pstride, a - c, b - d);
+                    StoreRow(q + 12 * pstride, pstride, -c, -d);
+                }
+            }
+        }
+    }
+
+    // SAFETY: q points to point (a, 0) of a vector of tiles; the four points are pstride apart.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreRow(float* q, long pstride, Vector256<float> x, Vector256<float> z)
+    {
+        x.Store(q);
+        (x + z).Store(q + pstride);
+        (x - z).Store(q + 2 * pstride);
+        (-z).Store(q + 3 * pstride);
     }
 
     internal static long ProfIn, ProfGemm, ProfOut;
