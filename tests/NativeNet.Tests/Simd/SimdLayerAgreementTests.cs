@@ -185,33 +185,39 @@ public class SimdLayerAgreementTests
         int saved = SimdBackend.Threads;
         try
         {
-            // big enough to run chunks on several threads; 37 images give chunks that do not divide evenly over 2 or 3
-            var g = new Conv2dGeometry(37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1);
-            var x = Random([g.N, g.C, g.H, g.W], dtype, 1);
-            var w = Random([g.K, g.C, g.R, g.S], dtype, 2);
-            var bias = Random([g.K], dtype, 3);
-            var dy = Random([g.N, g.K, g.OH, g.OW], dtype, 4);
-            Tensor[]? first = null;
-            foreach (int t in new[] { 1, 2, 3 })
-            {
-                SimdBackend.Threads = t;
-                var y = Tensor.Zeros([g.N, g.K, g.OH, g.OW], dtype);
-                var dx = Tensor.Zeros([g.N, g.C, g.H, g.W], dtype);
-                var dw = Tensor.Zeros([g.K, g.C, g.R, g.S], dtype);
-                var db = Tensor.Zeros([g.K], dtype);
-                SimdB.Conv2dForward(x, w, bias, y, g);
-                SimdB.Conv2dBackwardData(dy, w, dx, g);
-                SimdB.Conv2dBackwardFilter(x, dy, dw, db, g);
-                Tensor[] results = [y, dx, dw, db];
-                if (first is null) first = results;
-                else
-                {
-                    string[] names = ["y", "dx", "dw", "db"];
-                    for (int i = 0; i < results.Length; i++) AssertClose(results[i], first[i], 0, 0, $"conv {names[i]} at {t} threads vs 1");
-                }
-            }
+            // big enough to run chunks on several threads; 37 images give chunks that do not divide evenly over 2 or 3;
+            // the second geometry takes the Winograd path in float (16 channels), whose chunks split images mid-row
+            foreach (var g in new[] { new Conv2dGeometry(37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1), new Conv2dGeometry(13, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1) })
+                SameAtEveryThreadCount(dtype, g);
         }
         finally { SimdBackend.Threads = saved; }
+    }
+
+    private static void SameAtEveryThreadCount(DType dtype, Conv2dGeometry g)
+    {
+        var x = Random([g.N, g.C, g.H, g.W], dtype, 1);
+        var w = Random([g.K, g.C, g.R, g.S], dtype, 2);
+        var bias = Random([g.K], dtype, 3);
+        var dy = Random([g.N, g.K, g.OH, g.OW], dtype, 4);
+        Tensor[]? first = null;
+        foreach (int t in new[] { 1, 2, 3 })
+        {
+            SimdBackend.Threads = t;
+            var y = Tensor.Zeros([g.N, g.K, g.OH, g.OW], dtype);
+            var dx = Tensor.Zeros([g.N, g.C, g.H, g.W], dtype);
+            var dw = Tensor.Zeros([g.K, g.C, g.R, g.S], dtype);
+            var db = Tensor.Zeros([g.K], dtype);
+            SimdB.Conv2dForward(x, w, bias, y, g);
+            SimdB.Conv2dBackwardData(dy, w, dx, g);
+            SimdB.Conv2dBackwardFilter(x, dy, dw, db, g);
+            Tensor[] results = [y, dx, dw, db];
+            if (first is null) first = results;
+            else
+            {
+                string[] names = ["y", "dx", "dw", "db"];
+                for (int i = 0; i < results.Length; i++) AssertClose(results[i], first[i], 0, 0, $"conv {names[i]} {g} at {t} threads vs 1");
+            }
+        }
     }
 
     private static readonly (int N, int C, int H, int W, int K, int Stride, int Pad)[] PoolCases =
