@@ -152,6 +152,9 @@ public class SimdLayerAgreementTests
         (9, 32, 14, 14, 64, 3, 3, 1, 1),
         (2, 16, 9, 21, 20, 3, 3, 1, 2),
         (3, 20, 8, 19, 16, 3, 3, 1, 0),
+        // the direct one-channel filter gradient: an odd filter count, a tail of positions past the last full vector, stride 2
+        (3, 1, 13, 12, 5, 3, 3, 1, 1),
+        (2, 1, 9, 7, 3, 3, 3, 2, 1),
     ];
 
     [Test]
@@ -186,8 +189,10 @@ public class SimdLayerAgreementTests
         try
         {
             // big enough to run chunks on several threads; 37 images give chunks that do not divide evenly over 2 or 3;
-            // the second geometry takes the Winograd path in float (16 channels), whose chunks split images mid-row
-            foreach (var g in new[] { new Conv2dGeometry(37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1), new Conv2dGeometry(13, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1) })
+            // the second geometry takes the Winograd path in float (16 channels), whose chunks split images mid-row; the
+            // third the direct one-channel filter gradient, which splits the filters over threads
+            foreach (var g in new[] { new Conv2dGeometry(37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1), new Conv2dGeometry(13, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1),
+                         new Conv2dGeometry(20, 1, 28, 27, 7, 3, 3, 1, 1, 1, 1) })
                 SameAtEveryThreadCount(dtype, g);
         }
         finally { SimdBackend.Threads = saved; }

@@ -464,6 +464,11 @@ public sealed partial class SimdBackend
     {
         int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, kcrs = g.K * crs;
         T[] xs = x.HostData<T>(), gs = dy.HostData<T>(), ws = dw.HostData<T>();
+        if (FirstLayerFilterGradientApplies<T>(g))
+        {
+            FirstLayerFilterGradient(x, dy, dw, db, g);
+            return;
+        }
         var dwSpan = new Span<T>(ws, dw.Offset, kcrs);
         if (db is not null) BiasGradient(gs, dy.Offset, db, g.N, g.K, ohw);
         if (g.N == 0 || ohw == 0 || kcrs == 0)
