@@ -45,7 +45,6 @@ internal static unsafe partial class ConvPassProbe
     {
         long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2;
         while (Stopwatch.GetTimestamp() < until) f();
-        SimdBackend.ProfIn=SimdBackend.ProfGemm=SimdBackend.ProfOut=0;
         var wall = new double[reps];
         var cpu = new double[reps];
         for (int r = 0; r < reps; r++)
@@ -58,7 +57,6 @@ internal static unsafe partial class ConvPassProbe
         }
         Array.Sort(wall);
         Array.Sort(cpu);
-        Console.WriteLine($"prof in {SimdBackend.ProfIn*1e3/Stopwatch.Frequency/reps:F3} gemm {SimdBackend.ProfGemm*1e3/Stopwatch.Frequency/reps:F3} out {SimdBackend.ProfOut*1e3/Stopwatch.Frequency/reps:F3}"); SimdBackend.ProfIn=SimdBackend.ProfGemm=SimdBackend.ProfOut=0;
         Console.WriteLine($"{pass,-24} wall best {wall[0]:F3} median {wall[reps / 2]:F3} ms | calling thread's CPU best {cpu[0]:F3} median {cpu[reps / 2]:F3} ms");
     }
 
