@@ -9,8 +9,8 @@ public sealed partial class SimdBackend
     //
     // dW[k, t] = Σ over images and positions of dy[n, k, q]·col_n[t, q], with the image's 9 im2col rows col_n. With 9 taps
     // the GEMM's tiles are mostly padding; here two filters at a time keep 9 + 9 tap accumulators and two bias
-    // accumulators in vector registers over one image's positions, and carry them from image to image in memory, so each
-    // filter's sums run in the same order whatever the thread count (threads split the filters, not the images).
+    // accumulators in vector registers over one image's positions and carry them from image to image in memory. Fixed
+    // groups of images are the parallel parts, summed in group order, so the sums are the same for every thread count.
 
     /// <summary>Filters whose accumulators one pass over an image's positions keeps in registers.</summary>
     private const int FirstLayerFilterBlock = 2;
@@ -20,67 +20,68 @@ public sealed partial class SimdBackend
         typeof(T) == typeof(float) && g.IsDenseUndilated && g.Groups == 1 && g.C == 1 && g.R == 3 && g.S == 3
         && g.N > 0 && g.K > 0 && g.OH * g.OW >= Vector256<float>.Count;
 
+    /// <summary>Images per group: groups are the parallel parts, and their number depends on N only, never on the thread count.</summary>
+    private const int FirstLayerGroupImages = 8;
+
     /// <summary>dw and (when not null) db of a one-channel 3×3 convolution.</summary>
     private static unsafe void FirstLayerFilterGradient(Tensor x, Tensor dy, Tensor dw, Tensor? db, Conv2dGeometry g)
     {
         float[] xs = x.HostData<float>(), gs = dy.HostData<float>(), ws = dw.HostData<float>();
         float[]? bs = db?.HostData<float>();
-        int blocks = (g.K + FirstLayerFilterBlock - 1) / FirstLayerFilterBlock;
-        int parts = Math.Min(Threads, blocks);
-        if ((double)g.N * g.K * g.OH * g.OW * 20 < 2e6) parts = 1;
-        // SAFETY: arrays pinned for the call; part p writes only the filters of its blocks; each part's scratch is its
-        // own thread's first buffer.
-        fixed (float* px = xs) fixed (float* pg = gs) fixed (float* pw = ws) fixed (float* pb = bs)
+        int lanes = Vector256<float>.Count, groups = (g.N + FirstLayerGroupImages - 1) / FirstLayerGroupImages;
+        // per group and filter: 9 tap accumulators and one bias accumulator, each a vector of lanes, and one scratch set
+        int groupLength = (g.K + 1) * 10 * lanes;
+        float[] sums = ThreadScratch<float>.Second(groups * groupLength);
+        bool parallel = Threads > 1 && groups > 1 && (double)g.N * g.K * g.OH * g.OW * 20 >= 2e6;
+        // SAFETY: arrays pinned for the call; group i writes only its own accumulators; each group's im2col rows are its
+        // thread's first scratch (the accumulators are the calling thread's second, which the workers do not use).
+        fixed (float* px = xs) fixed (float* pg = gs) fixed (float* pw = ws) fixed (float* pb = bs) fixed (float* ps = sums)
         {
-            var body = new FirstLayerFilterPart
+            var body = new FirstLayerFilterGroup { G = g, X = px + x.Offset, Dy = pg + dy.Offset, Sums = ps, GroupLength = groupLength };
+            if (parallel) WorkerPool.Run(groups, ref body);
+            else for (int i = 0; i < groups; i++) body.Run(i);
+            // the groups' lanes added in group order, then across lanes: the same sums for every thread count
+            float* dwp = pw + dw.Offset;
+            for (int k = 0; k < g.K; k++)
+            for (int t = 0; t < 10; t++)
             {
-                G = g, Parts = parts, Blocks = blocks, X = px + x.Offset, Dy = pg + dy.Offset, Dw = pw + dw.Offset,
-                Db = pb is null ? null : pb + db!.Offset,
-            };
-            if (parts == 1) body.Run(0);
-            else WorkerPool.Run(parts, ref body);
+                var total = Vector256.Load(ps + (k * 10 + t) * lanes);
+                for (int i = 1; i < groups; i++) total += Vector256.Load(ps + (long)i * groupLength + (k * 10 + t) * lanes);
+                float value = Vector256.Sum(total);
+                if (t < 9) dwp[k * 9 + t] = value;
+                else if (pb is not null) pb[db!.Offset + k] = value;
+            }
         }
     }
 
-    private unsafe struct FirstLayerFilterPart : IParallelBody
+    private unsafe struct FirstLayerFilterGroup : IParallelBody
     {
         public Conv2dGeometry G;
-        public int Parts, Blocks;
-        public float* X, Dy, Dw, Db;
+        public float* X, Dy, Sums;
+        public int GroupLength;
 
-        // SAFETY: x and dy are the pinned contiguous NCHW tensors; part p owns the filters of blocks
-        // [Blocks·p/Parts, Blocks·(p + 1)/Parts); the scratch holds one image's 9 im2col rows and the accumulators.
-        public readonly void Run(int part)
+        // SAFETY: x and dy are the pinned contiguous NCHW tensors; group i covers images [8i, 8i + 8) and writes only its
+        // GroupLength accumulators; the scratch holds one image's 9 im2col rows.
+        public readonly void Run(int group)
         {
             var g = G;
             int ohw = g.OH * g.OW, kohw = g.K * ohw, hw = g.H * g.W, lanes = Vector256<float>.Count;
-            int b0 = Blocks * part / Parts, b1 = Blocks * (part + 1) / Parts;
-            int k0 = b0 * FirstLayerFilterBlock, k1 = Math.Min(g.K, b1 * FirstLayerFilterBlock);
-            if (k0 >= k1) return;
-            // per filter: 9 tap accumulators and one bias accumulator, each a vector of lanes
-            int accLength = (k1 - k0) * 10 * lanes;
-            float* col = (float*)Pin(ThreadScratch<float>.First(9 * ohw + accLength + 2 * 10 * lanes));
-            float* acc = col + 9 * ohw;
-            new Span<float>(acc, accLength + 2 * 10 * lanes).Clear();
+            float* col = (float*)Pin(ThreadScratch<float>.First(9 * ohw));
+            float* acc = Sums + (long)group * GroupLength, spare = acc + g.K * 10 * lanes;
+            new Span<float>(acc, GroupLength).Clear();
             bool flat = IsFlatRows(g);
-            for (int n = 0; n < g.N; n++)
+            for (int n = group * FirstLayerGroupImages, end = Math.Min(g.N, n + FirstLayerGroupImages); n < end; n++)
             {
                 float* xn = X + (long)n * hw;
                 for (int t = 0; t < 9; t++) Im2ColTap(xn, g, 0, t / 3, t % 3, col + t * ohw, flat, g.OH, g.OW);
                 float* gn = Dy + (long)n * kohw;
-                for (int k = k0; k < k1; k += FirstLayerFilterBlock)
+                for (int k = 0; k < g.K; k += FirstLayerFilterBlock)
                 {
-                    // an odd last filter pairs with a scratch accumulator set (past the used ones) fed by the same gradient row
-                    bool pair = k + 1 < k1;
-                    float* a0 = acc + (k - k0) * 10 * lanes, a1 = pair ? a0 + 10 * lanes : acc + accLength + 10 * lanes;
+                    // an odd last filter pairs with the spare accumulators, fed by the same gradient row
+                    bool pair = k + 1 < g.K;
+                    float* a0 = acc + k * 10 * lanes, a1 = pair ? a0 + 10 * lanes : spare;
                     AccumulatePair(col, gn + (long)k * ohw, gn + (long)(pair ? k + 1 : k) * ohw, ohw, a0, a1);
                 }
-            }
-            for (int k = k0; k < k1; k++)
-            {
-                float* a = acc + (k - k0) * 10 * lanes;
-                for (int t = 0; t < 9; t++) Dw[(long)k * 9 + t] = Vector256.Sum(Vector256.Load(a + t * lanes));
-                if (Db is not null) Db[k] = Vector256.Sum(Vector256.Load(a + 9 * lanes));
             }
         }
     }
