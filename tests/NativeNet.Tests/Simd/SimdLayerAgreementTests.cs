@@ -147,6 +147,14 @@ public class SimdLayerAgreementTests
         (37, 8, 14, 14, 16, 3, 3, 1, 1),
         (7, 1, 12, 12, 16, 3, 3, 1, 1),
         (11, 6, 10, 10, 4, 1, 1, 1, 0),
+        // Winograd F(2,3) in float (3×3, stride 1, ≥ 16 channels): several chunks with a shorter last one, odd and even
+        // output sizes, tile rows wider than one vector, and the paddings 0, 1, 2 (backward data pads 2, 1, 0)
+        (9, 32, 14, 14, 64, 3, 3, 1, 1),
+        (2, 16, 9, 21, 20, 3, 3, 1, 2),
+        (3, 20, 8, 19, 16, 3, 3, 1, 0),
+        // the direct one-channel filter gradient: an odd filter count, a tail of positions past the last full vector, stride 2
+        (3, 1, 13, 12, 5, 3, 3, 1, 1),
+        (2, 1, 9, 7, 3, 3, 3, 2, 1),
     ];
 
     [Test]
@@ -180,33 +188,41 @@ public class SimdLayerAgreementTests
         int saved = SimdBackend.Threads;
         try
         {
-            // big enough to run chunks on several threads; 37 images give chunks that do not divide evenly over 2 or 3
-            var g = new Conv2dGeometry(37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1);
-            var x = Random([g.N, g.C, g.H, g.W], dtype, 1);
-            var w = Random([g.K, g.C, g.R, g.S], dtype, 2);
-            var bias = Random([g.K], dtype, 3);
-            var dy = Random([g.N, g.K, g.OH, g.OW], dtype, 4);
-            Tensor[]? first = null;
-            foreach (int t in new[] { 1, 2, 3 })
-            {
-                SimdBackend.Threads = t;
-                var y = Tensor.Zeros([g.N, g.K, g.OH, g.OW], dtype);
-                var dx = Tensor.Zeros([g.N, g.C, g.H, g.W], dtype);
-                var dw = Tensor.Zeros([g.K, g.C, g.R, g.S], dtype);
-                var db = Tensor.Zeros([g.K], dtype);
-                SimdB.Conv2dForward(x, w, bias, y, g);
-                SimdB.Conv2dBackwardData(dy, w, dx, g);
-                SimdB.Conv2dBackwardFilter(x, dy, dw, db, g);
-                Tensor[] results = [y, dx, dw, db];
-                if (first is null) first = results;
-                else
-                {
-                    string[] names = ["y", "dx", "dw", "db"];
-                    for (int i = 0; i < results.Length; i++) AssertClose(results[i], first[i], 0, 0, $"conv {names[i]} at {t} threads vs 1");
-                }
-            }
+            // big enough to run chunks on several threads; 37 images give chunks that do not divide evenly over 2 or 3;
+            // the second geometry takes the Winograd path in float (16 channels), whose chunks split images mid-row; the
+            // third the direct one-channel filter gradient, which splits the filters over threads
+            foreach (var g in new[] { new Conv2dGeometry(37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1), new Conv2dGeometry(13, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1),
+                         new Conv2dGeometry(20, 1, 28, 27, 7, 3, 3, 1, 1, 1, 1) })
+                SameAtEveryThreadCount(dtype, g);
         }
         finally { SimdBackend.Threads = saved; }
+    }
+
+    private static void SameAtEveryThreadCount(DType dtype, Conv2dGeometry g)
+    {
+        var x = Random([g.N, g.C, g.H, g.W], dtype, 1);
+        var w = Random([g.K, g.C, g.R, g.S], dtype, 2);
+        var bias = Random([g.K], dtype, 3);
+        var dy = Random([g.N, g.K, g.OH, g.OW], dtype, 4);
+        Tensor[]? first = null;
+        foreach (int t in new[] { 1, 2, 3 })
+        {
+            SimdBackend.Threads = t;
+            var y = Tensor.Zeros([g.N, g.K, g.OH, g.OW], dtype);
+            var dx = Tensor.Zeros([g.N, g.C, g.H, g.W], dtype);
+            var dw = Tensor.Zeros([g.K, g.C, g.R, g.S], dtype);
+            var db = Tensor.Zeros([g.K], dtype);
+            SimdB.Conv2dForward(x, w, bias, y, g);
+            SimdB.Conv2dBackwardData(dy, w, dx, g);
+            SimdB.Conv2dBackwardFilter(x, dy, dw, db, g);
+            Tensor[] results = [y, dx, dw, db];
+            if (first is null) first = results;
+            else
+            {
+                string[] names = ["y", "dx", "dw", "db"];
+                for (int i = 0; i < results.Length; i++) AssertClose(results[i], first[i], 0, 0, $"conv {names[i]} {g} at {t} threads vs 1");
+            }
+        }
     }
 
     private static readonly (int N, int C, int H, int W, int K, int Stride, int Pad)[] PoolCases =

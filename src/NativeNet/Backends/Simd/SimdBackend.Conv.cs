@@ -137,6 +137,11 @@ public sealed partial class SimdBackend
     {
         int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw;
         if (g.N == 0 || g.K == 0 || ohw == 0) return;
+        if (WinogradApplies<T>(g))
+        {
+            WinogradForward(x, w, bias, y, g);
+            return;
+        }
         T[] xs = x.HostData<T>(), ws = w.HostData<T>(), ys = y.HostData<T>();
         T[]? bs = bias?.HostData<T>();
         int bo = bias?.Offset ?? 0;
@@ -398,6 +403,11 @@ public sealed partial class SimdBackend
     {
         int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw;
         if (g.N == 0 || chw == 0) return;
+        if (WinogradApplies<T>(g))
+        {
+            WinogradBackwardData(dy, w, dx, g);
+            return;
+        }
         T[] gs = dy.HostData<T>(), ws = w.HostData<T>(), xs = dx.HostData<T>();
         int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
         var (workers, gemmThreads) = ChunkThreads(chunks, g.ForwardFlops);
@@ -454,11 +464,21 @@ public sealed partial class SimdBackend
     {
         int crs = g.C * g.R * g.S, ohw = g.OH * g.OW, chw = g.C * g.H * g.W, kohw = g.K * ohw, kcrs = g.K * crs;
         T[] xs = x.HostData<T>(), gs = dy.HostData<T>(), ws = dw.HostData<T>();
+        if (FirstLayerFilterGradientApplies<T>(g))
+        {
+            FirstLayerFilterGradient(x, dy, dw, db, g);
+            return;
+        }
         var dwSpan = new Span<T>(ws, dw.Offset, kcrs);
         if (db is not null) BiasGradient(gs, dy.Offset, db, g.N, g.K, ohw);
         if (g.N == 0 || ohw == 0 || kcrs == 0)
         {
             dwSpan.Clear();
+            return;
+        }
+        if (WinogradApplies<T>(g))
+        {
+            WinogradBackwardFilter(x, dy, dw, g);
             return;
         }
         int nb = ChunkImages(g), chunks = (g.N + nb - 1) / nb;
