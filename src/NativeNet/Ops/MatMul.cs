@@ -87,9 +87,7 @@ public sealed class AffineGate(bool weightIsOutByIn) : Gate
         using var x2d = Raw.Reshape(x, [n, d]);
         _x2d = Save(x2d);
         _w = Save(w);
-        var y = Raw.MatMul(x2d, w, false, weightIsOutByIn, Name);
-        if (b is not null) Raw.AddInPlace(y, b);
-        return y;
+        return Raw.MatMul(x2d, w, false, weightIsOutByIn, Name, bias: b);
     }
 
     /// <inheritdoc/>

@@ -319,9 +319,11 @@ internal static class Raw
 
     /// <summary>
     /// op(a)·op(b) for rank-2 or rank-3 operands (a rank-2 operand is shared by every batch entry).
-    /// Strided views are passed to GEMM as transposes where their layout allows, else copied.
+    /// Strided views are passed to GEMM as transposes where their layout allows, else copied. With
+    /// <paramref name="bias"/> (broadcast to the result's shape) the product is added to it inside the GEMM (beta = 1),
+    /// saving the separate pass over the result that adding it afterwards costs.
     /// </summary>
-    public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false, string op = "MatMul")
+    public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false, string op = "MatMul", Tensor? bias = null)
     {
         CheckFloat(op, a);
         CheckFloat(op, b);
@@ -339,16 +341,22 @@ internal static class Raw
         int[] outShape = a.Rank == 3 || b.Rank == 3 ? [batch, m, n] : [m, n];
         var c = Tensor.Empty(outShape, a.DType, a.Device);
         if (c.Numel == 0) return c; // an empty product: no GEMM (a batch of 2^31 empty matrices must not loop)
+        if (bias is not null)
+        {
+            CheckSameKind(op, a, bias);
+            using var expanded = BroadcastTo(op, bias, outShape);
+            c.Backend.Copy(expanded, c);
+        }
         if (ka == 0)
         {
-            c.Backend.Fill(c, 0); // the empty sum
+            if (bias is null) c.Backend.Fill(c, 0); // the empty sum
             return c;
         }
         var (opA, ownedA) = Operand(a, transA);
         var (opB, ownedB) = Operand(b, transB);
         try
         {
-            a.Backend.Gemm(a.DType, batch, m, n, ka, opA, opB, c.Storage, c.Offset, n, m * n, 0);
+            a.Backend.Gemm(a.DType, batch, m, n, ka, opA, opB, c.Storage, c.Offset, n, m * n, bias is null ? 0 : 1);
         }
         finally
         {

@@ -54,6 +54,14 @@ public class Adam : Optimizer
     {
         var (stepSize, invRootBc2) = Corrections(c);
         var (coupled, decayed) = Decay(c);
+        if (coupled == 0 && decayed == 1)
+        {
+            // no weight decay (the default): two of the kernel's multiply-adds per lane do nothing, and the update is
+            // memory- and divider-bound enough for them to show
+            Run(p, g, s0, s1, new PlainKernel<T>(Splat<T>(Beta1), Splat<T>(1 - Beta1), Splat<T>(Beta2), Splat<T>(1 - Beta2),
+                Splat<T>(invRootBc2), Splat<T>(Eps), Splat<T>(stepSize)));
+            return;
+        }
         Run(p, g, s0, s1, new Kernel<T>(Splat<T>(coupled), Splat<T>(decayed), Splat<T>(Beta1), Splat<T>(1 - Beta1), Splat<T>(Beta2), Splat<T>(1 - Beta2),
             Splat<T>(invRootBc2), Splat<T>(Eps), Splat<T>(stepSize)));
     }
@@ -86,6 +94,17 @@ public class Adam : Optimizer
             p *= decayed;
             m = b1 * m + oneMinusB1 * gd;
             v = b2 * v + oneMinusB2 * (gd * gd);
+            p -= stepSize * m / (Vector.SquareRoot(v) * invRootBc2 + eps);
+        }
+    }
+
+    private readonly struct PlainKernel<T>(Vector<T> b1, Vector<T> oneMinusB1, Vector<T> b2, Vector<T> oneMinusB2,
+        Vector<T> invRootBc2, Vector<T> eps, Vector<T> stepSize) : IKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> m, ref Vector<T> v)
+        {
+            m = b1 * m + oneMinusB1 * g;
+            v = b2 * v + oneMinusB2 * (g * g);
             p -= stepSize * m / (Vector.SquareRoot(v) * invRootBc2 + eps);
         }
     }

@@ -16,24 +16,28 @@ public partial class NaiveBackend
     {
         var ad = ((CpuStorage<T>)a.Storage).Data;
         var bd = ((CpuStorage<T>)b.Storage).Data;
+        // The product's row is summed on its own and only then added to beta·C, as the fast kernels do: a bias placed in C
+        // beforehand (Linear) then enters after the dot product, not as its first term.
+        var row = new T[n];
         for (int bi = 0; bi < batch; bi++)
         {
             int ao = a.Offset + bi * a.BatchStride, bo = b.Offset + bi * b.BatchStride, co = cOffset + bi * cBatchStride;
             for (int i = 0; i < m; i++)
             {
-                for (int j = 0; j < n; j++)
-                {
-                    ref T cij = ref c[co + i * ldc + j];
-                    cij = beta == T.Zero ? T.Zero : beta * cij;
-                }
+                Array.Clear(row);
                 // i-p-j order streams rows of B and C, which keeps the reference usable for the first training runs.
                 for (int p = 0; p < k; p++)
                 {
                     T aip = ad[ao + (a.Trans ? p * a.Ld + i : i * a.Ld + p)];
                     if (b.Trans)
-                        for (int j = 0; j < n; j++) c[co + i * ldc + j] += aip * bd[bo + j * b.Ld + p];
+                        for (int j = 0; j < n; j++) row[j] += aip * bd[bo + j * b.Ld + p];
                     else
-                        for (int j = 0; j < n; j++) c[co + i * ldc + j] += aip * bd[bo + p * b.Ld + j];
+                        for (int j = 0; j < n; j++) row[j] += aip * bd[bo + p * b.Ld + j];
+                }
+                for (int j = 0; j < n; j++)
+                {
+                    ref T cij = ref c[co + i * ldc + j];
+                    cij = beta == T.Zero ? row[j] : row[j] + beta * cij;
                 }
             }
         }
