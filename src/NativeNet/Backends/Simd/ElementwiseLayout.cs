@@ -213,6 +213,14 @@ internal static class SimdParallel
     /// </summary>
     public const long ElementThreshold = 1 << 16;
 
+    /// <summary>
+    /// Full reductions (sum, max/min, arg-max) below this many elements stay on the calling thread. They only read,
+    /// so a second part pays off sooner than for elementwise ops: on the quiet 2-core machine two parts beat one from
+    /// 16 K elements in all on the bare pool (`NativeNet.Bench grain`, bench/results/parallel.md), and a whole
+    /// `Reduce` call split in two was faster from 32 K (1.4× at 48 K and 64 K in two of three rounds; below 32 K no gain).
+    /// </summary>
+    public const long ReductionThreshold = 1 << 15;
+
     /// <summary>How many parts to split <paramref name="work"/> elements into.</summary>
     public static int PartsFor(long work, long threshold = ElementThreshold)
     {

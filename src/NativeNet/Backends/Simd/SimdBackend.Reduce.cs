@@ -42,12 +42,12 @@ public sealed partial class SimdBackend
                 {
                     // one block per row: the row's vector sum is the result (one double rounding, as below)
                     var rows = new RowSums<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim };
-                    SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim), ref rows);
+                    SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim, SimdParallel.ReductionThreshold), ref rows);
                     return;
                 }
                 var partial = new double[(long)outer * blocks];
                 var sums = new BlockSums<T> { X = xs, Xo = xo, Dim = dim, Blocks = blocks, Partial = partial };
-                SimdParallel.ForRanges((long)outer * blocks, SimdParallel.PartsFor((long)outer * dim), ref sums);
+                SimdParallel.ForRanges((long)outer * blocks, SimdParallel.PartsFor((long)outer * dim, SimdParallel.ReductionThreshold), ref sums);
                 for (int o = 0; o < outer; o++)
                 {
                     double acc = 0;
@@ -57,16 +57,16 @@ public sealed partial class SimdBackend
                 return;
             }
             var extremes = new RowExtremes<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim, Max = op == ReduceOp.Max };
-            SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim), ref extremes);
+            SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim, SimdParallel.ReductionThreshold), ref extremes);
             return;
         }
 
         // inner > 1: reduce whole rows of length inner against each other; split over (outer, inner pieces)
         int pieceLen = Math.Max(256, inner);
-        if ((long)outer * dim * inner > SimdParallel.ElementThreshold && outer < Threads) pieceLen = Math.Max(256, (inner + Threads - 1) / Threads);
+        if ((long)outer * dim * inner > SimdParallel.ReductionThreshold && outer < Threads) pieceLen = Math.Max(256, (inner + Threads - 1) / Threads);
         int pieces = (inner + pieceLen - 1) / pieceLen;
         var columns = new ColumnReductions<T> { Op = op, X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim, Inner = inner, PieceLength = pieceLen, Pieces = pieces };
-        SimdParallel.ForRanges((long)outer * pieces, SimdParallel.PartsFor((long)outer * dim * inner), ref columns);
+        SimdParallel.ForRanges((long)outer * pieces, SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ReductionThreshold), ref columns);
     }
 
     private struct RowSums<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -170,7 +170,7 @@ public sealed partial class SimdBackend
         int[] ys = y.HostData<int>();
         int xo = x.Offset, yo = y.Offset;
         var body = new ArgMaxRows<T> { X = xs, Xo = xo, Y = ys, Yo = yo, Dim = dim, Inner = inner };
-        SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim * inner), ref body);
+        SimdParallel.ForRanges(outer, SimdParallel.PartsFor((long)outer * dim * inner, SimdParallel.ReductionThreshold), ref body);
     }
 
     private struct ArgMaxRows<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>

@@ -32,8 +32,12 @@ internal static class SimdGemm
     private static readonly int L2Bytes = CacheSizes.DataBytes(2, 1024 * 1024);
     private static readonly int L3Bytes = CacheSizes.DataBytes(3, 32 * 1024 * 1024);
 
-    /// <summary>Below this many multiply-adds a second thread costs more than it saves.</summary>
-    internal const double ParallelThreshold = 96.0 * 96 * 96;
+    /// <summary>
+    /// Below this many multiply-adds a second thread costs more than it saves. On the quiet 2-core machine two parts
+    /// beat one from 48³ (1.47×; 64³ 1.78×), under load from about 80³ (`NativeNet.Bench grain`,
+    /// bench/results/parallel.md): 64³ is between the two.
+    /// </summary>
+    internal const double ParallelThreshold = 64.0 * 64 * 64;
 
     /// <summary>
     /// C[m×n] = op(A)·op(B) + beta·C; op(A) is m×k, op(B) is k×n. A is read as A[i*lda + p] (or A[p*lda + i] when
