@@ -17,7 +17,7 @@ public sealed partial class SimdBackend
 
     /// <summary>One input channel, a 3×3 filter, dense and undilated, float: the direct filter gradient applies.</summary>
     private static bool FirstLayerFilterGradientApplies<T>(Conv2dGeometry g) =>
-        typeof(T) == typeof(float) && g.IsDenseUndilated && g.Groups == 1 && g.C == 1 && g.R == 3 && g.S == 3
+        typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && g.IsDenseUndilated && g.Groups == 1 && g.C == 1 && g.R == 3 && g.S == 3
         && g.N > 0 && g.K > 0 && g.OH * g.OW >= Vector256<float>.Count;
 
     /// <summary>Images per group: groups are the parallel parts, and their number depends on N only, never on the thread count.</summary>
@@ -98,27 +98,15 @@ public sealed partial class SimdBackend
         Vector256<float> q0 = Vector256.Load(a1), q1 = Vector256.Load(a1 + L), q2 = Vector256.Load(a1 + 2 * L), q3 = Vector256.Load(a1 + 3 * L),
             q4 = Vector256.Load(a1 + 4 * L), q5 = Vector256.Load(a1 + 5 * L), q6 = Vector256.Load(a1 + 6 * L), q7 = Vector256.Load(a1 + 7 * L),
             q8 = Vector256.Load(a1 + 8 * L), qb = Vector256.Load(a1 + 9 * L);
-        int v = 0;
-        for (; v + L <= ohw; v += L)
+        for (int v = 0; v < ohw; v += L)
         {
-            Vector256<float> d0 = Vector256.Load(dy0 + v), d1 = Vector256.Load(dy1 + v), c;
-            c = Vector256.Load(col + v); p0 = Vector256.FusedMultiplyAdd(d0, c, p0); q0 = Vector256.FusedMultiplyAdd(d1, c, q0);
-            c = Vector256.Load(col + ohw + v); p1 = Vector256.FusedMultiplyAdd(d0, c, p1); q1 = Vector256.FusedMultiplyAdd(d1, c, q1);
-            c = Vector256.Load(col + 2 * ohw + v); p2 = Vector256.FusedMultiplyAdd(d0, c, p2); q2 = Vector256.FusedMultiplyAdd(d1, c, q2);
-            c = Vector256.Load(col + 3 * ohw + v); p3 = Vector256.FusedMultiplyAdd(d0, c, p3); q3 = Vector256.FusedMultiplyAdd(d1, c, q3);
-            c = Vector256.Load(col + 4 * ohw + v); p4 = Vector256.FusedMultiplyAdd(d0, c, p4); q4 = Vector256.FusedMultiplyAdd(d1, c, q4);
-            c = Vector256.Load(col + 5 * ohw + v); p5 = Vector256.FusedMultiplyAdd(d0, c, p5); q5 = Vector256.FusedMultiplyAdd(d1, c, q5);
-            c = Vector256.Load(col + 6 * ohw + v); p6 = Vector256.FusedMultiplyAdd(d0, c, p6); q6 = Vector256.FusedMultiplyAdd(d1, c, q6);
-            c = Vector256.Load(col + 7 * ohw + v); p7 = Vector256.FusedMultiplyAdd(d0, c, p7); q7 = Vector256.FusedMultiplyAdd(d1, c, q7);
-            c = Vector256.Load(col + 8 * ohw + v); p8 = Vector256.FusedMultiplyAdd(d0, c, p8); q8 = Vector256.FusedMultiplyAdd(d1, c, q8);
-            pb += d0;
-            qb += d1;
-        }
-        if (v < ohw)
-        {
-            // the tail: the last full vector of positions with the lanes already counted masked out
-            v = ohw - L;
-            var keep = Vector256.GreaterThanOrEqual(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(L - ohw % L)).AsSingle();
+            var keep = Vector256<float>.AllBitsSet;
+            if (v + L > ohw)
+            {
+                // the tail: the last full vector of positions (ohw ≥ L), with the lanes already counted masked out
+                keep = Vector256.GreaterThanOrEqual(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(v + L - ohw)).AsSingle();
+                v = ohw - L;
+            }
             Vector256<float> d0 = Vector256.Load(dy0 + v) & keep, d1 = Vector256.Load(dy1 + v) & keep, c;
             c = Vector256.Load(col + v); p0 = Vector256.FusedMultiplyAdd(d0, c, p0); q0 = Vector256.FusedMultiplyAdd(d1, c, q0);
             c = Vector256.Load(col + ohw + v); p1 = Vector256.FusedMultiplyAdd(d0, c, p1); q1 = Vector256.FusedMultiplyAdd(d1, c, q1);

@@ -31,7 +31,7 @@ public sealed partial class SimdBackend
 
     /// <summary>Whether a dense convolution takes the Winograd path (float, 3×3, stride 1, padding at most 2, enough channels).</summary>
     private static bool WinogradApplies<T>(Conv2dGeometry g) =>
-        typeof(T) == typeof(float) && g.IsDenseUndilated && g.Groups == 1 && g.R == 3 && g.S == 3 && g.StrideH == 1 && g.StrideW == 1
+        typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && g.IsDenseUndilated && g.Groups == 1 && g.R == 3 && g.S == 3 && g.StrideH == 1 && g.StrideW == 1
         && g.PadH <= 2 && g.PadW <= 2 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels && g.OH > 0 && g.OW > 0 && g.N > 0;
 
     /// <summary>The forward pass by Winograd F(2,3).</summary>
@@ -204,26 +204,17 @@ public sealed partial class SimdBackend
         public readonly void Run(int j)
         {
             var s = S;
-            int ci = WaveStart + j, tpi = s.TilesPerImage;
-            long first = (long)ci * Tiles;
-            int tiles = (int)Math.Min(Tiles, Total - first);
-            int ld = tiles + WinogradLanes;
-            int rowLen = (s.TilesW + WinogradLanes) / WinogradLanes * WinogradLanes + WinogradLanes;
-            long vLen = 16L * s.In * ld, mLen = 16L * s.Out * ld;
-            float* v = (float*)Pin(ThreadScratch<float>.First((int)(vLen + mLen + WinogradPlaneLength(s, rowLen))));
-            float* m = v + vLen, rows = m + mLen;
+            var c = new WinogradChunkSpace(s, WaveStart + j, Tiles, Total);
             long inImage = (long)s.In * s.InH * s.InW, outImage = (long)s.Out * s.OutH * s.OutW;
-            int img0 = (int)(first / tpi), img1 = (int)((first + tiles - 1) / tpi);
-            for (int i = img0; i <= img1; i++)
+            for (int i = c.FirstImage; i <= c.LastImage; i++)
             {
-                long at = (long)i * tpi - first;
-                int from = (int)Math.Max(0, -at), to = (int)Math.Min(tpi, tiles - at);
-                TransformInput(s, X + i * inImage, v, ld, (int)at, from, to, rows, rowLen);
-                TransformGradient(s, Dy + i * outImage, m, ld, (int)at, from, to, rows, rowLen);
+                var (at, from, to) = c.ImageTiles(s, i);
+                TransformInput(s, X + i * inImage, c.V, c.Ld, at, from, to, c.Rows, c.RowLen);
+                TransformGradient(s, Dy + i * outImage, c.M, c.Ld, at, from, to, c.Rows, c.RowLen);
             }
             float* target = Partials + (long)j * 16 * s.Out * s.In;
             for (int p = 0; p < 16; p++)
-                SimdGemm.Gemm(false, true, s.Out, s.In, tiles, m + p * (long)s.Out * ld, ld, v + p * (long)s.In * ld, ld,
+                SimdGemm.Gemm(false, true, s.Out, s.In, c.Tiles, c.M + p * (long)s.Out * c.Ld, c.Ld, c.V + p * (long)s.In * c.Ld, c.Ld,
                     0f, target + (long)p * s.Out * s.In, s.In, GemmThreads);
         }
     }
@@ -295,29 +286,54 @@ public sealed partial class SimdBackend
         public readonly void Run(int ci)
         {
             var s = S;
-            int tpi = s.TilesPerImage;
-            long first = (long)ci * Tiles;
-            int tiles = (int)Math.Min(Tiles, Total - first);
-            int ld = tiles + WinogradLanes;
-            int rowLen = (s.TilesW + WinogradLanes) / WinogradLanes * WinogradLanes + WinogradLanes;
-            long vLen = 16L * s.In * ld, mLen = 16L * s.Out * ld;
-            float* v = (float*)Pin(ThreadScratch<float>.First((int)(vLen + mLen + WinogradPlaneLength(s, rowLen))));
-            float* m = v + vLen, rows = m + mLen;
+            var c = new WinogradChunkSpace(s, ci, Tiles, Total);
             long inImage = (long)s.In * s.InH * s.InW, outImage = (long)s.Out * s.OutH * s.OutW;
-            int img0 = (int)(first / tpi), img1 = (int)((first + tiles - 1) / tpi);
-            for (int i = img0; i <= img1; i++)
+            for (int i = c.FirstImage; i <= c.LastImage; i++)
             {
-                long at = (long)i * tpi - first;
-                TransformInput(s, Input + i * inImage, v, ld, (int)at, (int)Math.Max(0, -at), (int)Math.Min(tpi, tiles - at), rows, rowLen);
+                var (at, from, to) = c.ImageTiles(s, i);
+                TransformInput(s, Input + i * inImage, c.V, c.Ld, at, from, to, c.Rows, c.RowLen);
             }
             for (int p = 0; p < 16; p++)
-                SimdGemm.Gemm(false, false, s.Out, tiles, s.In, U + (long)p * s.Out * s.In, s.In, v + p * (long)s.In * ld, ld,
-                    0f, m + p * (long)s.Out * ld, ld, GemmThreads);
-            for (int i = img0; i <= img1; i++)
+                SimdGemm.Gemm(false, false, s.Out, c.Tiles, s.In, U + (long)p * s.Out * s.In, s.In, c.V + p * (long)s.In * c.Ld, c.Ld,
+                    0f, c.M + p * (long)s.Out * c.Ld, c.Ld, GemmThreads);
+            for (int i = c.FirstImage; i <= c.LastImage; i++)
             {
-                long at = (long)i * tpi - first;
-                TransformOutput(s, m, ld, (int)at, (int)Math.Max(0, -at), (int)Math.Min(tpi, tiles - at), Bias, Output + i * outImage, rows);
+                var (at, from, to) = c.ImageTiles(s, i);
+                TransformOutput(s, c.M, c.Ld, at, from, to, Bias, Output + i * outImage, c.Rows);
             }
+        }
+    }
+
+    /// <summary>
+    /// One chunk's tiles and its scratch, this thread's first buffer: V (16 planes of In rows), M (16 planes of Out rows),
+    /// both of row stride Ld, then the rows the transforms deinterleave.
+    /// </summary>
+    private readonly unsafe struct WinogradChunkSpace
+    {
+        public readonly long First;
+        public readonly int Tiles, Ld, RowLen, FirstImage, LastImage;
+        public readonly float* V, M, Rows;
+
+        // SAFETY: the buffer is the calling thread's (pinned, reused only by its next chunk) and sized for V, M and the rows.
+        public WinogradChunkSpace(WinogradShape s, int chunk, int chunkTiles, long total)
+        {
+            First = (long)chunk * chunkTiles;
+            Tiles = (int)Math.Min(chunkTiles, total - First);
+            Ld = Tiles + WinogradLanes;
+            RowLen = (s.TilesW + WinogradLanes) / WinogradLanes * WinogradLanes + WinogradLanes;
+            long vLen = 16L * s.In * Ld, mLen = 16L * s.Out * Ld;
+            V = (float*)Pin(ThreadScratch<float>.First((int)(vLen + mLen + WinogradPlaneLength(s, RowLen))));
+            M = V + vLen;
+            Rows = M + mLen;
+            FirstImage = (int)(First / s.TilesPerImage);
+            LastImage = (int)((First + Tiles - 1) / s.TilesPerImage);
+        }
+
+        /// <summary>Image i's first tile relative to the chunk's first, and the range of its tiles the chunk holds.</summary>
+        public (int At, int From, int To) ImageTiles(WinogradShape s, int i)
+        {
+            long at = (long)i * s.TilesPerImage - First;
+            return ((int)at, (int)Math.Max(0, -at), (int)Math.Min(s.TilesPerImage, Tiles - at));
         }
     }
 
