@@ -14,8 +14,26 @@ public readonly record struct AttentionShape(int Batch, int Queries, int Keys, i
         n / BiasInner * BiasStride0 + n % BiasInner * BiasStride1 + i * BiasStrideQuery + j * BiasStrideKey;
 }
 
-// Fused scaled dot-product attention O = softmax(scale·Q·Kᵀ + bias + causal)·V, per (batch, head) problem. Every operand but
-// the bias is contiguous: q [N, Tq, D], k [N, Tk, D], v [N, Tk, Dv], output [N, Tq, Dv], logSumExp [N, Tq]. Causal masks key
+/// <summary>
+/// Where the rows of one attention operand lie in its storage: problem n's rows (unit stride within a row) start at
+/// <see cref="Start"/>(n) and lie <see cref="RowStride"/> elements apart. A contiguous [N, T, D] operand has Inner = 1; a
+/// [B1, B2, T, D] view (e.g. the heads of a [B, T, H, D] tensor) addresses n → (n / Inner, n mod Inner).
+/// </summary>
+public readonly record struct HeadRows(long Offset, int Inner, long Stride0, long Stride1, long RowStride)
+{
+    /// <summary>Element offset (from the storage start) of the first row of problem <paramref name="n"/>.</summary>
+    public long Start(int n) => Offset + n / Inner * Stride0 + n % Inner * Stride1;
+
+    /// <summary>The rows of an operand that <see cref="Backend.CheckAttention"/> accepted.</summary>
+    public static HeadRows Of(Tensor t) => t.Rank == 3
+        ? new HeadRows(t.Offset, 1, (long)t.Shape[1] * t.Shape[2], 0, t.Shape[2])
+        : new HeadRows(t.Offset, Math.Max(1, t.Shape[1]), t.Strides[0], t.Strides[1], t.Shape[2] > 1 ? t.Strides[2] : t.Shape[3]);
+}
+
+// Fused scaled dot-product attention O = softmax(scale·Q·Kᵀ + bias + causal)·V, per (batch, head) problem. The operands
+// q [N, Tq, D], k [N, Tk, D], v [N, Tk, Dv], output [N, Tq, Dv] and the gradients shaped as them are each either contiguous
+// [N, T, D] or a [B1, B2, T, D] view with B1·B2 = N, unit-stride rows and no two elements in one place (IsHeadsView: the
+// heads of a [B, T, H, D] tensor, so that splitting and merging heads needs no copy); logSumExp [N, Tq] is contiguous. Causal masks key
 // j > query i (top-left aligned, as PyTorch's is_causal). A query whose every key is masked (bias −∞) has no softmax; its
 // output row and log-sum-exp are NaN, as PyTorch 1.13's softmax over a row of −∞ gives, and so are the gradients it reaches.
 public abstract partial class Backend
@@ -38,15 +56,17 @@ public abstract partial class Backend
     protected internal static AttentionShape CheckAttention(string op, Tensor q, Tensor k, Tensor v, Tensor? bias, Tensor output, Tensor logSumExp)
     {
         if (!q.DType.IsFloat()) throw new DTypeMismatchException($"{op}: expected Float32 or Float64 operands, got q {q.Describe()}");
-        if (q.Rank != 3 || k.Rank != 3 || v.Rank != 3)
-            throw new ShapeMismatchException($"{op}: q, k, v must be [N, T, D], got {q.Describe()}, {k.Describe()}, {v.Describe()}");
-        int n = q.Shape[0], tq = q.Shape[1], d = q.Shape[2], tk = k.Shape[1], dv = v.Shape[2];
-        if (k.Shape[0] != n || k.Shape[2] != d || v.Shape[0] != n || v.Shape[1] != tk)
+        if (q.Rank is not (3 or 4) || k.Rank is not (3 or 4) || v.Rank is not (3 or 4))
+            throw new ShapeMismatchException($"{op}: q, k, v must be [N, T, D] or [B1, B2, T, D], got {q.Describe()}, {k.Describe()}, {v.Describe()}");
+        var (n, tq, d) = Problems(q);
+        var (kn, tk, kd) = Problems(k);
+        var (vn, vt, dv) = Problems(v);
+        if (kn != n || kd != d || vn != n || vt != tk)
             throw new ShapeMismatchException($"{op}: q {q.Describe()}, k {k.Describe()} and v {v.Describe()} do not fit [N, Tq, D], [N, Tk, D], [N, Tk, Dv]");
-        CheckAttentionOperand(op, q, "q", q, n, tq, d);
-        CheckAttentionOperand(op, q, "k", k, n, tk, d);
-        CheckAttentionOperand(op, q, "v", v, n, tk, dv);
-        CheckAttentionOperand(op, q, "output", output, n, tq, dv);
+        CheckHeadOperand(op, q, "q", q, n, tq, d);
+        CheckHeadOperand(op, q, "k", k, n, tk, d);
+        CheckHeadOperand(op, q, "v", v, n, tk, dv);
+        CheckHeadOperand(op, q, "output", output, n, tq, dv);
         CheckAttentionOperand(op, q, "logSumExp", logSumExp, n, tq);
         if (bias is null) return new AttentionShape(n, tq, tk, d, dv, 1, 0, 0, 0, 0);
         bias.ThrowIfDisposed();
@@ -62,11 +82,92 @@ public abstract partial class Backend
         Tensor dOutput, Tensor dq, Tensor dk, Tensor dv)
     {
         var s = CheckAttention(op, q, k, v, bias, output, logSumExp);
-        CheckAttentionOperand(op, q, "dOutput", dOutput, output.ShapeArray);
-        CheckAttentionOperand(op, q, "dq", dq, q.ShapeArray);
-        CheckAttentionOperand(op, q, "dk", dk, k.ShapeArray);
-        CheckAttentionOperand(op, q, "dv", dv, v.ShapeArray);
+        CheckHeadOperand(op, q, "dOutput", dOutput, s.Batch, s.Queries, s.ValueDim);
+        CheckHeadOperand(op, q, "dq", dq, s.Batch, s.Queries, s.HeadDim);
+        CheckHeadOperand(op, q, "dk", dk, s.Batch, s.Keys, s.HeadDim);
+        CheckHeadOperand(op, q, "dv", dv, s.Batch, s.Keys, s.ValueDim);
         return s;
+    }
+
+    /// <summary>(N, T, D) of an [N, T, D] or [B1, B2, T, D] operand.</summary>
+    private static (int N, int Rows, int Cols) Problems(Tensor t) =>
+        t.Rank == 3 ? (t.Shape[0], t.Shape[1], t.Shape[2]) : (t.Shape[0] * t.Shape[1], t.Shape[2], t.Shape[3]);
+
+    private static void CheckHeadOperand(string op, Tensor q, string name, Tensor t, int n, int rows, int cols)
+    {
+        t.ThrowIfDisposed();
+        if (t.DType != q.DType || t.Device != q.Device)
+            throw new DTypeMismatchException($"{op}: {name} {t.Describe()} differs from q {q.Describe()} in dtype or device");
+        bool dense = t.Rank == 3 && t.IsContiguous && t.Shape[0] == n && t.Shape[1] == rows && t.Shape[2] == cols;
+        bool heads = IsHeadsView(t) && t.Shape[0] * t.Shape[1] == n && t.Shape[2] == rows && t.Shape[3] == cols;
+        if (!dense && !heads)
+            throw new ShapeMismatchException($"{op}: {name} must be a contiguous [{n}, {rows}, {cols}] or a [B1, B2, {rows}, {cols}] view with B1·B2 = {n}, unit-stride rows and no overlap, got {t.Describe()}");
+    }
+
+    /// <summary>
+    /// Whether <paramref name="t"/> is a [B1, B2, T, D] view the attention backends take in place: unit-stride rows, and no
+    /// two elements in one storage slot (its axes, sorted by stride, nest without overlap; a broadcast view is copied).
+    /// </summary>
+    public static bool IsHeadsView(Tensor t)
+    {
+        if (t.Rank != 4 || (t.Shape[3] > 1 && t.Strides[3] != 1)) return false;
+        var axes = Enumerable.Range(0, t.Rank).Where(a => t.Shape[a] > 1).OrderBy(a => t.Strides[a]).ToArray();
+        long span = 1;
+        foreach (int a in axes)
+        {
+            if (t.Strides[a] < span) return false;
+            span = (long)t.Strides[a] * t.Shape[a];
+        }
+        return true;
+    }
+
+    /// <summary>Whether every given operand is in the contiguous [N, T, D] form (the one the Naive and Cuda kernels index).</summary>
+    protected static bool AttentionOperandsDense(params Tensor[] operands) => operands.All(t => t.Rank == 3);
+
+    /// <summary><see cref="AttentionForward"/> through contiguous [N, T, D] copies of the operands that are [B1, B2, T, D] views.</summary>
+    protected void AttentionForwardThroughDense(Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp)
+    {
+        using var qd = DenseHeads(q);
+        using var kd = DenseHeads(k);
+        using var vd = DenseHeads(v);
+        using var od = DenseTarget(output);
+        AttentionForward(qd, kd, vd, bias, causal, scale, od, logSumExp);
+        CopyHeadsBack(od, output);
+    }
+
+    /// <summary><see cref="AttentionBackward"/> through contiguous [N, T, D] copies of the operands that are [B1, B2, T, D] views.</summary>
+    protected void AttentionBackwardThroughDense(Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp,
+        Tensor dOutput, Tensor dq, Tensor dk, Tensor dv)
+    {
+        using var qd = DenseHeads(q);
+        using var kd = DenseHeads(k);
+        using var vd = DenseHeads(v);
+        using var od = DenseHeads(output);
+        using var dod = DenseHeads(dOutput);
+        using var dqd = DenseTarget(dq);
+        using var dkd = DenseTarget(dk);
+        using var dvd = DenseTarget(dv);
+        AttentionBackward(qd, kd, vd, bias, causal, scale, od, logSumExp, dod, dqd, dkd, dvd);
+        CopyHeadsBack(dqd, dq);
+        CopyHeadsBack(dkd, dk);
+        CopyHeadsBack(dvd, dv);
+    }
+
+    private static Tensor DenseHeads(Tensor t)
+    {
+        if (t.Rank == 3) return t.Detach();
+        using var dense = Raw.Contiguous(t);
+        return Raw.Reshape(dense, [t.Shape[0] * t.Shape[1], t.Shape[2], t.Shape[3]]);
+    }
+
+    private static Tensor DenseTarget(Tensor t) =>
+        t.Rank == 3 ? t.Detach() : Tensor.Empty([t.Shape[0] * t.Shape[1], t.Shape[2], t.Shape[3]], t.DType, t.Device);
+
+    private void CopyHeadsBack(Tensor dense, Tensor target)
+    {
+        if (target.Rank == 3) return;
+        using var shaped = Raw.Reshape(dense, target.ShapeArray);
+        Copy(shaped, target);
     }
 
     private static void CheckAttentionOperand(string op, Tensor q, string name, Tensor t, params int[] shape)

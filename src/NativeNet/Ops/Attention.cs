@@ -85,7 +85,10 @@ public static partial class Ops
 
 /// <summary>
 /// Gate of the fused attention: the backend computes the output and the per-row log-sum-exp, the only thing saved besides
-/// the inputs; the backward recomputes the attention weights tile by tile from it.
+/// the inputs; the backward recomputes the attention weights tile by tile from it. Rank-4 operands that are head views
+/// (<see cref="Backends.Backend.IsHeadsView"/>, e.g. a [B, T, H, D] projection permuted to [B, H, T, D]) go to the backend
+/// as they are, and the output and the gradients are laid out as their input: a [B, T, H, D] input gives a [B, T, H, D]
+/// result in memory (viewed as [B, H, T, D]), so splitting the heads and merging them back costs no copy.
 /// </summary>
 public sealed class AttentionGate : Gate
 {
@@ -104,9 +107,9 @@ public sealed class AttentionGate : Gate
         _causal = causal; _scale = scale;
         int r = q.Rank, n = _qShape[..(r - 2)].Aggregate(1, (a, b) => a * b);
         int tq = _qShape[r - 2], tk = _kShape[r - 2];
-        _q = Save(Flat(q, n)); _k = Save(Flat(k, n)); _v = Save(Flat(v, n));
+        _q = Save(Heads(q, n)); _k = Save(Heads(k, n)); _v = Save(Heads(v, n));
         if (bias is not null) _bias = Save(Bias4(bias, n, tq, tk));
-        var output = Tensor.Empty([n, tq, _vShape[r - 1]], q.DType, q.Device);
+        var output = EmptyHeads(_q, n, tq, _vShape[r - 1]);
         var lse = Tensor.Empty([n, tq], q.DType, q.Device);
         q.Backend.AttentionForward(_q, _k, _v, _bias, causal, scale, output, lse);
         _output = Save(output);
@@ -114,10 +117,23 @@ public sealed class AttentionGate : Gate
         return Raw.Reshape(output, [.. _qShape[..(r - 2)], tq, _vShape[r - 1]]);
     }
 
-    private static Tensor Flat(Tensor t, int n)
+    /// <summary>t itself when it is a head view, else contiguous [N, T, D].</summary>
+    private static Tensor Heads(Tensor t, int n)
     {
+        if (Backends.Backend.IsHeadsView(t)) return t.Detach();
         using var dense = Raw.Contiguous(t);
         return Raw.Reshape(dense, [n, t.Shape[^2], t.Shape[^1]]);
+    }
+
+    /// <summary>
+    /// A new [N, rows, cols] operand laid out as <paramref name="like"/>: when that is the heads view of a [B, T, H, ·] tensor
+    /// (its time axis outside its head axis), a [B, rows, H, cols] tensor viewed as [B, H, rows, cols]; else contiguous [N, rows, cols].
+    /// </summary>
+    private static Tensor EmptyHeads(Tensor like, int n, int rows, int cols)
+    {
+        if (like.Rank != 4 || like.Strides[2] <= like.Strides[1]) return Tensor.Empty([n, rows, cols], like.DType, like.Device);
+        using var memory = Tensor.Empty([like.Shape[0], rows, like.Shape[1], cols], like.DType, like.Device);
+        return Raw.Permute(memory, [0, 2, 1, 3]);
     }
 
     /// <summary>The bias as the [B1, B2, Tq, Tk] view the backends take (copied only when it has more than two leading axes).</summary>
@@ -143,12 +159,12 @@ public sealed class AttentionGate : Gate
     /// <inheritdoc/>
     protected override Tensor?[] BackwardCore(Tensor g)
     {
-        using var dOut = Raw.Contiguous(g);
-        using var dOut3 = Raw.Reshape(dOut, _output!.ShapeArray);
-        var dq = Tensor.Empty(_q!.ShapeArray, _q.DType, _q.Device);
-        var dk = Tensor.Empty(_k!.ShapeArray, _k.DType, _k.Device);
-        var dv = Tensor.Empty(_v!.ShapeArray, _v.DType, _v.Device);
-        _q.Backend.AttentionBackward(_q, _k, _v, _bias, _causal, _scale, _output, _lse!, dOut3, dq, dk, dv);
+        int n = _lse!.Shape[0];
+        using var dOut3 = Heads(g, n);
+        var dq = EmptyHeads(_q!, n, _qShape[^2], _qShape[^1]);
+        var dk = EmptyHeads(_k!, n, _kShape[^2], _kShape[^1]);
+        var dv = EmptyHeads(_v!, n, _vShape[^2], _vShape[^1]);
+        _q!.Backend.AttentionBackward(_q, _k!, _v!, _bias, _causal, _scale, _output!, _lse, dOut3, dq, dk, dv);
         return [Reshaped(dq, _qShape), Reshaped(dk, _kShape), Reshaped(dv, _vShape)];
     }
 

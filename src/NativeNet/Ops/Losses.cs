@@ -63,16 +63,25 @@ public static partial class Ops
         if (labels.DType != DType.Int32 || labels.Rank != 1)
             throw new ArgumentException($"{op}: labels must be an Int32 tensor of rank 1, got {labels.Describe()}");
         var values = labels.ToArray<int>();
-        var hot = new double[values.Length * classes];
         for (int i = 0; i < values.Length; i++)
-        {
             if ((uint)values[i] >= (uint)classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), $"{op}: label {values[i]} at index {i} is outside [0, {classes})");
-            hot[i * classes + values[i]] = 1;
+        // built in the target dtype where it is float (a language model's [N, vocab] targets): no double array and cast pass
+        if (like.DType == DType.Float32)
+        {
+            using var hot = HostOneHot(values, classes, 1f);
+            return hot.To(like.Device);
         }
-        using var host = Tensor.FromHost(hot, [values.Length, classes]);
+        using var host = HostOneHot(values, classes, 1.0);
         using var typed = Raw.CastTo(host, like.DType);
         return typed.To(like.Device);
+    }
+
+    private static Tensor HostOneHot<T>(int[] values, int classes, T one) where T : unmanaged
+    {
+        var hot = new T[values.Length * classes];
+        for (int i = 0; i < values.Length; i++) hot[i * classes + values[i]] = one;
+        return Tensor.FromHost(hot, [values.Length, classes]);
     }
 
     internal static void CheckClassification(string op, Tensor scores, Tensor labels)
@@ -112,8 +121,9 @@ public sealed class SoftmaxCrossEntropyGate : Gate
     protected override Tensor?[] BackwardCore(Tensor g)
     {
         using var diff = Raw.Sub(_softmax!, _oneHot!);
-        using var scaled = Raw.Mul(diff, g);
-        return [Raw.MulScalar(scaled, 1.0 / _softmax!.Shape[0])];
+        // the upstream scalar and 1/N folded first: one pass over [N, C] instead of two
+        using var perExample = Raw.MulScalar(g, 1.0 / _softmax!.Shape[0]);
+        return [Raw.Mul(diff, perExample)];
     }
 }
 

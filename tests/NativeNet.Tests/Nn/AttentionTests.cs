@@ -215,6 +215,49 @@ public class AttentionBackendTests(string backendName) : BackendTest(backendName
         mask?.Dispose();
     }
 
+    [TestCase(true, DType.Float64)]
+    [TestCase(false, DType.Float64)]
+    [TestCase(true, DType.Float32)]
+    public void HeadViewsOfBthdAgreeWithNaiveAndKeepTheLayout(bool causal, DType dtype)
+    {
+        // q, k, v as MultiheadAttention makes them: [B, T, H, D] projections permuted to [B, H, T, D] head views, which the
+        // backends take in place; the output and the gradients come back in [B, T, H, D] memory, so the merge is free.
+        bool emulated = Dev.Kind != DeviceKind.Cpu;
+        int t = emulated ? 70 : 300;
+        using var scope = new TensorScope();
+        var leaves = new[] { (41, 16), (42, 16), (43, 12) }
+            .Select(p => Tensor.Normal([2, t, 3, p.Item2], 0, 1, new Generator(p.Item1), dtype).To(Dev).RequireGrad()).ToArray();
+        var heads = leaves.Select(leaf => Ops.Permute(leaf, 0, 2, 1, 3)).ToArray();
+        Assert.That(Backend.IsHeadsView(heads[0]) && !heads[0].IsContiguous, "the permuted projections are head views");
+        var y = Ops.ScaledDotProductAttention(heads[0], heads[1], heads[2], causal: causal);
+        Assert.That(Raw.Permute(y, [0, 2, 1, 3]).IsContiguous, "the output lies in [B, T, H, Dv] memory");
+        var w = Tensor.Normal(y.ShapeArray, 0, 1, new Generator(77), dtype).To(Dev);
+        Ops.Sum(Ops.Mul(y, w)).Backward();
+        AttentionRun expected;
+        var dense = heads.Select(h => Raw.Contiguous(h).ToCpu()).ToArray();
+        using (Backend.Use(NaiveBackend.Instance)) expected = RunAttention(Device.Cpu, dense[0], dense[1], dense[2], null, causal, backward: true);
+        double tol = dtype == DType.Float64 ? 1e-10 : 2e-5;
+        Approx.AreClose(expected.Output, Raw.Contiguous(y).ToCpu(), tol, tol);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.That(leaves[i].Grad!.IsContiguous, $"gradient {i} is a dense [B, T, H, D] tensor");
+            Approx.AreClose(expected.Grads[i], Raw.Contiguous(Raw.Permute(leaves[i].Grad!, [0, 2, 1, 3])).ToCpu(), tol, tol);
+        }
+    }
+
+    [Test]
+    public void BackendRejectsAnOverlappingHeadView()
+    {
+        using var q = Randn([2, 5, 4], 1, DType.Float64);
+        using var k = Randn([2, 6, 4], 2, DType.Float64);
+        using var v = Randn([2, 6, 3], 3, DType.Float64);
+        using var rows = Tensor.Zeros([5, 3], DType.Float64, Dev);
+        using var overlapping = Raw.AsStrided(rows, [1, 2, 5, 3], [0, 0, 3, 1], rows.Offset);
+        using var lse = Tensor.Empty([2, 5], DType.Float64, Dev);
+        var e = Assert.Throws<ShapeMismatchException>(() => q.Backend.AttentionForward(q, k, v, null, false, 0.5, overlapping, lse));
+        Assert.That(e!.Message, Does.Contain("AttentionForward").And.Contain("output").And.Contain("overlap"));
+    }
+
     [Test]
     public void FullyMaskedRowsAreNaNAsPyTorch()
     {

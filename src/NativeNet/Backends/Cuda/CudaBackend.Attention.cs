@@ -3,6 +3,7 @@ namespace NativeNet.Backends.Cuda;
 // Fused attention of kernels/attention.cu: one warp per query row (forward, dq) or key row (dk, dv), an online softmax in
 // the forward and P recomputed from the saved log-sum-exp in the backward, so no [Tq, Tk] matrix is ever allocated.
 // Argument lists: (pointers..., batch, tq, tk, d, dv, causal, scale, biasInner, bs0, bs1, bsq, bsk) as in the kernel source.
+// The kernels index contiguous [N, T, D] operands; [B1, B2, T, D] head views go through dense device copies.
 public sealed partial class CudaBackend
 {
     /// <summary>Widest head (D and Dv) the kernels hold in registers: 8 elements per lane of a warp.</summary>
@@ -14,6 +15,11 @@ public sealed partial class CudaBackend
     public override void AttentionForward(Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp)
     {
         var s = CheckAttention("AttentionForward", q, k, v, bias, output, logSumExp);
+        if (!AttentionOperandsDense(q, k, v, output))
+        {
+            AttentionForwardThroughDense(q, k, v, bias, causal, scale, output, logSumExp);
+            return;
+        }
         string sfx = CheckCudaAttention("AttentionForward", s, q);
         LaunchAttention($"attention_fwd_{sfx}", (long)s.Batch * s.Queries, [Ptr(q), Ptr(k), Ptr(v), bias is null ? 0 : Ptr(bias), Ptr(output), Ptr(logSumExp)], s, causal, scale);
     }
@@ -23,6 +29,11 @@ public sealed partial class CudaBackend
         Tensor dOutput, Tensor dq, Tensor dk, Tensor dv)
     {
         var s = CheckAttentionBackward("AttentionBackward", q, k, v, bias, output, logSumExp, dOutput, dq, dk, dv);
+        if (!AttentionOperandsDense(q, k, v, output, dOutput, dq, dk, dv))
+        {
+            AttentionBackwardThroughDense(q, k, v, bias, causal, scale, output, logSumExp, dOutput, dq, dk, dv);
+            return;
+        }
         string sfx = CheckCudaAttention("AttentionBackward", s, q);
         using var delta = Tensor.Empty([s.Batch, s.Queries], q.DType, q.Device);
         ulong biasPtr = bias is null ? 0 : Ptr(bias);

@@ -2,15 +2,21 @@ using System.Numerics;
 
 namespace NativeNet.Backends.Naive;
 
-// The reference attention: per (batch, head) problem the whole [Tq, Tk] score matrix is materialised, softmaxed by its
-// row maximum and multiplied out with scalar loops; the backward recomputes P the same way (it does not trust the saved
-// log-sum-exp), so the fused Simd and Cuda paths are checked against an independent formula.
+// The reference attention (on contiguous [N, T, D] operands; head views go through dense copies): per (batch, head) problem
+// the whole [Tq, Tk] score matrix is materialised, softmaxed by its row maximum and multiplied out with scalar loops; the
+// backward recomputes P the same way (it does not trust the saved log-sum-exp), so the fused Simd and Cuda paths are
+// checked against an independent formula.
 public partial class NaiveBackend
 {
     /// <inheritdoc/>
     public override void AttentionForward(Tensor q, Tensor k, Tensor v, Tensor? bias, bool causal, double scale, Tensor output, Tensor logSumExp)
     {
         var s = CheckAttention("AttentionForward", q, k, v, bias, output, logSumExp);
+        if (!AttentionOperandsDense(q, k, v, output))
+        {
+            AttentionForwardThroughDense(q, k, v, bias, causal, scale, output, logSumExp);
+            return;
+        }
         ByFloat(q.DType, "AttentionForward", () => AttnForward<float>(s, q, k, v, bias, causal, scale, output, logSumExp),
             () => AttnForward<double>(s, q, k, v, bias, causal, scale, output, logSumExp));
     }
@@ -20,6 +26,11 @@ public partial class NaiveBackend
         Tensor dOutput, Tensor dq, Tensor dk, Tensor dv)
     {
         var s = CheckAttentionBackward("AttentionBackward", q, k, v, bias, output, logSumExp, dOutput, dq, dk, dv);
+        if (!AttentionOperandsDense(q, k, v, output, dOutput, dq, dk, dv))
+        {
+            AttentionBackwardThroughDense(q, k, v, bias, causal, scale, output, logSumExp, dOutput, dq, dk, dv);
+            return;
+        }
         ByFloat(q.DType, "AttentionBackward", () => AttnBackward<float>(s, q, k, v, bias, causal, scale, dOutput, dq, dk, dv),
             () => AttnBackward<double>(s, q, k, v, bias, causal, scale, dOutput, dq, dk, dv));
     }

@@ -10,7 +10,8 @@ namespace NativeNet.Backends.Simd;
 // forward keeps a running row maximum m and sum l (online softmax): each new tile rescales what is accumulated by
 // e^{m_old − m_new}, so no score is ever exponentiated above its row's running maximum; it saves only lse = m + log l. The
 // backward recomputes each tile's P = e^{s − lse} from the saved lse. The tile products run on the Simd GEMM
-// (SimdGemm.Gemm, one thread each: the parallelism is over tiles). Forward work is split over (problem, query block);
+// (SimdGemm.Gemm, one thread each: the parallelism is over tiles) with each operand's own row stride, so the heads of a
+// [B, T, H, D] tensor are read and written in place (HeadRows). Forward work is split over (problem, query block);
 // backward over problems, since every query block of a problem adds into the same dk and dv.
 public sealed partial class SimdBackend
 {
@@ -93,28 +94,30 @@ public sealed partial class SimdBackend
         bool onLanes = typeof(T) == typeof(float) && bias is null;
         var biasData = bias?.HostData<T>();
         int biasOffset = bias?.Offset ?? 0;
+        HeadRows qR = HeadRows.Of(q), kR = HeadRows.Of(k), vR = HeadRows.Of(v), oR = HeadRows.Of(output);
+        int qs = (int)qR.RowStride, ks = (int)kR.RowStride, vs = (int)vR.RowStride, os = (int)oR.RowStride;
         SimdParallel.For(parts, part =>
         {
             var tileBuf = new T[AttentionQueryBlock * AttentionKeyBlock];
             var mBuf = new T[AttentionQueryBlock];
             var lBuf = new T[AttentionQueryBlock];
-            // SAFETY: CheckAttention verified every operand is contiguous with the shape s; tiles stay inside their blocks.
+            // SAFETY: CheckAttention verified every operand's rows (HeadRows) lie in its storage; tiles stay inside their blocks.
             fixed (T* q0 = q.HostData<T>(), k0 = k.HostData<T>(), v0 = v.HostData<T>(), o0 = output.HostData<T>(), l0 = logSumExp.HostData<T>(), b0 = biasData, tile = tileBuf, m = mBuf, l = lBuf)
             {
                 T* bp = b0 == null ? null : b0 + biasOffset;
                 for (int item = part * items / parts; item < (part + 1) * items / parts; item++)
                 {
                     int n = item / qBlocks, i0 = item % qBlocks * AttentionQueryBlock, rows = Math.Min(AttentionQueryBlock, s.Queries - i0);
-                    T* qb = q0 + q.Offset + ((long)n * s.Queries + i0) * s.HeadDim;
-                    T* ob = o0 + output.Offset + ((long)n * s.Queries + i0) * s.ValueDim;
-                    T* kn = k0 + k.Offset + (long)n * s.Keys * s.HeadDim, vn = v0 + v.Offset + (long)n * s.Keys * s.ValueDim;
-                    new Span<T>(ob, rows * s.ValueDim).Clear();
+                    T* qb = q0 + qR.Start(n) + (long)i0 * qs;
+                    T* ob = o0 + oR.Start(n) + (long)i0 * os;
+                    T* kn = k0 + kR.Start(n), vn = v0 + vR.Start(n);
+                    for (int r = 0; r < rows; r++) new Span<T>(ob + (long)r * os, s.ValueDim).Clear();
                     for (int r = 0; r < rows; r++) { m[r] = T.NegativeInfinity; l[r] = T.Zero; }
                     int keyEnd = causal ? Math.Min(s.Keys, i0 + rows) : s.Keys;
                     for (int j0 = 0; j0 < keyEnd; j0 += AttentionKeyBlock)
                     {
                         int cols = Math.Min(AttentionKeyBlock, keyEnd - j0);
-                        TileGemm(false, true, rows, cols, s.HeadDim, qb, s.HeadDim, kn + (long)j0 * s.HeadDim, s.HeadDim, false, tile, AttentionKeyBlock);
+                        TileGemm(false, true, rows, cols, s.HeadDim, qb, qs, kn + (long)j0 * ks, ks, false, tile, AttentionKeyBlock);
                         if (!onLanes) ScoreTile(s, tile, rows, cols, n, i0, j0, sc, bp, causal);
                         for (int r = 0; r < rows; r++)
                         {
@@ -143,16 +146,16 @@ public sealed partial class SimdBackend
                             m[r] = mNew;
                             if (alpha != T.One)
                             {
-                                var orow = new Span<T>(ob + r * s.ValueDim, s.ValueDim);
+                                var orow = new Span<T>(ob + (long)r * os, s.ValueDim);
                                 TensorPrimitives.Multiply(orow, alpha, orow);
                             }
                         }
-                        TileGemm(false, false, rows, s.ValueDim, cols, tile, AttentionKeyBlock, vn + (long)j0 * s.ValueDim, s.ValueDim, true, ob, s.ValueDim);
+                        TileGemm(false, false, rows, s.ValueDim, cols, tile, AttentionKeyBlock, vn + (long)j0 * vs, vs, true, ob, os);
                     }
                     T* lb = l0 + logSumExp.Offset + (long)n * s.Queries + i0;
                     for (int r = 0; r < rows; r++)
                     {
-                        T* orow = ob + r * s.ValueDim;
+                        T* orow = ob + (long)r * os;
                         if (l[r] == T.Zero)
                         {
                             for (int c = 0; c < s.ValueDim; c++) orow[c] = T.NaN;
@@ -181,12 +184,16 @@ public sealed partial class SimdBackend
         var biasData = bias?.HostData<T>();
         int biasOffset = bias?.Offset ?? 0;
         int D = s.HeadDim, Dv = s.ValueDim;
+        HeadRows qR = HeadRows.Of(q), kR = HeadRows.Of(k), vR = HeadRows.Of(v), oR = HeadRows.Of(output), doR = HeadRows.Of(dOutput);
+        HeadRows dqR = HeadRows.Of(dq), dkR = HeadRows.Of(dk), dvR = HeadRows.Of(dv);
+        int qs = (int)qR.RowStride, ks = (int)kR.RowStride, vs = (int)vR.RowStride, os = (int)oR.RowStride, dos = (int)doR.RowStride;
+        int dqs = (int)dqR.RowStride, dks = (int)dkR.RowStride, dvs = (int)dvR.RowStride;
         SimdParallel.For(parts, part =>
         {
             var pBuf = new T[AttentionQueryBlock * AttentionKeyBlock];
             var dpBuf = new T[AttentionQueryBlock * AttentionKeyBlock];
             var rowDotBuf = new T[s.Queries];
-            // SAFETY: CheckAttentionBackward verified every operand is contiguous with the shape s; tiles stay inside their blocks.
+            // SAFETY: CheckAttentionBackward verified every operand's rows (HeadRows) lie in its storage; tiles stay inside their blocks.
             fixed (T* q0 = q.HostData<T>(), k0 = k.HostData<T>(), v0 = v.HostData<T>(), o0 = output.HostData<T>(), l0 = logSumExp.HostData<T>(),
                    do0 = dOutput.HostData<T>(), dq0 = dq.HostData<T>(), dk0 = dk.HostData<T>(), dv0 = dv.HostData<T>(), b0 = biasData,
                    p = pBuf, dp = dpBuf, rowDot = rowDotBuf)
@@ -194,26 +201,29 @@ public sealed partial class SimdBackend
                 T* bp = b0 == null ? null : b0 + biasOffset;
                 for (int n = part * s.Batch / parts; n < (part + 1) * s.Batch / parts; n++)
                 {
-                    T* qn = q0 + q.Offset + (long)n * s.Queries * D, kn = k0 + k.Offset + (long)n * s.Keys * D, vn = v0 + v.Offset + (long)n * s.Keys * Dv;
-                    T* on = o0 + output.Offset + (long)n * s.Queries * Dv, don = do0 + dOutput.Offset + (long)n * s.Queries * Dv;
-                    T* dqn = dq0 + dq.Offset + (long)n * s.Queries * D, dkn = dk0 + dk.Offset + (long)n * s.Keys * D, dvn = dv0 + dv.Offset + (long)n * s.Keys * Dv;
+                    T* qn = q0 + qR.Start(n), kn = k0 + kR.Start(n), vn = v0 + vR.Start(n);
+                    T* on = o0 + oR.Start(n), don = do0 + doR.Start(n);
+                    T* dqn = dq0 + dqR.Start(n), dkn = dk0 + dkR.Start(n), dvn = dv0 + dvR.Start(n);
                     T* ln = l0 + logSumExp.Offset + (long)n * s.Queries;
-                    new Span<T>(dqn, s.Queries * D).Clear();
-                    new Span<T>(dkn, s.Keys * D).Clear();
-                    new Span<T>(dvn, s.Keys * Dv).Clear();
+                    for (int i = 0; i < s.Queries; i++) new Span<T>(dqn + (long)i * dqs, D).Clear();
+                    for (int j = 0; j < s.Keys; j++)
+                    {
+                        new Span<T>(dkn + (long)j * dks, D).Clear();
+                        new Span<T>(dvn + (long)j * dvs, Dv).Clear();
+                    }
                     for (int i = 0; i < s.Queries; i++)
-                        rowDot[i] = TensorPrimitives.Dot<T>(new ReadOnlySpan<T>(don + (long)i * Dv, Dv), new ReadOnlySpan<T>(on + (long)i * Dv, Dv));
+                        rowDot[i] = TensorPrimitives.Dot<T>(new ReadOnlySpan<T>(don + (long)i * dos, Dv), new ReadOnlySpan<T>(on + (long)i * os, Dv));
                     for (int j0 = 0; j0 < s.Keys; j0 += AttentionKeyBlock)
                     {
                         int tileCols = Math.Min(AttentionKeyBlock, s.Keys - j0);
-                        T* kj = kn + (long)j0 * D, vj = vn + (long)j0 * Dv, dkj = dkn + (long)j0 * D, dvj = dvn + (long)j0 * Dv;
+                        T* kj = kn + (long)j0 * ks, vj = vn + (long)j0 * vs, dkj = dkn + (long)j0 * dks, dvj = dvn + (long)j0 * dvs;
                         for (int i0 = causal ? j0 / AttentionQueryBlock * AttentionQueryBlock : 0; i0 < s.Queries; i0 += AttentionQueryBlock)
                         {
                             int rows = Math.Min(AttentionQueryBlock, s.Queries - i0);
                             // causal: keys from i0 + rows on are masked for every row of this block (cols stays ≥ rows here)
                             int cols = causal ? Math.Min(tileCols, i0 + rows - j0) : tileCols;
-                            T* qi = qn + (long)i0 * D, doi = don + (long)i0 * Dv, dqi = dqn + (long)i0 * D;
-                            TileGemm(false, true, rows, cols, D, qi, D, kj, D, false, p, AttentionKeyBlock);
+                            T* qi = qn + (long)i0 * qs, doi = don + (long)i0 * dos, dqi = dqn + (long)i0 * dqs;
+                            TileGemm(false, true, rows, cols, D, qi, qs, kj, ks, false, p, AttentionKeyBlock);
                             if (onLanes)
                             {
                                 for (int r = 0; r < rows; r++)
@@ -232,8 +242,8 @@ public sealed partial class SimdBackend
                                     ExpInPlace(row);
                                 }
                             }
-                            TileGemm(true, false, cols, Dv, rows, p, AttentionKeyBlock, doi, Dv, true, dvj, Dv);
-                            TileGemm(false, true, rows, cols, Dv, doi, Dv, vj, Dv, false, dp, AttentionKeyBlock);
+                            TileGemm(true, false, cols, Dv, rows, p, AttentionKeyBlock, doi, dos, true, dvj, dvs);
+                            TileGemm(false, true, rows, cols, Dv, doi, dos, vj, vs, false, dp, AttentionKeyBlock);
                             for (int r = 0; r < rows; r++)
                             {
                                 // ds = p·(dp − rowDot)·scale
@@ -249,8 +259,8 @@ public sealed partial class SimdBackend
                                 TensorPrimitives.Multiply(dsrow, prow, dsrow);
                                 TensorPrimitives.Multiply(dsrow, sc, dsrow);
                             }
-                            TileGemm(false, false, rows, D, cols, dp, AttentionKeyBlock, kj, D, true, dqi, D);
-                            TileGemm(true, false, cols, D, rows, dp, AttentionKeyBlock, qi, D, true, dkj, D);
+                            TileGemm(false, false, rows, D, cols, dp, AttentionKeyBlock, kj, ks, true, dqi, dqs);
+                            TileGemm(true, false, cols, D, rows, dp, AttentionKeyBlock, qi, qs, true, dkj, dks);
                         }
                     }
                 }
