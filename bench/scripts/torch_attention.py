@@ -1,29 +1,19 @@
 """PyTorch 1.13 CPU anchors for `nativenet bench attention` and `nativenet bench gpt-step` (median ms), with the bench() loop of
-torch_recurrent.py. Torch 1.13 has no F.scaled_dot_product_attention: attention is the explicit formula softmax(QKᵀ/√D + causal)·V,
+torch_bench.py. Torch 1.13 has no F.scaled_dot_product_attention: attention is the explicit formula softmax(QKᵀ/√D + causal)·V,
 and the GPT uses nn.MultiheadAttention in the same pre-norm layout as NativeNet's TransformerBlock (GPT-2: ln_1, attention,
 residual, ln_2, Linear(E→4E), exact GELU, Linear(4E→E), residual), learned positions, final LayerNorm, linear head.
 Run: OMP_NUM_THREADS=T python3 torch_attention.py T attention [fwd|fwdbwd] [SEQ]   (B=8, heads 4, head dim 32, causal)
      OMP_NUM_THREADS=T python3 torch_attention.py T gpt-step                       (4 blocks, 4 heads, width 128, context 128,
                                                                                     batch 32, vocabulary 76, AdamW, no clipping)
 Prints one line per case: '<case> T=<threads> median <ms> ms min <ms> ms n=<reps> other-load <cores>'."""
-import math, os, sys, time, statistics, torch, torch.nn as nn, torch.nn.functional as F
-
-def busy():
-    v = [int(x) for x in open('/proc/stat').readline().split()[1:9]]; t = os.times()
-    return (sum(v) - v[3] - v[4]) / os.sysconf('SC_CLK_TCK'), t.user + t.system
+import math, sys, torch, torch.nn as nn, torch.nn.functional as F
+from torch_bench import bench as bench_loop
 
 T = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 case = sys.argv[2] if len(sys.argv) > 2 else "attention"
 torch.set_num_threads(T); torch.manual_seed(0)
 
-def bench(name, fn, warm=3, reps=10, min_time=1.0):
-    for _ in range(warm): fn()
-    ts = []; b0 = busy(); w0 = time.perf_counter(); t_end = w0 + min_time
-    while len(ts) < reps or time.perf_counter() < t_end:
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-        if len(ts) >= 1000: break
-    b1 = busy(); other = ((b1[0] - b0[0]) - (b1[1] - b0[1])) / (time.perf_counter() - w0)
-    print(f"{name} T={T} median {1e3*statistics.median(ts):.3f} ms min {1e3*min(ts):.3f} ms n={len(ts)} other-load {other:.2f}", flush=True)
+def bench(name, fn): bench_loop(name, fn, T, warm=3, reps=10)
 
 def attention(q, k, v, causal):
     s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
@@ -56,6 +46,20 @@ class Gpt(nn.Module):
         for b in self.blocks: x = b(x, mask)
         return self.head(self.ln_f(x).transpose(0, 1).reshape(t * n, -1))
 
+def gpt_step():
+    """One chargpt training step of the issue's model (zero grads, forward, cross-entropy, backward, AdamW), as a closure."""
+    vocab, context, batch = 76, 128, 32
+    net = Gpt(vocab, context, 128, 4, 4)
+    decay = [p for p in net.parameters() if p.dim() >= 2]
+    rest = [p for p in net.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=1e-3)
+    x = torch.randint(0, vocab, (context, batch)); y = torch.randint(0, vocab, (context * batch,))
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    return step
+
 if case == "attention":
     passes = [sys.argv[3]] if len(sys.argv) > 3 else ["fwd", "fwdbwd"]
     seq = int(sys.argv[4]) if len(sys.argv) > 4 else 128
@@ -69,16 +73,6 @@ if case == "attention":
             attention(q, k, v, True).backward(g)
         bench(f"attention fwdbwd seq={seq}", fb)
 elif case == "gpt-step":
-    vocab, context, batch = 76, 128, 32
-    net = Gpt(vocab, context, 128, 4, 4)
-    decay = [p for n, p in net.named_parameters() if p.dim() >= 2]
-    rest = [p for n, p in net.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=1e-3)
-    x = torch.randint(0, vocab, (context, batch)); y = torch.randint(0, vocab, (context * batch,))
-    def step():
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(x), y).backward()
-        opt.step()
-    bench("gpt-step", step)
+    bench("gpt-step", gpt_step())
 else:
     sys.exit(f"unknown case '{case}': expected attention or gpt-step")

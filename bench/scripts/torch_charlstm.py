@@ -15,11 +15,8 @@ over all epochs' training seconds.
 Run: OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=T python3 torch_charlstm.py T [EPOCHS] [TEXT]
 Prints one line per epoch and a last line 'charlstm T=<threads> chars_per_s <x> train_seconds <s> test_acc <a> other-load <cores>'.
 """
-import os, sys, time, torch, torch.nn as nn
-
-def busy():  # (system-wide busy cpu-s incl. steal, this process cpu-s) -> detect other load on the box
-    v = [int(x) for x in open('/proc/stat').readline().split()[1:9]]; t = os.times()
-    return (sum(v) - v[3] - v[4]) / os.sysconf('SC_CLK_TCK'), t.user + t.system
+import sys, time, torch, torch.nn as nn
+from torch_bench import busy, other_load
 
 T = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 EPOCHS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -83,5 +80,5 @@ for epoch in range(1, EPOCHS + 1):
     e0 = time.perf_counter(); test_loss, test_acc = evaluate(); eval_seconds = time.perf_counter() - e0
     print(f"epoch {epoch}/{EPOCHS}  train loss {loss_sum / seen:.4f}  train acc {100 * correct / seen:.2f}%  test loss {test_loss:.4f}  "
           f"test acc {100 * test_acc:.2f}%  ({seconds:.1f} s train, {eval_seconds:.1f} s eval, {seen / seconds:.0f} characters/s)", flush=True)
-b1 = busy(); other = ((b1[0] - b0[0]) - (b1[1] - b0[1])) / (time.perf_counter() - w0)
+other = other_load(b0, w0)
 print(f"charlstm T={T} chars_per_s {total_chars / total_seconds:.1f} train_seconds {total_seconds:.3f} test_acc {test_acc:.4f} other-load {other:.2f}", flush=True)

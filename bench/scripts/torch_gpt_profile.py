@@ -2,7 +2,7 @@
 with `nativenet bench gpt-step --threads 1 --profile N`. torch.autograd.profiler over N steps after 3 warm-up steps; prints
 the step's wall time and the ops by self CPU time per step (forward and autograd backward ops are separate rows).
 Run: OMP_NUM_THREADS=1 python3 torch_gpt_profile.py [N=5] [ROWS=30]"""
-import sys, time, torch, torch.nn.functional as F
+import sys, time, torch
 sys.argv = [sys.argv[0], "1", "none"] + sys.argv[1:]
 import importlib.util, os
 spec = importlib.util.spec_from_file_location("ta", os.path.join(os.path.dirname(__file__), "torch_attention.py"))
@@ -12,15 +12,7 @@ rows = int(sys.argv[4]) if len(sys.argv) > 4 else 30
 src = open(spec.origin).read().split('if case == "attention":')[0]
 g = {"__name__": "ta"}; exec(compile(src, spec.origin, "exec"), g)
 torch.manual_seed(0)
-vocab, context, batch = 76, 128, 32
-net = g["Gpt"](vocab, context, 128, 4, 4)
-decay = [p for p in net.parameters() if p.dim() >= 2]; rest = [p for p in net.parameters() if p.dim() < 2]
-opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=1e-3)
-x = torch.randint(0, vocab, (context, batch)); y = torch.randint(0, vocab, (context * batch,))
-def step():
-    opt.zero_grad(set_to_none=True)
-    F.cross_entropy(net(x), y).backward()
-    opt.step()
+step = g["gpt_step"]()
 for _ in range(3): step()
 t0 = time.perf_counter()
 for _ in range(steps): step()
