@@ -95,9 +95,7 @@ public abstract partial class Backend
 
     private static void CheckHeadOperand(string op, Tensor q, string name, Tensor t, int n, int rows, int cols)
     {
-        t.ThrowIfDisposed();
-        if (t.DType != q.DType || t.Device != q.Device)
-            throw new DTypeMismatchException($"{op}: {name} {t.Describe()} differs from q {q.Describe()} in dtype or device");
+        CheckLikeQ(op, q, name, t);
         bool dense = t.Rank == 3 && t.IsContiguous && t.Shape[0] == n && t.Shape[1] == rows && t.Shape[2] == cols;
         bool heads = IsHeadsView(t) && t.Shape[0] * t.Shape[1] == n && t.Shape[2] == rows && t.Shape[3] == cols;
         if (!dense && !heads)
@@ -170,11 +168,17 @@ public abstract partial class Backend
         Copy(shaped, target);
     }
 
-    private static void CheckAttentionOperand(string op, Tensor q, string name, Tensor t, params int[] shape)
+    /// <summary>t is live and has q's dtype and device.</summary>
+    private static void CheckLikeQ(string op, Tensor q, string name, Tensor t)
     {
         t.ThrowIfDisposed();
         if (t.DType != q.DType || t.Device != q.Device)
             throw new DTypeMismatchException($"{op}: {name} {t.Describe()} differs from q {q.Describe()} in dtype or device");
+    }
+
+    private static void CheckAttentionOperand(string op, Tensor q, string name, Tensor t, params int[] shape)
+    {
+        CheckLikeQ(op, q, name, t);
         if (!t.IsContiguous || !t.Shape.SequenceEqual(shape))
             throw new ShapeMismatchException($"{op}: {name} must be a contiguous {ShapeUtil.Format(shape)}, got {t.Describe()}");
     }

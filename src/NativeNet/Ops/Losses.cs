@@ -66,13 +66,8 @@ public static partial class Ops
         for (int i = 0; i < values.Length; i++)
             if ((uint)values[i] >= (uint)classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), $"{op}: label {values[i]} at index {i} is outside [0, {classes})");
-        // built in the target dtype where it is float (a language model's [N, vocab] targets): no double array and cast pass
-        if (like.DType == DType.Float32)
-        {
-            using var hot = HostOneHot(values, classes, 1f);
-            return hot.To(like.Device);
-        }
-        using var host = HostOneHot(values, classes, 1.0);
+        // float targets (a language model's [N, vocab]) are built as float: no double array and cast pass
+        using var host = like.DType == DType.Float32 ? HostOneHot(values, classes, 1f) : HostOneHot(values, classes, 1.0);
         using var typed = Raw.CastTo(host, like.DType);
         return typed.To(like.Device);
     }
